@@ -1,0 +1,71 @@
+package postbox
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// State is where a delivery (or one of its jobs) stands.
+type State string
+
+// The states of a delivery. A delivery with no actions is done at once.
+const (
+	StatePending State = "pending" // accepted, actions not finished yet
+	StateDone    State = "done"    // every action succeeded
+	StateFailed  State = "failed"  // an action failed and will not be retried
+	StateDead    State = "dead"    // an action failed its last retry
+)
+
+// Delivery is one accepted HTTP request, kept exactly as received.
+type Delivery struct {
+	ID         string      `json:"id"`
+	HookID     string      `json:"hook"`
+	Method     string      `json:"method"`
+	Path       string      `json:"path"`
+	Query      url.Values  `json:"query,omitempty"`
+	Header     http.Header `json:"header,omitempty"`
+	Body       []byte      `json:"body,omitempty"`
+	RemoteAddr string      `json:"remote_addr"`
+	Received   time.Time   `json:"received"`
+	// PathValues holds the values of the hook path's wildcards.
+	PathValues map[string]string `json:"path_values,omitempty"`
+	// Actions is the number of actions the hook had when the delivery was
+	// accepted.
+	Actions int `json:"actions"`
+	// Key orders deliveries of one hook that share it (order: per-key).
+	Key      string     `json:"key,omitempty"`
+	State    State      `json:"state"`
+	Attempts []*Attempt `json:"attempts,omitempty"`
+}
+
+// ContentType returns the delivery's Content-Type header.
+func (d *Delivery) ContentType() string { return d.Header.Get("Content-Type") }
+
+// Outcome is the result of one attempt at an action.
+type Outcome string
+
+// Outcomes of an attempt.
+const (
+	OutcomeOK      Outcome = "ok"      // the action succeeded
+	OutcomeFailed  Outcome = "failed"  // it ran and reported failure (exit code, HTTP status)
+	OutcomeTimeout Outcome = "timeout" // it ran past its timeout and was stopped
+	OutcomeError   Outcome = "error"   // it could not run (command missing, connection refused)
+)
+
+// Attempt records one try at one action of a delivery. Fields that do not
+// apply to an action kind stay zero (ExitCode for http, Status for exec).
+type Attempt struct {
+	DeliveryID string        `json:"delivery"`
+	Action     int           `json:"action"`
+	N          int           `json:"n"` // 1 for the first attempt
+	Kind       string        `json:"kind"`
+	Started    time.Time     `json:"started"`
+	Duration   time.Duration `json:"duration_ns"`
+	Outcome    Outcome       `json:"outcome"`
+	ExitCode   int           `json:"exit_code"`
+	Status     int           `json:"status,omitempty"` // HTTP status of an http action
+	Output     string        `json:"output,omitempty"` // bounded; see Truncated
+	Truncated  bool          `json:"truncated,omitempty"`
+	Error      string        `json:"error,omitempty"`
+}

@@ -1,0 +1,68 @@
+package postbox
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Hook is one configured webhook endpoint, ready to serve: config.Load builds
+// it from YAML, with its verifiers, actions and templates already compiled.
+type Hook struct {
+	ID      string
+	Path    string   // a net/http ServeMux path pattern, e.g. /gh/{repo}
+	Methods []string // allowed methods, upper case; never empty once loaded
+	// Auth lists the checks a request must pass; every one must pass.
+	Auth []Verifier
+	// Actions run in order after the delivery is stored.
+	Actions  []Action
+	Response Response
+	// MaxBody caps the request body in bytes.
+	MaxBody int64
+	// Retry says how often a failed action is tried again.
+	Retry RetryPolicy
+}
+
+// Response is what a hook answers to an accepted request.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   *Template // nil means an empty body
+}
+
+// RetryPolicy is how a failed action is retried. The zero value tries once.
+type RetryPolicy struct {
+	Attempts   int           // total attempts, including the first; 0 or 1 means no retry
+	Backoff    time.Duration // delay before the first retry
+	MaxBackoff time.Duration // cap on the exponential delay
+}
+
+// Verifier decides whether a request may call a hook. body is the raw body as
+// received. A failed check returns an *Error with code EUNAUTH whose Detail
+// says why (for logs), never the secret.
+type Verifier interface {
+	Verify(r *http.Request, body []byte) error
+}
+
+// Action is one thing a delivery does once it is stored: run a command, call
+// an HTTP endpoint, publish to MQTT.
+type Action interface {
+	// Kind names the action ("exec", "http", "mqtt") for attempts and logs.
+	Kind() string
+	// Run performs the action once. It must return when ctx is done.
+	Run(ctx context.Context, data *TemplateData) Result
+}
+
+// Result is what one run of an Action reports.
+type Result struct {
+	Outcome   Outcome
+	ExitCode  int
+	Status    int
+	Output    string
+	Truncated bool
+	Err       error
+	// Permanent marks a failure that a retry cannot fix (an HTTP 4xx).
+	Permanent bool
+	// RetryAfter, when set, is the earliest delay before a retry.
+	RetryAfter time.Duration
+}

@@ -1,0 +1,143 @@
+package postbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"strings"
+)
+
+// Limits on what ParsePayload accepts, so that a hostile body costs bounded
+// work: nesting depth of JSON and the number of multipart parts.
+const (
+	maxJSONDepth      = 512
+	maxMultipartParts = 1000
+	maxMultipartMem   = 1 << 20
+)
+
+// ParsePayload parses body by its content type: JSON (application/json and
+// any +json type) into map/slice/json.Number/string/bool values; a
+// urlencoded or multipart form into map[string]any of strings (a repeated
+// field becomes []string, a file becomes {filename, size, content_type});
+// anything else is returned as the body text. A body that does not parse as
+// its declared type is an EINVALID error.
+func ParsePayload(contentType string, body []byte) (any, error) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if contentType == "" || err != nil {
+		mediaType = ""
+	}
+	switch {
+	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+		return parseJSON(body)
+	case mediaType == "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, Errorf(EINVALID, "malformed form body: %v", err)
+		}
+		return formMap(vals), nil
+	case mediaType == "multipart/form-data":
+		return parseMultipart(body, params["boundary"])
+	default:
+		return string(body), nil
+	}
+}
+
+func parseJSON(body []byte) (any, error) {
+	if err := checkJSONDepth(body); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, Errorf(EINVALID, "malformed JSON body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, Errorf(EINVALID, "malformed JSON body: data after the JSON value")
+	}
+	return v, nil
+}
+
+// checkJSONDepth rejects deeply nested JSON before encoding/json recurses
+// into it. Brackets inside strings are skipped.
+func checkJSONDepth(body []byte) error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > maxJSONDepth {
+				return Errorf(EINVALID, "malformed JSON body: nested deeper than %d levels", maxJSONDepth)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+func formMap(vals url.Values) map[string]any {
+	m := make(map[string]any, len(vals))
+	for k, v := range vals {
+		if len(v) == 1 {
+			m[k] = v[0]
+		} else {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func parseMultipart(body []byte, boundary string) (any, error) {
+	if boundary == "" {
+		return nil, Errorf(EINVALID, "malformed multipart body: no boundary in Content-Type")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	vals := url.Values{}
+	files := map[string]any{}
+	for n := 0; ; n++ {
+		if n >= maxMultipartParts {
+			return nil, Errorf(EINVALID, "malformed multipart body: more than %d parts", maxMultipartParts)
+		}
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, Errorf(EINVALID, "malformed multipart body: %v", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(p, maxMultipartMem+1))
+		if err != nil {
+			return nil, Errorf(EINVALID, "malformed multipart body: %v", err)
+		}
+		if p.FileName() != "" {
+			files[p.FormName()] = map[string]any{
+				"filename":     p.FileName(),
+				"size":         len(data),
+				"content_type": p.Header.Get("Content-Type"),
+			}
+			continue
+		}
+		vals.Add(p.FormName(), string(data))
+	}
+	m := formMap(vals)
+	for k, v := range files {
+		m[k] = v
+	}
+	return m, nil
+}

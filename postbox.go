@@ -1,0 +1,68 @@
+// Package postbox holds the domain of the postbox webhook server: hooks,
+// deliveries, attempts, the Store that keeps them and the Error type that
+// every layer speaks. It imports nothing of the project's own packages; the
+// sub-packages (http, sqlite, queue, action/...) depend on it.
+package postbox
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps deliveries and the work derived from them. Append must be
+// durable when it returns nil: the HTTP layer answers 2xx only after that.
+//
+// Implementations: sqlite.DB (embedded) and, later, postgres.DB. Both must
+// pass storetest.Run.
+type Store interface {
+	// Append stores d and one job for its first action when d.Actions > 0.
+	// It returns only once d is durable. d.State is set by the store.
+	Append(ctx context.Context, d *Delivery) error
+	// Delivery returns one delivery with its attempts, or an Error with
+	// code ENOTFOUND.
+	Delivery(ctx context.Context, id string) (*Delivery, error)
+	// Deliveries lists deliveries, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// Claim leases up to max runnable jobs (due, not leased) to the caller
+	// until now+lease. A job whose lease expires is runnable again.
+	Claim(ctx context.Context, max int, lease time.Duration) ([]*Job, error)
+	// Finish records the attempt made for job and moves the job on as the
+	// outcome says: the next action, a retry at outcome.RetryAt, done, or dead.
+	Finish(ctx context.Context, job *Job, a *Attempt, next JobTransition) error
+	// Release hands a claimed job back unchanged, to be claimed again now
+	// (used on shutdown when an action could not finish).
+	Release(ctx context.Context, job *Job) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// DeliveryFilter narrows Store.Deliveries. The zero value lists the newest
+// 100 deliveries of every hook.
+type DeliveryFilter struct {
+	Hook   string // only this hook, when not empty
+	State  State  // only this state, when not empty
+	Before string // only ids sorting before this one (cursor), when not empty
+	Limit  int    // at most this many; 0 means 100
+}
+
+// Job is one unit of queued work: the action at index Action of a delivery.
+// Actions of a delivery run in order; the store creates the job for action
+// i+1 when action i is finished.
+type Job struct {
+	DeliveryID string
+	HookID     string
+	Action     int // index into the hook's actions
+	Attempt    int // attempts already made for this action (0 on first run)
+}
+
+// JobTransition says what happens to a job after an attempt.
+type JobTransition struct {
+	// Next is the state the job moves to: StateDone (advance to the next
+	// action, or finish the delivery), StatePending (retry at RetryAt),
+	// StateFailed or StateDead (stop the delivery).
+	Next    State
+	RetryAt time.Time
+	// Continue, with Next == StateFailed, still runs the following actions
+	// (continue_on_error); the delivery ends as failed.
+	Continue bool
+}

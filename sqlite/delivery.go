@@ -1,0 +1,163 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/postbox/postbox"
+)
+
+// Append stores d durably, with a job for its first action.
+func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
+	header, err := json.Marshal(d.Header)
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	pathValues, err := json.Marshal(d.PathValues)
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	state := postbox.StatePending
+	if d.Actions == 0 {
+		state = postbox.StateDone
+	}
+	body := d.Body
+	if body == nil {
+		body = []byte{}
+	}
+	received := d.Received.UnixNano()
+	err = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.HookID, d.Method, d.Path, d.Query.Encode(), string(header), body,
+			d.RemoteAddr, received, string(pathValues), d.Actions, d.Key, string(state))
+		if err != nil {
+			return err
+		}
+		if d.Actions == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, action, attempt, due, lease, failed)
+			VALUES (?, ?, 0, 0, ?, 0, 0)`, d.ID, d.HookID, received)
+		return err
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+			return postbox.Errorf(postbox.ECONFLICT, "delivery %s already exists", d.ID)
+		}
+		return &postbox.Error{Code: postbox.EUNAVAILABLE, Message: "store unavailable", Detail: err.Error()}
+	}
+	d.State = state
+	return nil
+}
+
+const deliveryColumns = `id, hook, method, path, query, header, remote, received, path_values, actions, key, state`
+
+// Delivery returns one delivery with its body and attempts.
+func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error) {
+	row := db.r.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries WHERE id = ?`, id)
+	d, err := scanDelivery(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, postbox.Errorf(postbox.ENOTFOUND, "no delivery %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery %s: %w", id, err)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error
+		FROM attempts WHERE delivery = ? ORDER BY action, n`, id)
+	if err != nil {
+		return nil, fmt.Errorf("delivery %s: attempts: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a := &postbox.Attempt{DeliveryID: id}
+		var started, duration int64
+		var outcome string
+		if err := rows.Scan(&a.Action, &a.N, &a.Kind, &started, &duration, &outcome, &a.ExitCode,
+			&a.Status, &a.Output, &a.Truncated, &a.Error); err != nil {
+			return nil, fmt.Errorf("delivery %s: attempts: %w", id, err)
+		}
+		a.Started = time.Unix(0, started).UTC()
+		a.Duration = time.Duration(duration)
+		a.Outcome = postbox.Outcome(outcome)
+		d.Attempts = append(d.Attempts, a)
+	}
+	return d, rows.Err()
+}
+
+// Deliveries lists deliveries newest first, without bodies and attempts.
+func (db *DB) Deliveries(ctx context.Context, f postbox.DeliveryFilter) ([]*postbox.Delivery, error) {
+	var where []string
+	var args []any
+	if f.Hook != "" {
+		where, args = append(where, "hook = ?"), append(args, f.Hook)
+	}
+	if f.State != "" {
+		where, args = append(where, "state = ?"), append(args, string(f.State))
+	}
+	if f.Before != "" {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*postbox.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanDelivery(s scanner, withBody bool) (*postbox.Delivery, error) {
+	d := &postbox.Delivery{}
+	var query, header, pathValues, state string
+	var received int64
+	dest := []any{&d.ID, &d.HookID, &d.Method, &d.Path, &query, &header, &d.RemoteAddr,
+		&received, &pathValues, &d.Actions, &d.Key, &state}
+	if withBody {
+		dest = append(dest, &d.Body)
+	}
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	var err error
+	if d.Query, err = url.ParseQuery(query); err != nil {
+		return nil, fmt.Errorf("query of %s: %w", d.ID, err)
+	}
+	d.Header = http.Header{}
+	if err := json.Unmarshal([]byte(header), &d.Header); err != nil {
+		return nil, fmt.Errorf("header of %s: %w", d.ID, err)
+	}
+	if err := json.Unmarshal([]byte(pathValues), &d.PathValues); err != nil {
+		return nil, fmt.Errorf("path values of %s: %w", d.ID, err)
+	}
+	d.Received = time.Unix(0, received).UTC()
+	d.State = postbox.State(state)
+	return d, nil
+}

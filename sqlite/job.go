@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/postbox/postbox"
+)
+
+// Claim leases up to max due jobs until now+lease.
+func (db *DB) Claim(ctx context.Context, max int, lease time.Duration) ([]*postbox.Job, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	var jobs []*postbox.Job
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		jobs = jobs[:0]
+		now := db.Now()
+		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET lease = ?
+			WHERE delivery IN (SELECT delivery FROM jobs WHERE due <= ? AND lease <= ? ORDER BY due, delivery LIMIT ?)
+			RETURNING delivery, hook, action, attempt`,
+			now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), max)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j := &postbox.Job{}
+			if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Action, &j.Attempt); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return jobs, nil
+}
+
+// Finish records a and moves job on as next says.
+func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if a != nil {
+			_, err := tx.ExecContext(ctx, `INSERT INTO attempts
+				(delivery, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				job.DeliveryID, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
+				string(a.Outcome), a.ExitCode, a.Status, a.Output, a.Truncated, a.Error)
+			if err != nil {
+				return err
+			}
+		}
+		var actions int
+		var failed bool
+		err := tx.QueryRowContext(ctx, `SELECT d.actions, j.failed FROM jobs j JOIN deliveries d ON d.id = j.delivery
+			WHERE j.delivery = ? AND j.action = ? AND j.attempt = ?`, job.DeliveryID, job.Action, job.Attempt).Scan(&actions, &failed)
+		if err == sql.ErrNoRows {
+			return fmt.Errorf("job %s/%d/%d is no longer held", job.DeliveryID, job.Action, job.Attempt)
+		}
+		if err != nil {
+			return err
+		}
+		now := db.Now().UnixNano()
+		advance := func(failed bool) error {
+			_, err := tx.ExecContext(ctx, `UPDATE jobs SET action = action + 1, attempt = 0, due = ?, lease = 0, failed = ?
+				WHERE delivery = ?`, now, failed, job.DeliveryID)
+			return err
+		}
+		end := func(state postbox.State) error {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE delivery = ?`, job.DeliveryID); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ? WHERE id = ?`, string(state), job.DeliveryID)
+			return err
+		}
+		last := job.Action+1 >= actions
+		switch next.Next {
+		case postbox.StateDone:
+			if !last {
+				return advance(failed)
+			}
+			if failed {
+				return end(postbox.StateFailed)
+			}
+			return end(postbox.StateDone)
+		case postbox.StatePending:
+			_, err := tx.ExecContext(ctx, `UPDATE jobs SET attempt = attempt + 1, due = ?, lease = 0 WHERE delivery = ?`,
+				next.RetryAt.UnixNano(), job.DeliveryID)
+			return err
+		case postbox.StateFailed, postbox.StateDead:
+			if next.Continue && !last {
+				return advance(true)
+			}
+			return end(next.Next)
+		default:
+			return fmt.Errorf("unknown next state %q", next.Next)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("finish %s action %d: %w", job.DeliveryID, job.Action, err)
+	}
+	return nil
+}
+
+// Release hands a claimed job back to be claimed again at once.
+func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND action = ? AND attempt = ?`,
+			job.DeliveryID, job.Action, job.Attempt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release %s: %w", job.DeliveryID, err)
+	}
+	return nil
+}
+
+// ReleaseAll hands back every leased job. Call it only when no other
+// process uses the file (serve holds a lock on the data directory), after a
+// crash left leases behind.
+func (db *DB) ReleaseAll(ctx context.Context) error {
+	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE lease != 0`)
+		return err
+	})
+}

@@ -1,0 +1,229 @@
+// Package sqlite is the embedded postbox.Store: one SQLite file in WAL mode
+// with synchronous=FULL, written by a single goroutine that commits many
+// callers' writes in one transaction (group commit), so that concurrent
+// requests share one fsync.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/postbox/postbox"
+	_ "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
+)
+
+var _ postbox.Store = (*DB)(nil)
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("sqlite: store closed")
+
+// maxBatch caps the writes that share one transaction, so that one commit
+// never holds the write lock for long.
+const maxBatch = 256
+
+// DB is the SQLite store. Create it with Open; the zero value is not usable.
+type DB struct {
+	path string
+	w    *sql.DB // one connection, used only by the writer goroutine
+	r    *sql.DB // a pool for reads, concurrent with the writer under WAL
+
+	ops    chan *op
+	quit   chan struct{}
+	closed sync.Once
+	wg     sync.WaitGroup
+
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+}
+
+type op struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database file at path and applies the
+// schema. The directory must exist.
+func Open(ctx context.Context, path string) (*DB, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	db := &DB{path: path, w: w, r: r, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now}
+	db.wg.Add(1)
+	go db.writer()
+	return db, nil
+}
+
+// Close stops the writer after the writes already handed to it and closes
+// the database. Writes after Close return ErrClosed.
+func (db *DB) Close() error {
+	db.closed.Do(func() { close(db.quit) })
+	db.wg.Wait()
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// write runs fn inside a transaction shared with other writers and returns
+// once that transaction is committed (durable) or fn failed. fn's changes
+// are rolled back on its own error without affecting the others.
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.ops <- o:
+	case <-db.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once handed over, the op will be committed or fail; wait for it even
+	// if ctx ends, so that a caller never believes a committed write failed.
+	return <-o.done
+}
+
+func (db *DB) writer() {
+	defer db.wg.Done()
+	batch := make([]*op, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-db.ops:
+			batch = append(batch, o)
+		case <-db.quit:
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-db.ops:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs a batch of ops in one transaction, each in its own savepoint.
+func (db *DB) commit(batch []*op) {
+	errs := make([]error, len(batch))
+	finish := func(commitErr error) {
+		for i, o := range batch {
+			if commitErr != nil && errs[i] == nil {
+				errs[i] = commitErr
+			}
+			o.done <- errs[i]
+		}
+	}
+	ctx := context.Background()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		finish(fmt.Errorf("begin: %w", err))
+		return
+	}
+	for i, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := o.fn(ctx, tx); err != nil {
+			errs[i] = err
+			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+				_ = tx.Rollback()
+				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+			_ = tx.Rollback()
+			finish(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		finish(fmt.Errorf("commit: %w", err))
+		return
+	}
+	finish(nil)
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	for _, s := range schema {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS deliveries (
+		id          TEXT PRIMARY KEY,
+		hook        TEXT NOT NULL,
+		method      TEXT NOT NULL,
+		path        TEXT NOT NULL,
+		query       TEXT NOT NULL,
+		header      TEXT NOT NULL,
+		body        BLOB NOT NULL,
+		remote      TEXT NOT NULL,
+		received    INTEGER NOT NULL,
+		path_values TEXT NOT NULL,
+		actions     INTEGER NOT NULL,
+		key         TEXT NOT NULL,
+		state       TEXT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS deliveries_hook ON deliveries (hook, id)`,
+	`CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id)`,
+	// One row per delivery with work left: the action to run next.
+	`CREATE TABLE IF NOT EXISTS jobs (
+		delivery TEXT PRIMARY KEY REFERENCES deliveries (id) ON DELETE CASCADE,
+		hook     TEXT NOT NULL,
+		action   INTEGER NOT NULL,
+		attempt  INTEGER NOT NULL,
+		due      INTEGER NOT NULL,
+		lease    INTEGER NOT NULL,
+		failed   INTEGER NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due)`,
+	`CREATE TABLE IF NOT EXISTS attempts (
+		delivery  TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+		action    INTEGER NOT NULL,
+		n         INTEGER NOT NULL,
+		kind      TEXT NOT NULL,
+		started   INTEGER NOT NULL,
+		duration  INTEGER NOT NULL,
+		outcome   TEXT NOT NULL,
+		exit_code INTEGER NOT NULL,
+		status    INTEGER NOT NULL,
+		output    TEXT NOT NULL,
+		truncated INTEGER NOT NULL,
+		error     TEXT NOT NULL,
+		PRIMARY KEY (delivery, action, n)
+	)`,
+}

@@ -1,0 +1,104 @@
+package postbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Template is a Go text/template compiled from configuration. Its data is a
+// *TemplateData.
+type Template struct {
+	src string
+	t   *template.Template
+}
+
+// ParseTemplate compiles src. name is used in error messages.
+func ParseTemplate(name, src string) (*Template, error) {
+	t, err := template.New(name).Funcs(templateFuncs).Option("missingkey=zero").Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	return &Template{src: src, t: t}, nil
+}
+
+// String returns the template's source.
+func (t *Template) String() string { return t.src }
+
+// Execute renders the template over data.
+func (t *Template) Execute(data *TemplateData) (string, error) {
+	var b strings.Builder
+	if err := t.t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// TemplateData is what templates in args, env, bodies and responses see.
+type TemplateData struct {
+	Payload  any               // the parsed body: JSON value, form fields, or text
+	Body     string            // the raw body as text
+	Header   http.Header       // request headers
+	Query    url.Values        // query parameters
+	Path     map[string]string // path wildcards
+	Delivery DeliveryInfo
+	Hook     HookInfo
+	Result   *Result // in sync mode, the result of the last action
+}
+
+// DeliveryInfo is the part of a delivery templates see as .Delivery.
+type DeliveryInfo struct {
+	ID       string
+	Received time.Time
+}
+
+// HookInfo is the part of a hook templates see as .Hook.
+type HookInfo struct{ ID string }
+
+// NewTemplateData builds the data for templates from a stored delivery.
+// A body that cannot be parsed leaves Payload nil (it was checked at ingress).
+func NewTemplateData(d *Delivery) *TemplateData {
+	payload, _ := ParsePayload(d.ContentType(), d.Body)
+	path := d.PathValues
+	if path == nil {
+		path = map[string]string{}
+	}
+	return &TemplateData{
+		Payload:  payload,
+		Body:     string(d.Body),
+		Header:   d.Header,
+		Query:    d.Query,
+		Path:     path,
+		Delivery: DeliveryInfo{ID: d.ID, Received: d.Received},
+		Hook:     HookInfo{ID: d.HookID},
+	}
+}
+
+var templateFuncs = template.FuncMap{
+	// json renders a value as compact JSON: {{ json .Payload.items }}.
+	"json": func(v any) (string, error) {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return "", err
+		}
+		return strings.TrimSuffix(b.String(), "\n"), nil
+	},
+	// default returns def when v is empty: {{ default "off" .Payload.state }}.
+	"default": func(def, v any) any {
+		if v == nil || v == "" {
+			return def
+		}
+		return v
+	},
+	"lower":     strings.ToLower,
+	"upper":     strings.ToUpper,
+	"trim":      strings.TrimSpace,
+	"urlquery":  url.QueryEscape,
+	"hasPrefix": strings.HasPrefix,
+}
