@@ -102,3 +102,6 @@ var templateFuncs = template.FuncMap{
 	"urlquery":  url.QueryEscape,
 	"hasPrefix": strings.HasPrefix,
 }
+
+// Name returns the name the template was parsed with.
+func (t *Template) Name() string { return t.t.Name() }

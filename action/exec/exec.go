@@ -1,0 +1,196 @@
+// Package exec is the action that runs a command: argv only, never a shell,
+// so that payload data can never become code. A command that runs past its
+// timeout is killed with its whole process group.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/postbox/postbox"
+)
+
+// DefaultTimeout is how long a command may run when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// MaxOutput is how much of a command's combined stdout and stderr is kept.
+const MaxOutput = 64 << 10
+
+// Config is the `exec:` block of an action.
+type Config struct {
+	Command string            `yaml:"command"`
+	Args    []string          `yaml:"args"`
+	Env     map[string]string `yaml:"env"`
+	Dir     string            `yaml:"dir"`
+	Timeout time.Duration     `yaml:"timeout"`
+}
+
+// Action runs one configured command.
+type Action struct {
+	command string
+	args    []*postbox.Template
+	env     []envVar
+	dir     string
+	timeout time.Duration
+}
+
+type envVar struct {
+	name string
+	tmpl *postbox.Template
+}
+
+var _ postbox.Action = (*Action)(nil)
+
+// FieldError names the parameter of an exec block that is wrong.
+type FieldError struct{ Field, Message string }
+
+func (e *FieldError) Error() string { return e.Field + " " + e.Message }
+
+// FieldName returns the parameter and the message, for config errors.
+func (e *FieldError) FieldName() (string, string) { return e.Field, e.Message }
+
+// New compiles c. Problems are returned as *FieldError values (joined).
+func New(c Config) (*Action, error) {
+	var errs []error
+	a := &Action{command: c.Command, dir: c.Dir, timeout: c.Timeout}
+	if a.timeout <= 0 {
+		a.timeout = DefaultTimeout
+	}
+	if c.Command == "" {
+		errs = append(errs, &FieldError{"command", "is empty"})
+	} else if _, err := osexec.LookPath(c.Command); err != nil {
+		errs = append(errs, &FieldError{"command", fmt.Sprintf("%q is not an executable file or not in PATH", c.Command)})
+	}
+	for i, s := range c.Args {
+		t, err := postbox.ParseTemplate(fmt.Sprintf("args[%d]", i), s)
+		if err != nil {
+			errs = append(errs, &FieldError{fmt.Sprintf("args[%d]", i), "is not a valid template: " + err.Error()})
+			continue
+		}
+		a.args = append(a.args, t)
+	}
+	names := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		t, err := postbox.ParseTemplate("env."+k, c.Env[k])
+		if err != nil {
+			errs = append(errs, &FieldError{"env." + k, "is not a valid template: " + err.Error()})
+			continue
+		}
+		a.env = append(a.env, envVar{k, t})
+	}
+	if c.Dir != "" {
+		if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
+			errs = append(errs, &FieldError{"dir", fmt.Sprintf("%q is not a directory", c.Dir)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return a, nil
+}
+
+// Templates returns the action's templates, for validation.
+func (a *Action) Templates() []*postbox.Template {
+	out := append([]*postbox.Template(nil), a.args...)
+	for _, e := range a.env {
+		out = append(out, e.tmpl)
+	}
+	return out
+}
+
+// Kind returns "exec".
+func (a *Action) Kind() string { return "exec" }
+
+// Timeout returns the longest the command may run.
+func (a *Action) Timeout() time.Duration { return a.timeout }
+
+// Run runs the command once, with args and env rendered from data.
+func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Result {
+	args := make([]string, len(a.args))
+	for i, t := range a.args {
+		s, err := t.Execute(data)
+		if err != nil {
+			return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("args[%d]: %w", i, err), Permanent: true}
+		}
+		args[i] = s
+	}
+	env := append(os.Environ(), "POSTBOX_DELIVERY="+data.Delivery.ID, "POSTBOX_HOOK="+data.Hook.ID)
+	for _, e := range a.env {
+		s, err := e.tmpl.Execute(data)
+		if err != nil {
+			return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("env.%s: %w", e.name, err), Permanent: true}
+		}
+		env = append(env, e.name+"="+s)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	cmd := osexec.CommandContext(ctx, a.command, args...)
+	cmd.Env = env
+	cmd.Dir = a.dir
+	out := &boundedBuffer{max: MaxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	// The command leads a process group of its own, so that a timeout
+	// kills whatever it started too (a shell script's children).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// Children that keep stdout open must not hold Wait forever.
+	cmd.WaitDelay = time.Second
+
+	err := cmd.Run()
+	res := postbox.Result{Output: out.String(), Truncated: out.truncated}
+	var exitErr *osexec.ExitError
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeTimeout, -1, fmt.Errorf("killed after timeout %s", a.timeout)
+	case ctx.Err() != nil:
+		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeError, -1, fmt.Errorf("stopped: %w", ctx.Err())
+	case err == nil:
+		res.Outcome = postbox.OutcomeOK
+	case errors.As(err, &exitErr):
+		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeFailed, exitErr.ExitCode(), fmt.Errorf("exit status %d", exitErr.ExitCode())
+	default:
+		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeError, -1, err
+	}
+	return res
+}
+
+// boundedBuffer keeps the first max bytes written and counts the rest.
+type boundedBuffer struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	max       int
+	truncated bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room < len(p) {
+		b.truncated = true
+		if room > 0 {
+			b.buf.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	b.buf.Write(p)
+	return len(p), nil
+}
+
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

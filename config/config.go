@@ -1,0 +1,361 @@
+// Package config reads postbox's YAML configuration, expands ${ENV} and
+// secret files, validates every field and builds the hooks that the server
+// runs. Every problem is reported as "file:line: field: message".
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/postbox/postbox"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for fields left out of the file.
+const (
+	DefaultListen  = "0.0.0.0:8080"
+	DefaultAdmin   = "127.0.0.1:8081"
+	DefaultData    = "./postbox-data"
+	DefaultMaxBody = 1 << 20
+)
+
+// Config is a loaded, validated configuration.
+type Config struct {
+	File   string // the file it was read from
+	Listen string
+	Admin  string // "" or "off" disables the admin listener
+	Data   string // directory of the embedded store
+	Store  string // a store URL (postgres://...); empty means SQLite in Data
+	Limits Limits
+	// Workers caps the actions that run at once; 0 means the number of CPUs.
+	Workers int
+	Hooks   []*postbox.Hook
+}
+
+// Limits bound what a client may send and how long it may take.
+type Limits struct {
+	MaxBody           int64         // bytes; per hook max_body overrides it
+	MaxHeaderBytes    int           // bytes of request line and headers
+	ReadHeaderTimeout time.Duration // to read the request line and headers
+	ReadTimeout       time.Duration // to read the whole request
+	WriteTimeout      time.Duration // to write the response (sync hooks add their time)
+	IdleTimeout       time.Duration // keep-alive connections
+}
+
+// fileConfig is the YAML document as written.
+type fileConfig struct {
+	Listen  string       `yaml:"listen"`
+	Admin   string       `yaml:"admin"`
+	Data    string       `yaml:"data"`
+	Store   string       `yaml:"store"`
+	Workers int          `yaml:"workers"`
+	Limits  limitsConfig `yaml:"limits"`
+	Hooks   []hookConfig `yaml:"hooks"`
+}
+
+type limitsConfig struct {
+	MaxBody           ByteSize      `yaml:"max_body"`
+	MaxHeaderBytes    ByteSize      `yaml:"max_header_bytes"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+}
+
+// Problem is one thing wrong with a configuration file.
+type Problem struct {
+	File  string
+	Line  int
+	Field string // dotted path, e.g. hooks[0].auth.token.secret
+	Msg   string
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Field == "" {
+		return loc + ": " + p.Msg
+	}
+	for _, verb := range []string{"is ", "must ", "may ", "has "} {
+		if strings.HasPrefix(p.Msg, verb) {
+			return loc + ": " + p.Field + " " + p.Msg
+		}
+	}
+	return loc + ": " + p.Field + ": " + p.Msg
+}
+
+// Problems is every problem found in a file. It is the error Load returns.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads, expands and validates the file at path. getenv resolves
+// ${VAR} references. The error, when not nil, is a Problems listing every
+// problem found (or a plain error when the file cannot be read).
+func Load(path string, getenv func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, getenv)
+}
+
+// Parse is Load for data already read; name is used in messages.
+func Parse(name string, data []byte, getenv func(string) string) (*Config, error) {
+	l := &loader{file: name, getenv: getenv}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Problems{l.yamlProblem(err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Problems{{File: name, Msg: "the file is empty"}}
+	}
+	root := doc.Content[0]
+	l.expand(root, "")
+	if root.Kind != yaml.MappingNode {
+		return nil, Problems{{File: name, Line: root.Line, Msg: "the file must be a mapping of settings (listen:, hooks:, ...)"}}
+	}
+	var fc fileConfig
+	l.root = root
+	l.decode(root, "", &fc)
+	l.build(root, &fc)
+	if len(l.problems) > 0 {
+		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
+		return nil, l.problems
+	}
+	return l.cfg, nil
+}
+
+type loader struct {
+	file     string
+	getenv   func(string) string
+	problems Problems
+	cfg      *Config
+	root     *yaml.Node
+}
+
+func (l *loader) addf(n *yaml.Node, field, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	l.problems = append(l.problems, Problem{File: l.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// yamlProblem turns a yaml.v3 syntax error ("yaml: line 3: ...") into a
+// Problem with the line.
+func (l *loader) yamlProblem(err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var line int
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	return Problem{File: l.file, Line: line, Msg: msg}
+}
+
+// decode decodes n into out after checking that n has no key out does not
+// know. It reports problems and returns false when decoding failed.
+func (l *loader) decode(n *yaml.Node, field string, out any) bool {
+	before := len(l.problems)
+	l.checkKnown(n, field, out)
+	if err := n.Decode(out); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				p := l.yamlProblem(errors.New(e))
+				p.Field = fieldAtLine(l.root, "", p.Line)
+				p.Msg = strings.TrimSpace(p.Msg)
+				l.problems = append(l.problems, p)
+			}
+		} else {
+			l.addf(n, field, "%v", err)
+		}
+	}
+	return len(l.problems) == before
+}
+
+// listenAddr checks a host:port.
+func listenAddr(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
+	}
+	if port == "" {
+		return errors.New("no port")
+	}
+	return nil
+}
+
+// ByteSize is a size in bytes written as 1048576, 512KiB, 1MiB, 1MB or 10k.
+type ByteSize int64
+
+// UnmarshalYAML parses a size with an optional unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+		{"k", 1 << 10}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	var v int64
+	if _, err := fmt.Sscan(s, &v); err != nil || v < 0 || fmt.Sprint(v) != s {
+		return fmt.Errorf("line %d: %q is not a size (use a number of bytes or 512KiB, 1MiB, 10MB)", n.Line, n.Value)
+	}
+	*b = ByteSize(v * mult)
+	return nil
+}
+
+// envRef matches ${NAME} and ${NAME:-default}.
+func (l *loader) expandString(n *yaml.Node, field, s string) string {
+	if !strings.Contains(s, "${") {
+		return s
+	}
+	var b bytes.Buffer
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		j := strings.Index(s[i:], "}")
+		if j < 0 {
+			l.addf(n, field, "unterminated ${ in %q", s)
+			return s
+		}
+		b.WriteString(s[:i])
+		ref := s[i+2 : i+j]
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !validEnvName(name) {
+			l.addf(n, field, "${%s} is not a valid environment variable reference", ref)
+		}
+		v := l.getenv(name)
+		if v == "" && hasDef {
+			v = def
+		} else if v == "" {
+			l.addf(n, field, "environment variable %s is not set (write ${%s:-default} for a default)", name, name)
+		}
+		b.WriteString(v)
+		s = s[i+j+1:]
+	}
+	return b.String()
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// secretFileKeys are keys whose value is read from a file by writing
+// `<key>_file: path` instead.
+var secretFileKeys = map[string]bool{"secret": true, "password": true, "token": true}
+
+// expand replaces ${VAR} in every scalar and `secret_file: path` (also
+// password_file, token_file) by `secret: <contents>`, in place.
+func (l *loader) expand(n *yaml.Node, field string) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if v := l.expandString(n, field, n.Value); v != n.Value {
+			n.Value = v
+			if n.Style == 0 {
+				// A plain ${PORT} resolves again as what it now holds.
+				n.Tag = ""
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sub := joinField(field, k.Value)
+			l.expand(v, sub)
+			base, ok := strings.CutSuffix(k.Value, "_file")
+			if !ok || !secretFileKeys[base] || v.Kind != yaml.ScalarNode {
+				continue
+			}
+			data, err := os.ReadFile(v.Value)
+			if err != nil {
+				l.addf(v, sub, "cannot read secret file: %v", err)
+				continue
+			}
+			k.Value = base
+			v.Value = strings.TrimRight(string(data), "\r\n")
+			v.Tag, v.Style = "!!str", yaml.DoubleQuotedStyle
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			l.expand(c, fmt.Sprintf("%s[%d]", field, i))
+		}
+	case yaml.DocumentNode, yaml.AliasNode:
+		for _, c := range n.Content {
+			l.expand(c, field)
+		}
+	}
+}
+
+func joinField(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// fieldAtLine returns the dotted path of the value at line, for decoder
+// errors that only give a line.
+func fieldAtLine(n *yaml.Node, field string, line int) string {
+	if n == nil {
+		return ""
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sub := joinField(field, k.Value)
+			if f := fieldAtLine(v, sub, line); f != "" {
+				return f
+			}
+			if k.Line == line {
+				return sub
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if f := fieldAtLine(c, fmt.Sprintf("%s[%d]", field, i), line); f != "" {
+				return f
+			}
+		}
+	case yaml.ScalarNode:
+		if n.Line == line {
+			return field
+		}
+	}
+	return ""
+}

@@ -1,0 +1,384 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/signature"
+	"gopkg.in/yaml.v3"
+)
+
+type hookConfig struct {
+	ID       string         `yaml:"id"`
+	Path     string         `yaml:"path"`
+	Methods  []string       `yaml:"methods"`
+	Auth     yaml.Node      `yaml:"auth"`    // scheme name → params, decoded by the scheme
+	Actions  []yaml.Node    `yaml:"actions"` // kind → params, decoded by the kind
+	Response responseConfig `yaml:"response"`
+	MaxBody  ByteSize       `yaml:"max_body"`
+	Retry    retryConfig    `yaml:"retry"`
+}
+
+type responseConfig struct {
+	Status  int               `yaml:"status"`
+	Headers map[string]string `yaml:"headers"`
+	Body    *string           `yaml:"body"`
+}
+
+type retryConfig struct {
+	Attempts   int           `yaml:"attempts"`
+	Backoff    time.Duration `yaml:"backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+}
+
+var (
+	idPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	methodPattern = regexp.MustCompile(`^[A-Z]+$`)
+)
+
+// build validates fc and fills l.cfg. root is the document's mapping node,
+// used to find the line of each field.
+func (l *loader) build(root *yaml.Node, fc *fileConfig) {
+	cfg := &Config{
+		File:    l.file,
+		Listen:  orDefault(fc.Listen, DefaultListen),
+		Admin:   orDefault(fc.Admin, DefaultAdmin),
+		Data:    orDefault(fc.Data, DefaultData),
+		Store:   fc.Store,
+		Workers: fc.Workers,
+		Limits: Limits{
+			MaxBody:           int64(fc.Limits.MaxBody),
+			MaxHeaderBytes:    int(fc.Limits.MaxHeaderBytes),
+			ReadHeaderTimeout: fc.Limits.ReadHeaderTimeout,
+			ReadTimeout:       fc.Limits.ReadTimeout,
+			WriteTimeout:      fc.Limits.WriteTimeout,
+			IdleTimeout:       fc.Limits.IdleTimeout,
+		},
+	}
+	l.cfg = cfg
+	if err := listenAddr(cfg.Listen); err != nil {
+		l.addf(findKey(root, "listen"), "listen", "%q is not a host:port address: %v", cfg.Listen, err)
+	}
+	if cfg.Admin != "off" {
+		if err := listenAddr(cfg.Admin); err != nil {
+			l.addf(findKey(root, "admin"), "admin", "%q is not a host:port address (or off): %v", cfg.Admin, err)
+		}
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.NumCPU()
+	} else if cfg.Workers < 0 {
+		l.addf(findKey(root, "workers"), "workers", "must not be negative")
+	}
+	lim := &cfg.Limits
+	setDefault(&lim.MaxBody, DefaultMaxBody)
+	setDefault(&lim.MaxHeaderBytes, 64<<10)
+	setDefault(&lim.ReadHeaderTimeout, 5*time.Second)
+	setDefault(&lim.ReadTimeout, 30*time.Second)
+	setDefault(&lim.WriteTimeout, 60*time.Second)
+	setDefault(&lim.IdleTimeout, 120*time.Second)
+
+	hooksNode := findKey(root, "hooks")
+	if len(fc.Hooks) == 0 {
+		l.addf(hooksNode, "hooks", "no hooks are configured")
+	}
+	ids := map[string]int{}
+	paths := map[string]string{}
+	mux := http.NewServeMux()
+	for i, hc := range fc.Hooks {
+		field := fmt.Sprintf("hooks[%d]", i)
+		n := hooksNode.Content[i]
+		h := l.buildHook(n, field, hc, lim.MaxBody)
+		if h == nil {
+			continue
+		}
+		if first, dup := ids[h.ID]; dup {
+			l.addf(findKey(n, "id"), field+".id", "hook id %q is already used by hooks[%d]", h.ID, first)
+		}
+		ids[h.ID] = i
+		if other, dup := paths[h.Path]; dup {
+			l.addf(pathNode(n), field+".path", "path %s is already used by hook %q", h.Path, other)
+		} else if err := tryRegister(mux, h.Path); err != nil {
+			l.addf(pathNode(n), field+".path", "%v", err)
+		} else {
+			paths[h.Path] = h.ID
+		}
+		cfg.Hooks = append(cfg.Hooks, h)
+	}
+}
+
+func pathNode(n *yaml.Node) *yaml.Node {
+	if p := findKey(n, "path"); p != nil {
+		return p
+	}
+	return findKey(n, "id")
+}
+
+// tryRegister checks that path is a ServeMux pattern that does not
+// conflict with the ones before it; ServeMux panics on both.
+func tryRegister(mux *http.ServeMux, path string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprint(r)
+			if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "parsing") {
+				msg = msg[i+2:]
+			}
+			err = fmt.Errorf("%s is not a usable path pattern: %s", path, msg)
+		}
+	}()
+	mux.Handle(path, http.NotFoundHandler())
+	return nil
+}
+
+func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody int64) *postbox.Hook {
+	h := &postbox.Hook{ID: hc.ID, Path: hc.Path, MaxBody: int64(hc.MaxBody)}
+	switch {
+	case hc.ID == "":
+		l.addf(n, field+".id", "is required")
+		return nil
+	case !idPattern.MatchString(hc.ID):
+		l.addf(findKey(n, "id"), field+".id", "%q may hold only letters, digits, '_', '.' and '-'", hc.ID)
+	}
+	field = fmt.Sprintf("hooks[%d] %q", indexOf(field), hc.ID)
+	if h.Path == "" {
+		h.Path = "/hooks/" + h.ID
+	}
+	if !strings.HasPrefix(h.Path, "/") {
+		l.addf(findKey(n, "path"), field+": path", "%q must start with / (a method or host is not allowed here; use methods:)", h.Path)
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = maxBody
+	}
+	h.Methods = hc.Methods
+	if len(h.Methods) == 0 {
+		h.Methods = []string{http.MethodPost}
+	}
+	seen := map[string]bool{}
+	for i, m := range h.Methods {
+		up := strings.ToUpper(m)
+		if !methodPattern.MatchString(up) {
+			l.addf(findKey(n, "methods"), fmt.Sprintf("%s: methods[%d]", field, i), "%q is not an HTTP method", m)
+		}
+		if seen[up] {
+			l.addf(findKey(n, "methods"), fmt.Sprintf("%s: methods[%d]", field, i), "%s is listed twice", up)
+		}
+		seen[up] = true
+		h.Methods[i] = up
+	}
+	h.Auth = l.buildAuth(&hc.Auth, field+": auth")
+	for i := range hc.Actions {
+		if a := l.buildAction(&hc.Actions[i], fmt.Sprintf("%s: actions[%d]", field, i)); a != nil {
+			h.Actions = append(h.Actions, a)
+		}
+	}
+	h.Response = l.buildResponse(findKey(n, "response"), field+": response", hc.Response)
+	h.Retry = postbox.RetryPolicy{Attempts: hc.Retry.Attempts, Backoff: hc.Retry.Backoff, MaxBackoff: hc.Retry.MaxBackoff}
+	if h.Retry.Attempts < 0 {
+		l.addf(findKey(findKey(n, "retry"), "attempts"), field+": retry.attempts", "must not be negative")
+	}
+	if h.Retry.Backoff <= 0 {
+		h.Retry.Backoff = time.Second
+	}
+	if h.Retry.MaxBackoff <= 0 {
+		h.Retry.MaxBackoff = 10 * time.Minute
+	}
+	return h
+}
+
+func indexOf(field string) int {
+	var i int
+	fmt.Sscanf(field, "hooks[%d]", &i)
+	return i
+}
+
+func (l *loader) buildAuth(n *yaml.Node, field string) []postbox.Verifier {
+	if n.Kind == 0 {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		l.addf(n, field, "must be a mapping of method to settings, e.g. token: {secret: ...}")
+		return nil
+	}
+	var out []postbox.Verifier
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		sub := field + "." + k.Value
+		scheme, ok := signature.Lookup(k.Value)
+		if !ok {
+			l.addf(k, sub, "unknown authentication method%s", suggestName(k.Value, signature.Names()))
+			continue
+		}
+		if v.Kind != yaml.MappingNode {
+			l.addf(v, sub, "must be a mapping of settings")
+			continue
+		}
+		verifier, err := scheme.New(l.decoder(v, sub))
+		if err != nil {
+			l.addErr(v, sub, err)
+			continue
+		}
+		out = append(out, verifier)
+	}
+	return out
+}
+
+// errReported marks a decode failure whose problems are already recorded.
+var errReported = errors.New("reported")
+
+// decoder returns a decode function for a scheme or action: strict keys,
+// problems recorded with lines.
+func (l *loader) decoder(n *yaml.Node, field string) func(any) error {
+	return func(out any) error {
+		if !l.decode(n, field, out) {
+			return errReported
+		}
+		return nil
+	}
+}
+
+// addErr records err from a scheme or action constructor: each joined
+// error, with the line of the field it names when it names one.
+func (l *loader) addErr(n *yaml.Node, field string, err error) {
+	if errors.Is(err, errReported) {
+		return
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		name, msg := fieldOf(e)
+		if name == "" {
+			l.addf(n, field, "%v", e)
+			continue
+		}
+		at := findPath(n, name)
+		if at == nil {
+			at = n
+		}
+		l.addf(at, field+"."+name, "%s", msg)
+	}
+}
+
+// fieldOf extracts the field and message of the FieldError types of the
+// signature and action packages.
+func fieldOf(err error) (string, string) {
+	var sf *signature.FieldError
+	if errors.As(err, &sf) {
+		return sf.Field, sf.Message
+	}
+	var ff interface {
+		error
+		FieldName() (string, string)
+	}
+	if errors.As(err, &ff) {
+		return ff.FieldName()
+	}
+	return "", ""
+}
+
+func (l *loader) buildResponse(n *yaml.Node, field string, rc responseConfig) postbox.Response {
+	r := postbox.Response{Status: rc.Status, Header: http.Header{}}
+	if r.Status == 0 {
+		r.Status = http.StatusOK
+	} else if r.Status < 200 || r.Status > 599 {
+		l.addf(findKey(n, "status"), field+".status", "%d is not an HTTP status from 200 to 599", r.Status)
+	}
+	for k, v := range rc.Headers {
+		r.Header.Set(k, v)
+	}
+	if rc.Body != nil {
+		t, err := postbox.ParseTemplate("response.body", *rc.Body)
+		if err != nil {
+			l.addf(findKey(n, "body"), field+".body", "is not a valid template: %v", cleanTemplateErr(err))
+		} else if err := dryRun(t); err != nil {
+			l.addf(findKey(n, "body"), field+".body", "%v", err)
+		}
+		r.Body = t
+	}
+	return r
+}
+
+// dryRun executes t over sample data to catch references to fields that
+// templates never have (.Paylod), which parsing alone does not.
+func dryRun(t *postbox.Template) error {
+	_, err := t.Execute(&postbox.TemplateData{Payload: map[string]any{}, Path: map[string]string{}, Header: http.Header{}})
+	if err != nil && strings.Contains(err.Error(), "can't evaluate field") {
+		return fmt.Errorf("refers to a field templates do not have: %v (use .Payload, .Body, .Header, .Query, .Path, .Delivery.ID, .Delivery.Received, .Hook.ID)", cleanTemplateErr(err))
+	}
+	return nil
+}
+
+func cleanTemplateErr(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "template: ")
+	return s
+}
+
+func suggestName(key string, names []string) string {
+	best, bestD := "", 3
+	for _, k := range names {
+		if d := distance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" %q (did you mean %q?)", key, best)
+	}
+	return fmt.Sprintf(" %q", key)
+}
+
+// findKey returns the value node of key in mapping n, or nil.
+func findKey(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// findPath follows a dotted path with [i] indexes ("args[2]", "env.X").
+func findPath(n *yaml.Node, path string) *yaml.Node {
+	for _, part := range strings.Split(path, ".") {
+		key, idx, hasIdx := strings.Cut(part, "[")
+		if key != "" {
+			n = findKey(n, key)
+		}
+		if hasIdx && n != nil && n.Kind == yaml.SequenceNode {
+			var i int
+			fmt.Sscanf(idx, "%d]", &i)
+			if i < 0 || i >= len(n.Content) {
+				return nil
+			}
+			n = n.Content[i]
+		}
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}

@@ -1,0 +1,127 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var nodeType = reflect.TypeOf(yaml.Node{})
+
+// checkKnown reports every mapping key in n that the struct out points to
+// has no yaml field for, recursively, with a hint at the nearest known key.
+func (l *loader) checkKnown(n *yaml.Node, field string, out any) {
+	l.checkType(n, field, reflect.TypeOf(out))
+}
+
+func (l *loader) checkType(n *yaml.Node, field string, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if t == nodeType {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		if _, ok := reflect.New(t).Interface().(yaml.Unmarshaler); ok {
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			ft, ok := fields[k.Value]
+			if !ok {
+				l.addf(k, joinField(field, k.Value), "unknown key%s", suggest(k.Value, fields))
+				continue
+			}
+			l.checkType(v, joinField(field, k.Value), ft)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			l.checkType(c, fmt.Sprintf("%s[%d]", field, i), t.Elem())
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			l.checkType(n.Content[i+1], joinField(field, n.Content[i].Value), t.Elem())
+		}
+	}
+}
+
+// yamlFields maps each yaml key of struct t (inline fields included) to
+// its type.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			for k, v := range yamlFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// suggest returns ` (did you mean "x"?)` for a near miss, or the list of
+// known keys.
+func suggest(key string, fields map[string]reflect.Type) string {
+	var names []string
+	best, bestD := "", 3
+	for k := range fields {
+		names = append(names, k)
+		if d := distance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	sort.Strings(names)
+	return " (known keys: " + strings.Join(names, ", ") + ")"
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,90 @@
+// Package signature proves who sent a request: shared tokens, basic auth,
+// generic HMAC, the signature schemes of webhook providers and IP
+// allowlists. Each scheme is one Scheme value in one registry (registry.go);
+// config decodes a hook's `auth:` block by scheme name.
+package signature
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+
+	"github.com/postbox/postbox"
+)
+
+// Scheme is one kind of authentication, named by its key under `auth:`.
+type Scheme struct {
+	Name string
+	// New builds a verifier. decode fills a params struct (with yaml tags)
+	// from the configuration, rejecting unknown keys. A problem with a
+	// parameter is returned as a *FieldError.
+	New func(decode func(params any) error) (postbox.Verifier, error)
+}
+
+// FieldError is a configuration problem with one parameter of a scheme.
+type FieldError struct {
+	Field   string // the yaml key, e.g. "secret"
+	Message string // e.g. "is empty"
+}
+
+func (e *FieldError) Error() string { return e.Field + " " + e.Message }
+
+// Lookup returns the scheme registered under name.
+func Lookup(name string) (Scheme, bool) {
+	s, ok := registry()[name]
+	return s, ok
+}
+
+// Names lists the registered scheme names.
+func Names() []string {
+	var out []string
+	for n := range registry() {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Challenger is implemented by verifiers that tell a client how to
+// authenticate on a 401 (a WWW-Authenticate header value).
+type Challenger interface {
+	Challenge() string
+}
+
+// fail returns the EUNAUTH error every verifier returns; detail goes to logs
+// only.
+func fail(format string, args ...any) error {
+	return &postbox.Error{Code: postbox.EUNAUTH, Message: "authentication failed", Detail: fmt.Sprintf(format, args...)}
+}
+
+// equal compares a and b in constant time, whatever their lengths: both are
+// hashed first so that the comparison does not leak the secret's length.
+func equal(a, b []byte) bool {
+	ha, hb := sha256.Sum256(a), sha256.Sum256(b)
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// Secrets is the usual `secret:` / `secrets:` pair: one secret, or several
+// while one is being rotated. Any of them verifying passes.
+type Secrets struct {
+	Secret  string   `yaml:"secret"`
+	Secrets []string `yaml:"secrets"`
+}
+
+// List returns every configured secret, or a FieldError when there is none
+// or one is empty.
+func (s Secrets) List() ([]string, error) {
+	var out []string
+	if s.Secret != "" {
+		out = append(out, s.Secret)
+	}
+	for i, v := range s.Secrets {
+		if v == "" {
+			return nil, &FieldError{Field: fmt.Sprintf("secrets[%d]", i), Message: "is empty"}
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, &FieldError{Field: "secret", Message: "is empty"}
+	}
+	return out, nil
+}
