@@ -49,3 +49,7 @@ func (v *basicVerifier) Verify(r *http.Request, _ []byte) error {
 }
 
 func (v *basicVerifier) Challenge() string { return `Basic realm="` + v.realm + `", charset="UTF-8"` }
+
+func (v *basicVerifier) SecretHeaders() []string { return []string{"Authorization"} }
+
+func (v *basicVerifier) SecretQuery() []string { return nil }

@@ -50,6 +50,14 @@ type Challenger interface {
 	Challenge() string
 }
 
+// Redactor is implemented by verifiers whose credentials travel in headers
+// or query parameters: those values are replaced by "[redacted]" before a
+// delivery is stored, so that the store and console never hold a secret.
+type Redactor interface {
+	SecretHeaders() []string
+	SecretQuery() []string
+}
+
 // fail returns the EUNAUTH error every verifier returns; detail goes to logs
 // only.
 func fail(format string, args ...any) error {

@@ -64,3 +64,12 @@ func (v *tokenVerifier) Verify(r *http.Request, _ []byte) error {
 	}
 	return nil
 }
+
+func (v *tokenVerifier) SecretHeaders() []string { return []string{v.header, "Authorization"} }
+
+func (v *tokenVerifier) SecretQuery() []string {
+	if v.query == "" {
+		return nil
+	}
+	return []string{v.query}
+}

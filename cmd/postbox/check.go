@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/postbox/postbox/config"
+)
+
+func runCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "postbox.yaml", "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if _, err := loadConfig(*path, getenv, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}
+
+// loadConfig loads path and prints every problem, one per line, to stderr.
+func loadConfig(path string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {
+	cfg, err := config.Load(path, getenv)
+	var problems config.Problems
+	switch {
+	case errors.As(err, &problems):
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p.String())
+		}
+		return nil, exitError(1)
+	case err != nil:
+		fmt.Fprintln(stderr, "postbox:", err)
+		return nil, exitError(1)
+	}
+	return cfg, nil
+}

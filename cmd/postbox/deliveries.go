@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/sqlite"
+)
+
+func runDeliveries(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
+		fmt.Fprintln(stderr, "usage: postbox deliveries list|show --config FILE ...")
+		return exitError(2)
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("deliveries "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "postbox.yaml", "configuration `file`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	hook := fs.String("hook", "", "only deliveries of this hook `id`")
+	state := fs.String("state", "", "only deliveries in this state: pending, done, failed, dead")
+	limit := fs.Int("limit", 50, "at most `n` deliveries")
+	before := fs.String("before", "", "only deliveries older than this `id` (paging)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitError(2)
+	}
+	cfg, err := loadConfig(*path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dbPath(cfg)); err != nil {
+		return fmt.Errorf("no store at %s: has postbox serve run with this config?", dbPath(cfg))
+	}
+	db, err := sqlite.Open(ctx, dbPath(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	if sub == "show" {
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: postbox deliveries show --config FILE ID")
+			return exitError(2)
+		}
+		d, err := db.Delivery(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, d)
+		}
+		printDelivery(stdout, d)
+		return nil
+	}
+	switch postbox.State(*state) {
+	case "", postbox.StatePending, postbox.StateDone, postbox.StateFailed, postbox.StateDead:
+	default:
+		return fmt.Errorf("--state %q: use pending, done, failed or dead", *state)
+	}
+	ds, err := db.Deliveries(ctx, postbox.DeliveryFilter{Hook: *hook, State: postbox.State(*state), Limit: *limit, Before: *before})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if ds == nil {
+			ds = []*postbox.Delivery{}
+		}
+		return writeJSON(stdout, ds)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHOOK\tSTATE\tMETHOD\tPATH\tRECEIVED")
+	for _, d := range ds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.HookID, d.State, d.Method, d.Path, d.Received.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printDelivery(w io.Writer, d *postbox.Delivery) {
+	fmt.Fprintf(w, "Delivery %s\n", d.ID)
+	fmt.Fprintf(w, "Hook:     %s\nState:    %s\nReceived: %s\nFrom:     %s\n", d.HookID, d.State, d.Received.Format(time.RFC3339Nano), d.RemoteAddr)
+	target := d.Path
+	if len(d.Query) > 0 {
+		target += "?" + d.Query.Encode()
+	}
+	fmt.Fprintf(w, "Request:  %s %s\n\nHeaders:\n", d.Method, target)
+	d.Header.Write(indent{w})
+	fmt.Fprintf(w, "\nBody (%d bytes):\n%s\n", len(d.Body), d.Body)
+	if len(d.Attempts) == 0 {
+		fmt.Fprintln(w, "\nAttempts: none yet")
+		return
+	}
+	fmt.Fprintln(w, "\nAttempts:")
+	for _, a := range d.Attempts {
+		fmt.Fprintf(w, "  action %d, attempt %d (%s): %s", a.Action, a.N, a.Kind, a.Outcome)
+		if a.Kind == "exec" {
+			fmt.Fprintf(w, ", exit code %d", a.ExitCode)
+		}
+		if a.Status != 0 {
+			fmt.Fprintf(w, ", HTTP %d", a.Status)
+		}
+		fmt.Fprintf(w, ", %s at %s\n", a.Duration.Round(time.Microsecond), a.Started.Format(time.RFC3339))
+		if a.Error != "" {
+			fmt.Fprintf(w, "    error: %s\n", a.Error)
+		}
+		if a.Output != "" {
+			fmt.Fprintf(w, "    output:\n")
+			for _, line := range strings.Split(strings.TrimRight(a.Output, "\n"), "\n") {
+				fmt.Fprintf(w, "      %s\n", line)
+			}
+			if a.Truncated {
+				fmt.Fprintln(w, "      [output truncated]")
+			}
+		}
+	}
+}
+
+type indent struct{ w io.Writer }
+
+func (i indent) Write(p []byte) (int, error) {
+	s := strings.ReplaceAll(strings.TrimRight(string(p), "\r\n"), "\r\n", "\n")
+	for _, line := range strings.Split(s, "\n") {
+		fmt.Fprintf(i.w, "  %s\n", line)
+	}
+	return len(p), nil
+}

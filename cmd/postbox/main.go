@@ -1,0 +1,75 @@
+// Command postbox is the webhook server: postbox serve, check, deliveries
+// and version. main only wires the process to run, which tests call.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintln(os.Stderr, "postbox:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError ends the process with a code after its message was printed.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func exitCode(err error) int {
+	var ee exitError
+	if errors.As(err, &ee) {
+		return int(ee)
+	}
+	return 1
+}
+
+const usage = `postbox — a webhook server that keeps every delivery.
+
+Usage:
+  postbox serve      --config FILE   receive hooks, store them, run their actions
+  postbox check      --config FILE   validate a configuration file
+  postbox deliveries list --config FILE [--hook ID] [--state S] [--limit N] [--json]
+  postbox deliveries show --config FILE [--json] ID
+  postbox version
+`
+
+// run is the whole program; everything it touches comes in as arguments.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return exitError(2)
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "check":
+		return runCheck(rest, getenv, stdout, stderr)
+	case "deliveries":
+		return runDeliveries(ctx, rest, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "postbox", version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "postbox: unknown command %q\n\n%s", cmd, usage)
+		return exitError(2)
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/postbox/postbox/config"
+	phttp "github.com/postbox/postbox/http"
+	"github.com/postbox/postbox/queue"
+	"github.com/postbox/postbox/sqlite"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "postbox.yaml", "configuration `file`")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	grace := fs.Duration("grace", 10*time.Second, "on shutdown, how long requests and actions may finish")
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "postbox:", err)
+		return exitError(2)
+	}
+	started := time.Now()
+	cfg, err := loadConfig(*path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+
+	db, unlock, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	defer db.Close()
+	// serve holds the data directory's lock: leases left by a crashed
+	// process can be taken back at once.
+	if err := db.ReleaseAll(ctx); err != nil {
+		return fmt.Errorf("recover jobs: %w", err)
+	}
+
+	q := queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, Grace: *grace})
+	srv := phttp.NewServer(phttp.Options{
+		Store:  db,
+		Logger: logger,
+		Hooks:  cfg.Hooks,
+		Notify: q.Notify,
+		Limits: phttp.Limits{
+			MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+			ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+			ReadTimeout:       cfg.Limits.ReadTimeout,
+			WriteTimeout:      cfg.Limits.WriteTimeout,
+			IdleTimeout:       cfg.Limits.IdleTimeout,
+		},
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopQueue()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	serveErr := make(chan error, 1)
+	go func() {
+		defer wg.Done()
+		serveErr <- srv.Serve(ln)
+	}()
+	go func() {
+		defer wg.Done()
+		q.Run(qctx)
+	}()
+	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
+		"store", dbPath(cfg), "startup", time.Since(started))
+
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("shutting down", "grace", *grace)
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		logger.Warn("requests still running at shutdown", "err", serr)
+	}
+	stopQueue()
+	wg.Wait()
+	logger.Info("stopped")
+	return err
+}
+
+func dbPath(cfg *config.Config) string { return filepath.Join(cfg.Data, "postbox.db") }
+
+// openStore opens the SQLite store in cfg.Data, creating the directory,
+// and takes the directory's lock so that two servers never share it.
+func openStore(ctx context.Context, cfg *config.Config) (*sqlite.DB, func(), error) {
+	if cfg.Store != "" {
+		return nil, nil, fmt.Errorf("store %q: only the embedded SQLite store is available in this build", cfg.Store)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lockDir(cfg.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sqlite.Open(ctx, dbPath(cfg))
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return db, unlock, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, errors.New("--log-format must be text or json")
+	}
+}

@@ -1,0 +1,101 @@
+// Package http is postbox's ingress: a hardened net/http server that routes a
+// request to its hook, enforces limits, authenticates, parses, stores the
+// delivery durably and only then answers.
+package http
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/postbox/postbox"
+)
+
+// Limits are the server-wide bounds on a request.
+type Limits struct {
+	MaxHeaderBytes    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+}
+
+// Server serves hooks. Create it with NewServer; swap hooks with SetHooks
+// (a reload) while it serves.
+type Server struct {
+	store  postbox.Store
+	logger *slog.Logger
+	limits Limits
+	// notify wakes the queue after a delivery with actions is stored.
+	notify func()
+	ids    postbox.IDGen
+	now    func() time.Time
+
+	routes atomic.Pointer[routes]
+	srv    *http.Server
+}
+
+// Options are the dependencies of a Server.
+type Options struct {
+	Store  postbox.Store
+	Logger *slog.Logger
+	Limits Limits
+	Hooks  []*postbox.Hook
+	Notify func()           // may be nil
+	Now    func() time.Time // nil means time.Now
+}
+
+// NewServer returns a server for o.Hooks.
+func NewServer(o Options) *Server {
+	s := &Server{store: o.Store, logger: o.Logger, limits: o.Limits, notify: o.Notify, now: o.Now}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.notify == nil {
+		s.notify = func() {}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.SetHooks(o.Hooks)
+	s.srv = &http.Server{
+		Handler:           s,
+		MaxHeaderBytes:    o.Limits.MaxHeaderBytes,
+		ReadHeaderTimeout: o.Limits.ReadHeaderTimeout,
+		ReadTimeout:       o.Limits.ReadTimeout,
+		WriteTimeout:      o.Limits.WriteTimeout,
+		IdleTimeout:       o.Limits.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		ConnContext:       withRawConn,
+	}
+	return s
+}
+
+// SetHooks replaces the served hooks; requests already routed finish with
+// the hooks they started with.
+func (s *Server) SetHooks(hooks []*postbox.Hook) {
+	s.routes.Store(newRoutes(s, hooks))
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(&rawListener{Listener: ln})
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting and waits for requests in flight until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.srv.Shutdown(ctx)
+}
+
+// ServeHTTP routes r to its hook.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.routes.Load().ServeHTTP(w, r)
+}
