@@ -70,6 +70,19 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 				return
 			}
 		}
+		for _, v := range h.Auth {
+			if a, ok := v.(signature.Answerer); ok {
+				if ans, ok := a.Answer(r, body); ok {
+					for k, vs := range ans.Header {
+						w.Header()[k] = vs
+					}
+					w.WriteHeader(ans.Status)
+					w.Write(ans.Body)
+					log.Info("answered handshake", "status", ans.Status)
+					return
+				}
+			}
+		}
 		if _, err := postbox.ParsePayload(r.Header.Get("Content-Type"), body); err != nil {
 			fail(err)
 			return

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"net/http"
 
 	"github.com/postbox/postbox"
 )
@@ -56,6 +57,28 @@ type Challenger interface {
 type Redactor interface {
 	SecretHeaders() []string
 	SecretQuery() []string
+}
+
+// Identifier is implemented by verifiers of providers that send a delivery
+// id (X-GitHub-Delivery, webhook-id, ...): the id becomes the hook's dedup
+// key unless the hook sets one itself. "" means none.
+type Identifier interface {
+	DeliveryKey(r *http.Request, body []byte) string
+}
+
+// Answer is a reply a verifier gives in place of storing the request.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Answerer is implemented by verifiers of providers that send handshakes
+// (Zoom's endpoint.url_validation, Twitch's webhook_callback_verification,
+// Discord's PING): after Verify passed, Answer returns the reply and true
+// for such a request, which is then answered without being stored.
+type Answerer interface {
+	Answer(r *http.Request, body []byte) (Answer, bool)
 }
 
 // fail returns the EUNAUTH error every verifier returns; detail goes to logs
