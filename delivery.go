@@ -15,6 +15,9 @@ const (
 	StateDone    State = "done"    // every action succeeded
 	StateFailed  State = "failed"  // an action failed and will not be retried
 	StateDead    State = "dead"    // an action failed its last retry
+	// StateDuplicate marks a delivery whose dedup key was seen within the
+	// hook's window: it is kept, answered 2xx, and runs no action.
+	StateDuplicate State = "duplicate"
 )
 
 // Delivery is one accepted HTTP request, kept exactly as received.
@@ -37,6 +40,22 @@ type Delivery struct {
 	Key      string     `json:"key,omitempty"`
 	State    State      `json:"state"`
 	Attempts []*Attempt `json:"attempts,omitempty"`
+
+	// DedupKey, when not empty, makes the store record this delivery as a
+	// duplicate of an earlier one of the same hook with the same key
+	// received within DedupWindow.
+	DedupKey    string        `json:"dedup_key,omitempty"`
+	DedupWindow time.Duration `json:"-"`
+	// DuplicateOf is the id of the first delivery with the same dedup key,
+	// set by the store when State is StateDuplicate.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Series counts replays: 0 for the original run of the actions.
+	Series int `json:"series"`
+
+	// Hold, when positive, creates the first job already claimed by the
+	// caller for this long: a sync hook runs its actions inline, and the
+	// queue takes over only if the process dies first. Not stored.
+	Hold time.Duration `json:"-"`
 }
 
 // ContentType returns the delivery's Content-Type header.
@@ -58,7 +77,8 @@ const (
 type Attempt struct {
 	DeliveryID string        `json:"delivery"`
 	Action     int           `json:"action"`
-	N          int           `json:"n"` // 1 for the first attempt
+	Series     int           `json:"series"` // 0 for the original run, then one per replay
+	N          int           `json:"n"`      // 1 for the first attempt
 	Kind       string        `json:"kind"`
 	Started    time.Time     `json:"started"`
 	Duration   time.Duration `json:"duration_ns"`

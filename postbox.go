@@ -16,7 +16,9 @@ import (
 // pass storetest.Run.
 type Store interface {
 	// Append stores d and one job for its first action when d.Actions > 0.
-	// It returns only once d is durable. d.State is set by the store.
+	// It returns only once d is durable. d.State is set by the store; with
+	// a DedupKey seen within the window it is StateDuplicate, DuplicateOf
+	// is set and no job is created.
 	Append(ctx context.Context, d *Delivery) error
 	// Delivery returns one delivery with its attempts, or an Error with
 	// code ENOTFOUND.
@@ -32,6 +34,13 @@ type Store interface {
 	// Release hands a claimed job back unchanged, to be claimed again now
 	// (used on shutdown when an action could not finish).
 	Release(ctx context.Context, job *Job) error
+	// Replay runs a delivery's actions again as a new series of attempts
+	// (the earlier attempts stay as they were); the delivery is pending
+	// again. Replaying a delivery whose actions are still running is an
+	// ECONFLICT error.
+	Replay(ctx context.Context, id string) error
+	// HookStats counts deliveries per hook and state.
+	HookStats(ctx context.Context) ([]HookStats, error)
 	// Close releases the store's resources.
 	Close() error
 }
@@ -39,10 +48,21 @@ type Store interface {
 // DeliveryFilter narrows Store.Deliveries. The zero value lists the newest
 // 100 deliveries of every hook.
 type DeliveryFilter struct {
-	Hook   string // only this hook, when not empty
-	State  State  // only this state, when not empty
-	Before string // only ids sorting before this one (cursor), when not empty
-	Limit  int    // at most this many; 0 means 100
+	Hook   string    // only this hook, when not empty
+	State  State     // only this state, when not empty
+	Before string    // only ids sorting before this one (cursor), when not empty
+	Since  time.Time // only deliveries received at or after, when not zero
+	Until  time.Time // only deliveries received before, when not zero
+	Search string    // only deliveries whose raw body contains this, when not empty
+	Limit  int       // at most this many; 0 means 100
+}
+
+// HookStats is the number of deliveries of one hook in each state.
+type HookStats struct {
+	Hook   string        `json:"hook"`
+	States map[State]int `json:"states"`
+	Total  int           `json:"total"`
+	Last   time.Time     `json:"last"` // when the newest delivery was received
 }
 
 // Job is one unit of queued work: the action at index Action of a delivery.
@@ -51,8 +71,9 @@ type DeliveryFilter struct {
 type Job struct {
 	DeliveryID string
 	HookID     string
+	Series     int // the delivery's replay series (0 for the original run)
 	Action     int // index into the hook's actions
-	Attempt    int // attempts already made for this action (0 on first run)
+	Attempt    int // attempts already made for this action in this series (0 on first run)
 }
 
 // JobTransition says what happens to a job after an attempt.

@@ -33,20 +33,43 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 		body = []byte{}
 	}
 	received := d.Received.UnixNano()
+	var duplicateOf string
+	initial := state
 	err = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		state, duplicateOf = initial, ""
+		if d.DedupKey != "" {
+			err := tx.QueryRowContext(ctx, `SELECT delivery FROM dedup WHERE hook = ? AND key = ? AND expires > ?`,
+				d.HookID, d.DedupKey, received).Scan(&duplicateOf)
+			switch {
+			case err == sql.ErrNoRows:
+				duplicateOf = ""
+				if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO dedup (hook, key, delivery, expires) VALUES (?, ?, ?, ?)`,
+					d.HookID, d.DedupKey, d.ID, received+int64(d.DedupWindow)); err != nil {
+					return err
+				}
+			case err != nil:
+				return err
+			default:
+				state = postbox.StateDuplicate
+			}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
 			d.ID, d.HookID, d.Method, d.Path, d.Query.Encode(), string(header), body,
-			d.RemoteAddr, received, string(pathValues), d.Actions, d.Key, string(state))
+			d.RemoteAddr, received, string(pathValues), d.Actions, d.Key, string(state), d.DedupKey, duplicateOf)
 		if err != nil {
 			return err
 		}
-		if d.Actions == 0 {
+		if state != postbox.StatePending {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, action, attempt, due, lease, failed)
-			VALUES (?, ?, 0, 0, ?, 0, 0)`, d.ID, d.HookID, received)
+		lease := int64(0)
+		if d.Hold > 0 {
+			lease = db.Now().Add(d.Hold).UnixNano()
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed)
+			VALUES (?, ?, 0, 0, 0, ?, ?, 0)`, d.ID, d.HookID, received, lease)
 		return err
 	})
 	if err != nil {
@@ -55,11 +78,13 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 		}
 		return &postbox.Error{Code: postbox.EUNAVAILABLE, Message: "store unavailable", Detail: err.Error()}
 	}
+	d.DuplicateOf = duplicateOf
 	d.State = state
 	return nil
 }
 
-const deliveryColumns = `id, hook, method, path, query, header, remote, received, path_values, actions, key, state`
+const deliveryColumns = `id, hook, method, path, query, header, remote, received, path_values, actions, key, state,
+	dedup_key, duplicate_of, series`
 
 // Delivery returns one delivery with its body and attempts.
 func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error) {
@@ -71,8 +96,8 @@ func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error
 	if err != nil {
 		return nil, fmt.Errorf("delivery %s: %w", id, err)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error
-		FROM attempts WHERE delivery = ? ORDER BY action, n`, id)
+	rows, err := db.r.QueryContext(ctx, `SELECT series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error
+		FROM attempts WHERE delivery = ? ORDER BY series, action, n`, id)
 	if err != nil {
 		return nil, fmt.Errorf("delivery %s: attempts: %w", id, err)
 	}
@@ -81,7 +106,7 @@ func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error
 		a := &postbox.Attempt{DeliveryID: id}
 		var started, duration int64
 		var outcome string
-		if err := rows.Scan(&a.Action, &a.N, &a.Kind, &started, &duration, &outcome, &a.ExitCode,
+		if err := rows.Scan(&a.Series, &a.Action, &a.N, &a.Kind, &started, &duration, &outcome, &a.ExitCode,
 			&a.Status, &a.Output, &a.Truncated, &a.Error); err != nil {
 			return nil, fmt.Errorf("delivery %s: attempts: %w", id, err)
 		}
@@ -105,6 +130,15 @@ func (db *DB) Deliveries(ctx context.Context, f postbox.DeliveryFilter) ([]*post
 	}
 	if f.Before != "" {
 		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "received >= ?"), append(args, f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "received < ?"), append(args, f.Until.UnixNano())
+	}
+	if f.Search != "" {
+		where, args = append(where, "instr(body, ?) > 0"), append(args, []byte(f.Search))
 	}
 	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
 	if len(where) > 0 {
@@ -139,7 +173,7 @@ func scanDelivery(s scanner, withBody bool) (*postbox.Delivery, error) {
 	var query, header, pathValues, state string
 	var received int64
 	dest := []any{&d.ID, &d.HookID, &d.Method, &d.Path, &query, &header, &d.RemoteAddr,
-		&received, &pathValues, &d.Actions, &d.Key, &state}
+		&received, &pathValues, &d.Actions, &d.Key, &state, &d.DedupKey, &d.DuplicateOf, &d.Series}
 	if withBody {
 		dest = append(dest, &d.Body)
 	}
@@ -160,4 +194,32 @@ func scanDelivery(s scanner, withBody bool) (*postbox.Delivery, error) {
 	d.Received = time.Unix(0, received).UTC()
 	d.State = postbox.State(state)
 	return d, nil
+}
+
+// HookStats counts deliveries per hook and state.
+func (db *DB) HookStats(ctx context.Context) ([]postbox.HookStats, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT hook, state, count(*), max(received) FROM deliveries GROUP BY hook, state ORDER BY hook`)
+	if err != nil {
+		return nil, fmt.Errorf("hook stats: %w", err)
+	}
+	defer rows.Close()
+	var out []postbox.HookStats
+	for rows.Next() {
+		var hook, state string
+		var n int
+		var last int64
+		if err := rows.Scan(&hook, &state, &n, &last); err != nil {
+			return nil, fmt.Errorf("hook stats: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Hook != hook {
+			out = append(out, postbox.HookStats{Hook: hook, States: map[postbox.State]int{}})
+		}
+		hs := &out[len(out)-1]
+		hs.States[postbox.State(state)] = n
+		hs.Total += n
+		if t := time.Unix(0, last).UTC(); t.After(hs.Last) {
+			hs.Last = t
+		}
+	}
+	return out, rows.Err()
 }

@@ -20,7 +20,7 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration) ([]*postb
 		now := db.Now()
 		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET lease = ?
 			WHERE delivery IN (SELECT delivery FROM jobs WHERE due <= ? AND lease <= ? ORDER BY due, delivery LIMIT ?)
-			RETURNING delivery, hook, action, attempt`,
+			RETURNING delivery, hook, series, action, attempt`,
 			now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), max)
 		if err != nil {
 			return err
@@ -28,7 +28,7 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration) ([]*postb
 		defer rows.Close()
 		for rows.Next() {
 			j := &postbox.Job{}
-			if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Action, &j.Attempt); err != nil {
+			if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt); err != nil {
 				return err
 			}
 			jobs = append(jobs, j)
@@ -46,9 +46,9 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if a != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO attempts
-				(delivery, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				job.DeliveryID, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
+				(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				job.DeliveryID, job.Series, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
 				string(a.Outcome), a.ExitCode, a.Status, a.Output, a.Truncated, a.Error)
 			if err != nil {
 				return err
@@ -57,7 +57,8 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 		var actions int
 		var failed bool
 		err := tx.QueryRowContext(ctx, `SELECT d.actions, j.failed FROM jobs j JOIN deliveries d ON d.id = j.delivery
-			WHERE j.delivery = ? AND j.action = ? AND j.attempt = ?`, job.DeliveryID, job.Action, job.Attempt).Scan(&actions, &failed)
+			WHERE j.delivery = ? AND j.series = ? AND j.action = ? AND j.attempt = ?`,
+			job.DeliveryID, job.Series, job.Action, job.Attempt).Scan(&actions, &failed)
 		if err == sql.ErrNoRows {
 			return fmt.Errorf("job %s/%d/%d is no longer held", job.DeliveryID, job.Action, job.Attempt)
 		}
@@ -109,8 +110,8 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 // Release hands a claimed job back to be claimed again at once.
 func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND action = ? AND attempt = ?`,
-			job.DeliveryID, job.Action, job.Attempt)
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?`,
+			job.DeliveryID, job.Series, job.Action, job.Attempt)
 		return err
 	})
 	if err != nil {
@@ -125,6 +126,38 @@ func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 func (db *DB) ReleaseAll(ctx context.Context) error {
 	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE lease != 0`)
+		return err
+	})
+}
+
+// Replay starts a new series of attempts for delivery id.
+func (db *DB) Replay(ctx context.Context, id string) error {
+	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var actions, series int
+		err := tx.QueryRowContext(ctx, `SELECT actions, series FROM deliveries WHERE id = ?`, id).Scan(&actions, &series)
+		if err == sql.ErrNoRows {
+			return postbox.Errorf(postbox.ENOTFOUND, "no delivery %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		var busy int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE delivery = ?`, id).Scan(&busy); err != nil {
+			return err
+		}
+		if busy > 0 {
+			return postbox.Errorf(postbox.ECONFLICT, "delivery %s still has actions to run; replay it once it is done, failed or dead", id)
+		}
+		if actions == 0 {
+			return postbox.Errorf(postbox.EINVALID, "delivery %s has no actions to replay", id)
+		}
+		series++
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET series = ?, state = ? WHERE id = ?`,
+			series, string(postbox.StatePending), id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed)
+			SELECT id, hook, ?, 0, 0, ?, 0, 0 FROM deliveries WHERE id = ?`, series, db.Now().UnixNano(), id)
 		return err
 	})
 }

@@ -196,7 +196,10 @@ var schema = []string{
 		path_values TEXT NOT NULL,
 		actions     INTEGER NOT NULL,
 		key         TEXT NOT NULL,
-		state       TEXT NOT NULL
+		state       TEXT NOT NULL,
+		dedup_key   TEXT NOT NULL,
+		duplicate_of TEXT NOT NULL,
+		series      INTEGER NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS deliveries_hook ON deliveries (hook, id)`,
 	`CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id)`,
@@ -204,6 +207,7 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS jobs (
 		delivery TEXT PRIMARY KEY REFERENCES deliveries (id) ON DELETE CASCADE,
 		hook     TEXT NOT NULL,
+		series   INTEGER NOT NULL,
 		action   INTEGER NOT NULL,
 		attempt  INTEGER NOT NULL,
 		due      INTEGER NOT NULL,
@@ -213,6 +217,7 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due)`,
 	`CREATE TABLE IF NOT EXISTS attempts (
 		delivery  TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+		series    INTEGER NOT NULL,
 		action    INTEGER NOT NULL,
 		n         INTEGER NOT NULL,
 		kind      TEXT NOT NULL,
@@ -224,6 +229,15 @@ var schema = []string{
 		output    TEXT NOT NULL,
 		truncated INTEGER NOT NULL,
 		error     TEXT NOT NULL,
-		PRIMARY KEY (delivery, action, n)
+		PRIMARY KEY (delivery, series, action, n)
 	)`,
+	// The first delivery seen for each (hook, dedup key), until expires.
+	`CREATE TABLE IF NOT EXISTS dedup (
+		hook     TEXT NOT NULL,
+		key      TEXT NOT NULL,
+		delivery TEXT NOT NULL,
+		expires  INTEGER NOT NULL,
+		PRIMARY KEY (hook, key)
+	)`,
+	`CREATE INDEX IF NOT EXISTS dedup_expires ON dedup (expires)`,
 }

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"concurrent appends are all stored", testConcurrentAppend},
 		{"concurrent claimers never share a job", testConcurrentClaim},
 	}
+	tests = append(tests, moreTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
