@@ -21,13 +21,33 @@ type Hook struct {
 	MaxBody int64
 	// Retry says how often a failed action is tried again.
 	Retry RetryPolicy
+	// ContinueOnError runs the following actions after one failed; the
+	// delivery still ends failed.
+	ContinueOnError bool
+	// Dedup drops repeats of a delivery; see Store.Append.
+	Dedup Dedup
+	// Sync runs the actions before answering, within SyncTimeout, so that
+	// the response may show their results (.Result).
+	Sync        bool
+	SyncTimeout time.Duration
+}
+
+// Dedup says how to recognise a repeated delivery. With Key nil and an
+// auth method that knows the provider's delivery id (signature.Identifier),
+// that id is the key.
+type Dedup struct {
+	Key    *Template     // renders the key; "" means no dedup for that request
+	Window time.Duration // how long a key is remembered
 }
 
 // Response is what a hook answers to an accepted request.
 type Response struct {
 	Status int
 	Header http.Header
-	Body   *Template // nil means an empty body
+	Body   *Template // nil means a JSON body with the delivery id
+	// ErrorStatus is the status of a sync hook's answer when an action
+	// failed; the body template still runs, with .Result.
+	ErrorStatus int
 }
 
 // RetryPolicy is how a failed action is retried. The zero value tries once.

@@ -86,4 +86,7 @@ type JobTransition struct {
 	// Continue, with Next == StateFailed, still runs the following actions
 	// (continue_on_error); the delivery ends as failed.
 	Continue bool
+	// Hold, when positive, keeps the job for the next action claimed by
+	// the caller for this long (a sync hook running its actions inline).
+	Hold time.Duration
 }

@@ -35,7 +35,9 @@ func (t *Template) Execute(data *TemplateData) (string, error) {
 	if err := t.t.Execute(&b, data); err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	// A missing payload field is empty, not text/template's "<no value>"
+	// (the same choice Helm makes).
+	return strings.ReplaceAll(b.String(), "<no value>", ""), nil
 }
 
 // TemplateData is what templates in args, env, bodies and responses see.
@@ -47,7 +49,10 @@ type TemplateData struct {
 	Path     map[string]string // path wildcards
 	Delivery DeliveryInfo
 	Hook     HookInfo
-	Result   *Result // in sync mode, the result of the last action
+	// Result is, in sync mode, the result of the last action run, and
+	// Results those of every action run, in order.
+	Result  *Result
+	Results []*Result
 }
 
 // DeliveryInfo is the part of a delivery templates see as .Delivery.
@@ -63,6 +68,11 @@ type HookInfo struct{ ID string }
 // A body that cannot be parsed leaves Payload nil (it was checked at ingress).
 func NewTemplateData(d *Delivery) *TemplateData {
 	payload, _ := ParsePayload(d.ContentType(), d.Body)
+	return TemplateDataFor(d, payload)
+}
+
+// TemplateDataFor is NewTemplateData with the body already parsed.
+func TemplateDataFor(d *Delivery, payload any) *TemplateData {
 	path := d.PathValues
 	if path == nil {
 		path = map[string]string{}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -35,7 +36,10 @@ type Config struct {
 	Limits Limits
 	// Workers caps the actions that run at once; 0 means the number of CPUs.
 	Workers int
-	Hooks   []*postbox.Hook
+	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded
+	// headers name the real client.
+	TrustedProxies []netip.Prefix
+	Hooks          []*postbox.Hook
 }
 
 // Limits bound what a client may send and how long it may take.
@@ -57,6 +61,8 @@ type fileConfig struct {
 	Workers int          `yaml:"workers"`
 	Limits  limitsConfig `yaml:"limits"`
 	Hooks   []hookConfig `yaml:"hooks"`
+
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type limitsConfig struct {
@@ -240,6 +246,12 @@ func (l *loader) expandString(n *yaml.Node, field, s string) string {
 		if i < 0 {
 			b.WriteString(s)
 			break
+		}
+		if i > 0 && s[i-1] == '$' {
+			// $${ is a literal ${ (for shell snippets in args).
+			b.WriteString(s[:i-1] + "${")
+			s = s[i+2:]
+			continue
 		}
 		j := strings.Index(s[i:], "}")
 		if j < 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"strings"
@@ -23,12 +24,31 @@ type hookConfig struct {
 	Response responseConfig `yaml:"response"`
 	MaxBody  ByteSize       `yaml:"max_body"`
 	Retry    retryConfig    `yaml:"retry"`
+	// ContinueOnError runs later actions after one failed.
+	ContinueOnError bool        `yaml:"continue_on_error"`
+	Dedup           dedupConfig `yaml:"dedup"`
+	// Mode is async (answer once stored; the default) or sync (run the
+	// actions first, within Timeout).
+	Mode    string        `yaml:"mode"`
+	Timeout time.Duration `yaml:"timeout"`
 }
 
+type dedupConfig struct {
+	Key    string        `yaml:"key"`
+	Window time.Duration `yaml:"window"`
+}
+
+// DefaultDedupWindow is how long a dedup key is remembered by default.
+const DefaultDedupWindow = 24 * time.Hour
+
+// DefaultSyncTimeout bounds a sync hook's actions by default.
+const DefaultSyncTimeout = 30 * time.Second
+
 type responseConfig struct {
-	Status  int               `yaml:"status"`
-	Headers map[string]string `yaml:"headers"`
-	Body    *string           `yaml:"body"`
+	Status      int               `yaml:"status"`
+	ErrorStatus int               `yaml:"error_status"`
+	Headers     map[string]string `yaml:"headers"`
+	Body        *string           `yaml:"body"`
 }
 
 type retryConfig struct {
@@ -62,6 +82,14 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 		},
 	}
 	l.cfg = cfg
+	for i, p := range fc.TrustedProxies {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			l.addf(findKey(root, "trusted_proxies"), fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix", p)
+			continue
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
+	}
 	if err := listenAddr(cfg.Listen); err != nil {
 		l.addf(findKey(root, "listen"), "listen", "%q is not a host:port address: %v", cfg.Listen, err)
 	}
@@ -187,6 +215,35 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 	if h.Retry.MaxBackoff <= 0 {
 		h.Retry.MaxBackoff = 10 * time.Minute
 	}
+	h.ContinueOnError = hc.ContinueOnError
+	h.Dedup.Window = hc.Dedup.Window
+	if h.Dedup.Window <= 0 {
+		h.Dedup.Window = DefaultDedupWindow
+	}
+	if hc.Dedup.Key != "" {
+		at := findKey(findKey(n, "dedup"), "key")
+		t, err := postbox.ParseTemplate("dedup.key", hc.Dedup.Key)
+		if err != nil {
+			l.addf(at, field+": dedup.key", "is not a valid template: %v", cleanTemplateErr(err))
+		} else if err := dryRun(t); err != nil {
+			l.addf(at, field+": dedup.key", "%v", err)
+		}
+		h.Dedup.Key = t
+	}
+	switch hc.Mode {
+	case "", "async":
+	case "sync":
+		h.Sync = true
+	default:
+		l.addf(findKey(n, "mode"), field+": mode", "%q is not a mode: use async (the default) or sync", hc.Mode)
+	}
+	h.SyncTimeout = hc.Timeout
+	if h.SyncTimeout <= 0 {
+		h.SyncTimeout = DefaultSyncTimeout
+	}
+	if hc.Timeout != 0 && !h.Sync {
+		l.addf(findKey(n, "timeout"), field+": timeout", "applies to sync hooks only (mode: sync); set an action's own timeout instead")
+	}
 	return h
 }
 
@@ -285,11 +342,16 @@ func fieldOf(err error) (string, string) {
 }
 
 func (l *loader) buildResponse(n *yaml.Node, field string, rc responseConfig) postbox.Response {
-	r := postbox.Response{Status: rc.Status, Header: http.Header{}}
+	r := postbox.Response{Status: rc.Status, ErrorStatus: rc.ErrorStatus, Header: http.Header{}}
 	if r.Status == 0 {
 		r.Status = http.StatusOK
 	} else if r.Status < 200 || r.Status > 599 {
 		l.addf(findKey(n, "status"), field+".status", "%d is not an HTTP status from 200 to 599", r.Status)
+	}
+	if r.ErrorStatus == 0 {
+		r.ErrorStatus = http.StatusBadGateway
+	} else if r.ErrorStatus < 200 || r.ErrorStatus > 599 {
+		l.addf(findKey(n, "error_status"), field+".error_status", "%d is not an HTTP status from 200 to 599", r.ErrorStatus)
 	}
 	for k, v := range rc.Headers {
 		r.Header.Set(k, v)
@@ -381,4 +443,16 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
+}
+
+// parsePrefix parses a CIDR prefix or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

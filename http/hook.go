@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"io"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/signature"
@@ -17,6 +19,9 @@ import (
 
 // DeliveryHeader carries the id of the stored delivery in every 2xx answer.
 const DeliveryHeader = "Postbox-Delivery"
+
+// DuplicateHeader, on the answer to a duplicate, names the first delivery.
+const DuplicateHeader = "Postbox-Duplicate-Of"
 
 var wildcard = regexp.MustCompile(`\{([^}.]+)(\.\.\.)?\}`)
 
@@ -39,12 +44,27 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 	for _, m := range wildcard.FindAllStringSubmatch(h.Path, -1) {
 		names = append(names, m[1])
 	}
+	var identifiers []signature.Identifier
+	var answerers []signature.Answerer
+	for _, v := range h.Auth {
+		if id, ok := v.(signature.Identifier); ok {
+			identifiers = append(identifiers, id)
+		}
+		if a, ok := v.(signature.Answerer); ok {
+			answerers = append(answerers, a)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
+		r.RemoteAddr = clientAddr(r, s.trusted)
+		ev := postbox.RequestEvent{Time: start, Hook: h.ID, Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr}
 		log := s.logger.With("hook", h.ID, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		var body []byte
 		fail := func(err error) {
-			status := ErrorStatus(err)
-			log.Info("rejected", "status", status, "reason", err.Error(), "duration", s.now().Sub(start))
+			ev.Status, ev.Reason, ev.Duration = ErrorStatus(err), err.Error(), s.now().Sub(start)
+			ev.Bytes, ev.Sample = len(body), body[:min(len(body), 4096)]
+			log.Info("rejected", "status", ev.Status, "reason", ev.Reason, "duration", ev.Duration)
+			s.observer.Request(ev)
 			writeError(w, r, err)
 		}
 		if !slices.Contains(methods, r.Method) {
@@ -56,8 +76,8 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 			fail(postbox.Errorf(postbox.EUNSUPPORTED, "Content-Encoding %s is not supported; send the body uncompressed", enc))
 			return
 		}
-		body, err := readBody(w, r, h.MaxBody)
-		if err != nil {
+		var err error
+		if body, err = readBody(w, r, h.MaxBody); err != nil {
 			fail(err)
 			return
 		}
@@ -70,20 +90,19 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 				return
 			}
 		}
-		for _, v := range h.Auth {
-			if a, ok := v.(signature.Answerer); ok {
-				if ans, ok := a.Answer(r, body); ok {
-					for k, vs := range ans.Header {
-						w.Header()[k] = vs
-					}
-					w.WriteHeader(ans.Status)
-					w.Write(ans.Body)
-					log.Info("answered handshake", "status", ans.Status)
-					return
+		for _, a := range answerers {
+			if ans, ok := a.Answer(r, body); ok {
+				for k, vs := range ans.Header {
+					w.Header()[k] = vs
 				}
+				w.WriteHeader(ans.Status)
+				w.Write(ans.Body)
+				log.Info("answered handshake", "status", ans.Status)
+				return
 			}
 		}
-		if _, err := postbox.ParsePayload(r.Header.Get("Content-Type"), body); err != nil {
+		payload, err := postbox.ParsePayload(r.Header.Get("Content-Type"), body)
+		if err != nil {
 			fail(err)
 			return
 		}
@@ -106,7 +125,20 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 				d.PathValues[n] = r.PathValue(n)
 			}
 		}
-		if err := s.store.Append(r.Context(), d); err != nil {
+		data := postbox.TemplateDataFor(d, payload)
+		d.DedupKey, d.DedupWindow = dedupKey(h, identifiers, r, body, data), h.Dedup.Window
+		ctx := r.Context()
+		if h.Sync {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), h.SyncTimeout)
+			defer cancel()
+			// The queue takes the actions over only if this process dies
+			// before they finish.
+			d.Hold = h.SyncTimeout + 30*time.Second
+			// The answer may come later than the server's write timeout.
+			_ = http.NewResponseController(w).SetWriteDeadline(s.now().Add(h.SyncTimeout + 10*time.Second))
+		}
+		if err := s.store.Append(ctx, d); err != nil {
 			log.Error("store append failed", "err", err)
 			var pe *postbox.Error
 			if !errors.As(err, &pe) || pe.Code != postbox.EUNAVAILABLE {
@@ -115,16 +147,47 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 			fail(err)
 			return
 		}
-		if d.Actions > 0 {
+		status := h.Response.Status
+		switch {
+		case d.State == postbox.StateDuplicate:
+			w.Header().Set(DuplicateHeader, d.DuplicateOf)
+			log = log.With("duplicate_of", d.DuplicateOf)
+		case h.Sync && d.Actions > 0:
+			data.Results = s.runner.RunSync(ctx, h, d)
+			data.Result = data.Results[len(data.Results)-1]
+			if len(data.Results) < d.Actions || data.Result.Outcome != postbox.OutcomeOK {
+				status = h.Response.ErrorStatus
+			}
+		case d.Actions > 0:
 			s.notify()
 		}
-		s.respond(w, h, d)
-		log.Info("accepted", "delivery", d.ID, "status", h.Response.Status, "bytes", len(body), "duration", s.now().Sub(start))
+		s.respond(w, h, d, data, status)
+		ev.Status, ev.Delivery, ev.Duration, ev.Bytes = status, d.ID, s.now().Sub(start), len(body)
+		s.observer.Request(ev)
+		log.Info("accepted", "delivery", d.ID, "status", status, "bytes", len(body), "duration", ev.Duration)
 	})
 }
 
+// dedupKey returns the delivery's dedup key: the hook's template, or else
+// the provider's delivery id.
+func dedupKey(h *postbox.Hook, ids []signature.Identifier, r *http.Request, body []byte, data *postbox.TemplateData) string {
+	if h.Dedup.Key != nil {
+		k, err := h.Dedup.Key.Execute(data)
+		if err != nil {
+			return ""
+		}
+		return k
+	}
+	for _, id := range ids {
+		if k := id.DeliveryKey(r, body); k != "" {
+			return k
+		}
+	}
+	return ""
+}
+
 // respond writes the hook's configured answer for the stored delivery d.
-func (s *Server) respond(w http.ResponseWriter, h *postbox.Hook, d *postbox.Delivery) {
+func (s *Server) respond(w http.ResponseWriter, h *postbox.Hook, d *postbox.Delivery, data *postbox.TemplateData, status int) {
 	hdr := w.Header()
 	for k, v := range h.Response.Header {
 		hdr[k] = v
@@ -135,10 +198,10 @@ func (s *Server) respond(w http.ResponseWriter, h *postbox.Hook, d *postbox.Deli
 		if hdr.Get("Content-Type") == "" {
 			hdr.Set("Content-Type", "application/json")
 		}
-		body = `{"delivery":"` + d.ID + `","status":"accepted"}` + "\n"
+		body = `{"delivery":"` + d.ID + `","status":"` + string(d.State) + `"}` + "\n"
 	} else {
 		var err error
-		body, err = h.Response.Body.Execute(postbox.NewTemplateData(d))
+		body, err = h.Response.Body.Execute(data)
 		if err != nil {
 			// The delivery is stored; the answer still says so.
 			s.logger.Error("response template failed", "hook", h.ID, "delivery", d.ID, "err", err)
@@ -149,7 +212,7 @@ func (s *Server) respond(w http.ResponseWriter, h *postbox.Hook, d *postbox.Deli
 		}
 	}
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(h.Response.Status)
+	w.WriteHeader(status)
 	io.WriteString(w, body)
 }
 

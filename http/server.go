@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -31,9 +32,12 @@ type Server struct {
 	logger *slog.Logger
 	limits Limits
 	// notify wakes the queue after a delivery with actions is stored.
-	notify func()
-	ids    postbox.IDGen
-	now    func() time.Time
+	notify   func()
+	runner   Runner
+	observer postbox.Observer
+	trusted  []netip.Prefix
+	ids      postbox.IDGen
+	now      func() time.Time
 
 	routes atomic.Pointer[routes]
 	srv    *http.Server
@@ -47,11 +51,27 @@ type Options struct {
 	Hooks  []*postbox.Hook
 	Notify func()           // may be nil
 	Now    func() time.Time // nil means time.Now
+	// Runner runs sync hooks' actions; required when a hook is sync.
+	Runner Runner
+	// Observer is told of every request; nil means none.
+	Observer postbox.Observer
+	// TrustedProxies are the peers whose X-Forwarded-For and Forwarded
+	// headers are believed; none by default.
+	TrustedProxies []netip.Prefix
+}
+
+// Runner runs a sync hook's actions before the answer (queue.Queue).
+type Runner interface {
+	RunSync(ctx context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result
 }
 
 // NewServer returns a server for o.Hooks.
 func NewServer(o Options) *Server {
-	s := &Server{store: o.Store, logger: o.Logger, limits: o.Limits, notify: o.Notify, now: o.Now}
+	s := &Server{store: o.Store, logger: o.Logger, limits: o.Limits, notify: o.Notify, now: o.Now,
+		runner: o.Runner, observer: o.Observer, trusted: o.TrustedProxies}
+	if s.observer == nil {
+		s.observer = postbox.NopObserver{}
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

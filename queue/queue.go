@@ -25,18 +25,21 @@ type Options struct {
 	Grace   time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
 	Poll    time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
 	Now     func() time.Time // nil means time.Now
+	// Observer is told of every attempt; nil means none.
+	Observer postbox.Observer
 }
 
 // Queue is the worker pool. Create it with New, start it with Run.
 type Queue struct {
-	store   postbox.Store
-	logger  *slog.Logger
-	workers int
-	grace   time.Duration
-	poll    time.Duration
-	now     func() time.Time
-	hooks   atomic.Pointer[map[string]*postbox.Hook]
-	wake    chan struct{}
+	store    postbox.Store
+	logger   *slog.Logger
+	workers  int
+	grace    time.Duration
+	poll     time.Duration
+	now      func() time.Time
+	observer postbox.Observer
+	hooks    atomic.Pointer[map[string]*postbox.Hook]
+	wake     chan struct{}
 }
 
 // timeouter is implemented by actions with a timeout, so that a job's lease
@@ -58,6 +61,10 @@ func New(o Options) *Queue {
 	}
 	if q.now == nil {
 		q.now = time.Now
+	}
+	q.observer = o.Observer
+	if q.observer == nil {
+		q.observer = postbox.NopObserver{}
 	}
 	q.SetHooks(o.Hooks)
 	return q
@@ -156,7 +163,7 @@ func (q *Queue) drain(wg *sync.WaitGroup, stopActions context.CancelFunc) error 
 	return nil
 }
 
-// run makes one attempt at job and records it.
+// run makes one attempt at a claimed job and records it.
 func (q *Queue) run(ctx context.Context, job *postbox.Job) {
 	// Recording must happen even while shutting down.
 	rctx := context.WithoutCancel(ctx)
@@ -177,32 +184,71 @@ func (q *Queue) run(ctx context.Context, job *postbox.Job) {
 		q.release(rctx, job, log)
 		return
 	}
+	q.attempt(ctx, ctx, h, job, postbox.NewTemplateData(d), 0)
+}
+
+// attempt runs job's action with data, records the attempt and moves the
+// job on. stop is the context whose end means shutdown (the job is handed
+// back, not failed); ctx may end sooner (a sync hook's timeout, which counts
+// as the action's timeout). hold keeps the next job claimed by the caller.
+func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox.Job, data *postbox.TemplateData, hold time.Duration) (postbox.Result, postbox.JobTransition) {
+	rctx := context.WithoutCancel(ctx)
+	log := q.logger.With("delivery", job.DeliveryID, "hook", job.HookID, "action", job.Action, "attempt", job.Attempt+1)
 	action := h.Actions[job.Action]
 	start := q.now()
-	res := action.Run(ctx, postbox.NewTemplateData(d))
+	res := action.Run(ctx, data)
 	dur := q.now().Sub(start)
-	if ctx.Err() != nil {
+	if stop.Err() != nil {
 		// Stopped by shutdown, not by its own failure: run it again later.
 		log.Warn("action stopped by shutdown; job handed back", "duration", dur)
 		q.release(rctx, job, log)
-		return
+		return res, postbox.JobTransition{Next: postbox.StatePending}
 	}
-	a := &postbox.Attempt{Kind: action.Kind(), Started: start.UTC(), Duration: dur, Outcome: res.Outcome,
+	if ctx.Err() != nil && res.Outcome != postbox.OutcomeOK {
+		res.Outcome = postbox.OutcomeTimeout
+	}
+	a := &postbox.Attempt{DeliveryID: job.DeliveryID, Series: job.Series, Action: job.Action, N: job.Attempt + 1,
+		Kind: action.Kind(), Started: start.UTC(), Duration: dur, Outcome: res.Outcome,
 		ExitCode: res.ExitCode, Status: res.Status, Output: res.Output, Truncated: res.Truncated}
 	if res.Err != nil {
 		a.Error = res.Err.Error()
 	}
 	next := q.transition(h, job, res)
+	if next.Next == postbox.StateDone || next.Continue {
+		next.Hold = hold
+	}
 	if err := q.store.Finish(rctx, job, a, next); err != nil {
 		log.Error("record attempt failed", "err", err)
-		return
+		return res, next
 	}
+	q.observer.Attempt(postbox.AttemptEvent{Hook: h.ID, Attempt: *a, Next: next.Next})
 	level := slog.LevelInfo
 	if res.Outcome != postbox.OutcomeOK {
 		level = slog.LevelWarn
 	}
 	log.Log(rctx, level, "attempt", "kind", a.Kind, "outcome", a.Outcome, "exit_code", a.ExitCode,
 		"status", a.Status, "duration", dur, "err", a.Error, "next", next.Next)
+	return res, next
+}
+
+// RunSync runs the actions of d, a delivery of sync hook h stored with a
+// Hold, one after another before the caller answers, and returns their
+// results. It stops at the first failure: a retry, if the hook has any,
+// then runs from the queue. ctx bounds the whole run (the hook's timeout);
+// an action still running then is stopped and counts as timed out.
+func (q *Queue) RunSync(ctx context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result {
+	data := postbox.NewTemplateData(d)
+	job := &postbox.Job{DeliveryID: d.ID, HookID: h.ID}
+	for i := range h.Actions {
+		job.Action = i
+		res, next := q.attempt(ctx, context.Background(), h, job, data, d.Hold)
+		data.Result = &res
+		data.Results = append(data.Results, &res)
+		if res.Outcome != postbox.OutcomeOK && !next.Continue {
+			break
+		}
+	}
+	return data.Results
 }
 
 func (q *Queue) release(ctx context.Context, job *postbox.Job, log *slog.Logger) {
@@ -219,10 +265,11 @@ func (q *Queue) transition(h *postbox.Hook, job *postbox.Job, res postbox.Result
 	}
 	attempts := max(h.Retry.Attempts, 1)
 	if res.Permanent || job.Attempt+1 >= attempts {
+		end := postbox.StateFailed
 		if attempts > 1 && !res.Permanent {
-			return postbox.JobTransition{Next: postbox.StateDead}
+			end = postbox.StateDead
 		}
-		return postbox.JobTransition{Next: postbox.StateFailed}
+		return postbox.JobTransition{Next: end, Continue: h.ContinueOnError}
 	}
 	return postbox.JobTransition{Next: postbox.StatePending, RetryAt: q.now().Add(Backoff(h.Retry, job.Attempt, res.RetryAfter))}
 }

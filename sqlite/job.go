@@ -66,9 +66,13 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 			return err
 		}
 		now := db.Now().UnixNano()
+		lease := int64(0)
+		if next.Hold > 0 {
+			lease = db.Now().Add(next.Hold).UnixNano()
+		}
 		advance := func(failed bool) error {
-			_, err := tx.ExecContext(ctx, `UPDATE jobs SET action = action + 1, attempt = 0, due = ?, lease = 0, failed = ?
-				WHERE delivery = ?`, now, failed, job.DeliveryID)
+			_, err := tx.ExecContext(ctx, `UPDATE jobs SET action = action + 1, attempt = 0, due = ?, lease = ?, failed = ?
+				WHERE delivery = ?`, now, lease, failed, job.DeliveryID)
 			return err
 		}
 		end := func(state postbox.State) error {

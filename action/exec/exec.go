@@ -149,12 +149,13 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	// Children that keep stdout open must not hold Wait forever.
 	cmd.WaitDelay = time.Second
 
+	start := time.Now()
 	err := cmd.Run()
 	res := postbox.Result{Output: out.String(), Truncated: out.truncated}
 	var exitErr *osexec.ExitError
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
-		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeTimeout, -1, fmt.Errorf("killed after timeout %s", a.timeout)
+		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeTimeout, -1, fmt.Errorf("killed: still running after %s", time.Since(start).Round(time.Millisecond))
 	case ctx.Err() != nil:
 		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeError, -1, fmt.Errorf("stopped: %w", ctx.Err())
 	case err == nil:

@@ -54,10 +54,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	q := queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, Grace: *grace})
 	srv := phttp.NewServer(phttp.Options{
-		Store:  db,
-		Logger: logger,
-		Hooks:  cfg.Hooks,
-		Notify: q.Notify,
+		Store:          db,
+		Logger:         logger,
+		Hooks:          cfg.Hooks,
+		Notify:         q.Notify,
+		Runner:         q,
+		TrustedProxies: cfg.TrustedProxies,
 		Limits: phttp.Limits{
 			MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
 			ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
