@@ -30,10 +30,13 @@ const (
 type Config struct {
 	File   string // the file it was read from
 	Listen string
-	Admin  string // "" or "off" disables the admin listener
-	Data   string // directory of the embedded store
-	Store  string // a store URL (postgres://...); empty means SQLite in Data
-	Limits Limits
+	Admin  string // the admin listener's address; "off" disables it
+	// AdminToken, when set, is required as a bearer token by the admin
+	// listener; it must be set when Admin is not a loopback address.
+	AdminToken string
+	Data       string // directory of the embedded store
+	Store      string // a store URL (postgres://...); empty means SQLite in Data
+	Limits     Limits
 	// Workers caps the actions that run at once; 0 means the number of CPUs.
 	Workers int
 	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded
@@ -55,7 +58,7 @@ type Limits struct {
 // fileConfig is the YAML document as written.
 type fileConfig struct {
 	Listen  string       `yaml:"listen"`
-	Admin   string       `yaml:"admin"`
+	Admin   adminConfig  `yaml:"admin"`
 	Data    string       `yaml:"data"`
 	Store   string       `yaml:"store"`
 	Workers int          `yaml:"workers"`
@@ -370,4 +373,20 @@ func fieldAtLine(n *yaml.Node, field string, line int) string {
 		}
 	}
 	return ""
+}
+
+// adminConfig is `admin: 127.0.0.1:8081` or `admin: {listen: ..., token: ...}`.
+type adminConfig struct {
+	Listen string `yaml:"listen"`
+	Token  string `yaml:"token"`
+}
+
+// UnmarshalYAML accepts the address alone or the mapping.
+func (a *adminConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		a.Listen = n.Value
+		return nil
+	}
+	type plain adminConfig
+	return n.Decode((*plain)(a))
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -66,12 +67,13 @@ var (
 // used to find the line of each field.
 func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 	cfg := &Config{
-		File:    l.file,
-		Listen:  orDefault(fc.Listen, DefaultListen),
-		Admin:   orDefault(fc.Admin, DefaultAdmin),
-		Data:    orDefault(fc.Data, DefaultData),
-		Store:   fc.Store,
-		Workers: fc.Workers,
+		File:       l.file,
+		Listen:     orDefault(fc.Listen, DefaultListen),
+		Admin:      orDefault(fc.Admin.Listen, DefaultAdmin),
+		AdminToken: fc.Admin.Token,
+		Data:       orDefault(fc.Data, DefaultData),
+		Store:      fc.Store,
+		Workers:    fc.Workers,
 		Limits: Limits{
 			MaxBody:           int64(fc.Limits.MaxBody),
 			MaxHeaderBytes:    int(fc.Limits.MaxHeaderBytes),
@@ -96,6 +98,8 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 	if cfg.Admin != "off" {
 		if err := listenAddr(cfg.Admin); err != nil {
 			l.addf(findKey(root, "admin"), "admin", "%q is not a host:port address (or off): %v", cfg.Admin, err)
+		} else if !isLoopback(cfg.Admin) && cfg.AdminToken == "" {
+			l.addf(findKey(root, "admin"), "admin", "listens on %s, beyond loopback, without a token: set admin: {listen: %s, token: ${POSTBOX_ADMIN_TOKEN}}", cfg.Admin, cfg.Admin)
 		}
 	}
 	if cfg.Workers == 0 {
@@ -455,4 +459,14 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// isLoopback reports whether host:port only listens on loopback.
+func isLoopback(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

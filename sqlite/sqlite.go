@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postbox/postbox"
@@ -39,7 +40,13 @@ type DB struct {
 
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+
+	onCommit atomic.Pointer[func(d time.Duration, n int)]
 }
+
+// SetCommitObserver makes the store call fn after every commit with its
+// duration and the number of writes it carried (for metrics).
+func (db *DB) SetCommitObserver(fn func(d time.Duration, n int)) { db.onCommit.Store(&fn) }
 
 type op struct {
 	ctx  context.Context
@@ -138,6 +145,7 @@ func (db *DB) commit(batch []*op) {
 		}
 	}
 	ctx := context.Background()
+	start := time.Now()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		finish(fmt.Errorf("begin: %w", err))
@@ -169,6 +177,9 @@ func (db *DB) commit(batch []*op) {
 	if err := tx.Commit(); err != nil {
 		finish(fmt.Errorf("commit: %w", err))
 		return
+	}
+	if fn := db.onCommit.Load(); fn != nil {
+		(*fn)(time.Since(start), len(batch))
 	}
 	finish(nil)
 }

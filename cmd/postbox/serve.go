@@ -52,7 +52,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("recover jobs: %w", err)
 	}
 
-	q := queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, Grace: *grace})
+	var q *queue.Queue
+	observer, stopAdmin, err := startAdmin(ctx, cfg, db, func() { q.Notify() }, logger)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin(context.Background())
+	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, Grace: *grace, Observer: observer})
 	srv := phttp.NewServer(phttp.Options{
 		Store:          db,
 		Logger:         logger,
