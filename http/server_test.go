@@ -173,4 +173,3 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("healthz: %v %v", res, err)
 	}
 }
-
