@@ -3,8 +3,35 @@ package signature
 // registry lists every scheme by the key that selects it under `auth:`.
 // A new scheme is one more line here and one file of its own.
 func registry() map[string]Scheme {
-	return map[string]Scheme{
-		Token.Name: Token,
-		Basic.Name: Basic,
+	schemes := []Scheme{
+		Token,
+		Basic,
+		HMAC,
+		IP,
+		GitHub,
+		GitLab,
+		Gitea,
+		Forgejo,
+		Bitbucket,
+		Stripe,
+		Slack,
+		Shopify,
+		StandardWebhooks,
+		Svix,
+		Twilio,
+		Linear,
+		Paddle,
+		Square,
+		Typeform,
+		Zoom,
+		Twitch,
+		Mailgun,
+		SendGrid,
+		Discord,
 	}
+	m := make(map[string]Scheme, len(schemes))
+	for _, s := range schemes {
+		m[s.Name] = s
+	}
+	return m
 }
