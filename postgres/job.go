@@ -1,0 +1,167 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/postbox/postbox"
+)
+
+// claimSQL leases up to $1 due, unleased jobs for $2 ns. SKIP LOCKED lets
+// instances claim at once without waiting for each other; a row that
+// another claimer leased meanwhile fails the lease test on recheck, so no
+// job is handed out twice.
+const claimSQL = `WITH c AS (
+	SELECT delivery FROM jobs
+	WHERE due <= ` + nowNS + ` AND lease <= ` + nowNS + `
+	ORDER BY due, delivery
+	LIMIT $1
+	FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j SET lease = ` + nowNS + ` + $2
+FROM c WHERE j.delivery = c.delivery
+RETURNING j.delivery, j.hook, j.series, j.action, j.attempt`
+
+// Claim leases up to max due jobs until now+lease, now on the database's
+// clock.
+func (db *DB) Claim(ctx context.Context, max int, lease time.Duration) ([]*postbox.Job, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, claimSQL, max, int64(lease))
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*postbox.Job, error) {
+		j := &postbox.Job{}
+		return j, r.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return jobs, nil
+}
+
+// errNotHeld says a job moved on since it was claimed (another worker took
+// it over after its lease ran out and finished it).
+var errNotHeld = errors.New("no longer held")
+
+// Finish records a and moves job on as next says, in one transaction.
+func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var actions int32
+		var failed bool
+		// FOR UPDATE: two workers finishing the same job (one whose lease
+		// ran out) take turns; the second finds it moved on.
+		err := tx.QueryRow(ctx, `SELECT d.actions, j.failed FROM jobs j JOIN deliveries d ON d.id = j.delivery
+			WHERE j.delivery = $1 AND j.series = $2 AND j.action = $3 AND j.attempt = $4 FOR UPDATE OF j`,
+			job.DeliveryID, job.Series, job.Action, job.Attempt).Scan(&actions, &failed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("job %s/%d/%d is %w", job.DeliveryID, job.Action, job.Attempt, errNotHeld)
+		}
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		if a != nil {
+			b.Queue(`INSERT INTO attempts
+				(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				job.DeliveryID, job.Series, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
+				string(a.Outcome), a.ExitCode, a.Status, []byte(a.Output), a.Truncated, []byte(a.Error))
+		}
+		// The next action is due now; with a Hold it stays leased to the
+		// caller (a sync hook running its actions inline) until now+Hold.
+		advance := func(failed bool) {
+			b.Queue(`UPDATE jobs SET action = action + 1, attempt = 0, due = `+nowNS+`,
+				lease = CASE WHEN $3::int8 > 0 THEN `+nowNS+` + $3::int8 ELSE 0 END, failed = $2
+				WHERE delivery = $1`, job.DeliveryID, failed, int64(max(next.Hold, 0)))
+		}
+		end := func(state postbox.State) {
+			b.Queue(`DELETE FROM jobs WHERE delivery = $1`, job.DeliveryID)
+			b.Queue(`UPDATE deliveries SET state = $2 WHERE id = $1`, job.DeliveryID, string(state))
+		}
+		last := job.Action+1 >= int(actions)
+		switch next.Next {
+		case postbox.StateDone:
+			switch {
+			case !last:
+				advance(failed)
+			case failed:
+				end(postbox.StateFailed)
+			default:
+				end(postbox.StateDone)
+			}
+		case postbox.StatePending:
+			b.Queue(`UPDATE jobs SET attempt = attempt + 1, due = $2, lease = 0 WHERE delivery = $1`,
+				job.DeliveryID, next.RetryAt.UnixNano())
+		case postbox.StateFailed, postbox.StateDead:
+			if next.Continue && !last {
+				advance(true)
+			} else {
+				end(next.Next)
+			}
+		default:
+			return fmt.Errorf("unknown next state %q", next.Next)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("finish %s action %d: %w", job.DeliveryID, job.Action, err)
+	}
+	return nil
+}
+
+// Release hands a claimed job back to be claimed again at once, by this
+// instance or another (Channel is notified).
+func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4`,
+		job.DeliveryID, job.Series, job.Action, job.Attempt)
+	b.Queue(notifySQL)
+	if err := db.send(ctx, b); err != nil {
+		return fmt.Errorf("release %s: %w", job.DeliveryID, err)
+	}
+	return nil
+}
+
+// Replay starts a new series of attempts for delivery id: the delivery is
+// pending again with a job for its first action, due now.
+func (db *DB) Replay(ctx context.Context, id string) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var actions, series int
+		// FOR UPDATE: of two replays at once (two consoles, two
+		// instances), the second sees the first's job and is refused.
+		err := tx.QueryRow(ctx, `SELECT actions, series FROM deliveries WHERE id = $1 FOR UPDATE`, id).Scan(&actions, &series)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return postbox.Errorf(postbox.ENOTFOUND, "no delivery %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		var busy bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM jobs WHERE delivery = $1)`, id).Scan(&busy); err != nil {
+			return err
+		}
+		if busy {
+			return postbox.Errorf(postbox.ECONFLICT, "delivery %s still has actions to run; replay it once it is done, failed or dead", id)
+		}
+		if actions == 0 {
+			return postbox.Errorf(postbox.EINVALID, "delivery %s has no actions to replay", id)
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE deliveries SET series = $2, state = $3 WHERE id = $1`, id, series+1, string(postbox.StatePending))
+		b.Queue(`INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed)
+			SELECT id, hook, series, 0, 0, `+nowNS+`, 0, false FROM deliveries WHERE id = $1`, id)
+		b.Queue(notifySQL)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	var e *postbox.Error
+	if err != nil && !errors.As(err, &e) {
+		return fmt.Errorf("replay %s: %w", id, err)
+	}
+	return err
+}
