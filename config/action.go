@@ -7,6 +7,8 @@ import (
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/exec"
+	"github.com/postbox/postbox/action/httpcall"
+	"github.com/postbox/postbox/action/mqtt"
 	"gopkg.in/yaml.v3"
 )
 
@@ -20,6 +22,22 @@ func actionKinds() map[string]func(decode func(any) error) (postbox.Action, erro
 				return nil, err
 			}
 			return exec.New(c)
+		},
+		"http": func(decode func(any) error) (postbox.Action, error) {
+			var c httpcall.Config
+			if err := decode(&c); err != nil {
+				return nil, err
+			}
+			return httpcall.New(c)
+		},
+		"mqtt": func(decode func(any) error) (postbox.Action, error) {
+			var c mqtt.Config
+			if err := decode(&c); err != nil {
+				return nil, err
+			}
+			// The registry has no way to hand actions a pool, so mqtt
+			// actions share the package's DefaultPool.
+			return mqtt.New(c, mqtt.DefaultPool)
 		},
 	}
 }

@@ -1,0 +1,274 @@
+// Package httpcall is the action that calls another HTTP service: a
+// templated request whose answer decides the outcome (2xx succeeds; 408,
+// 429, 5xx and network errors are retried, honouring Retry-After; other
+// statuses fail for good). By default it forwards the delivery's raw body
+// byte for byte, so that a signature computed by the original sender still
+// verifies at the target, and it can sign what it sends (Standard Webhooks
+// or a generic HMAC header) for targets that verify postbox itself.
+package httpcall
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/postbox/postbox"
+)
+
+// DefaultTimeout is how long a call may take, from dialling to the end of
+// the response body, when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultMethod is the method used when Config.Method is empty.
+const DefaultMethod = http.MethodPost
+
+// MaxOutput is how much of a response body is kept in the attempt.
+const MaxOutput = 64 << 10
+
+// MaxRetryAfter caps the delay a target may ask for with Retry-After, so
+// that a buggy or hostile answer cannot park a delivery for years.
+const MaxRetryAfter = time.Hour
+
+// Config is the `http:` block of an action.
+type Config struct {
+	// URL is a template that must render to an http:// or https:// URL; the
+	// scheme must be written literally, not come from a template.
+	URL string `yaml:"url"`
+	// Method defaults to POST.
+	Method string `yaml:"method"`
+	// Headers are set on the request; their values are templates.
+	Headers map[string]string `yaml:"headers"`
+	// Body is a template for the request body. nil (the key left out)
+	// forwards the delivery's raw body unchanged (none for GET and HEAD);
+	// an empty string sends an empty body.
+	Body *string `yaml:"body"`
+	// Timeout bounds the whole call; zero means DefaultTimeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// Sign, when set, signs the request body.
+	Sign *SignConfig `yaml:"sign"`
+}
+
+// Action calls one configured HTTP endpoint. Build it with New; it is safe
+// for concurrent use and keeps its connections alive between calls.
+type Action struct {
+	method  string
+	url     *postbox.Template
+	headers []header
+	body    *postbox.Template // nil: the raw body
+	timeout time.Duration
+	signer  signer
+	client  *http.Client
+	now     func() time.Time
+}
+
+type header struct {
+	name string // canonical
+	tmpl *postbox.Template
+}
+
+var _ postbox.Action = (*Action)(nil)
+
+// FieldError names the parameter of an http block that is wrong.
+type FieldError struct{ Field, Message string }
+
+func (e *FieldError) Error() string { return e.Field + " " + e.Message }
+
+// FieldName returns the parameter and the message, for config errors.
+func (e *FieldError) FieldName() (string, string) { return e.Field, e.Message }
+
+// headers the transport computes from the body and connection; a value
+// configured for them would be ignored or produce a malformed request.
+var reservedHeaders = map[string]bool{
+	"Content-Length":    true,
+	"Transfer-Encoding": true,
+	"Connection":        true,
+	"Te":                true,
+	"Trailer":           true,
+	"Upgrade":           true,
+}
+
+// New compiles c. Problems are returned as *FieldError values (joined).
+func New(c Config) (*Action, error) {
+	var errs []error
+	a := &Action{method: strings.ToUpper(strings.TrimSpace(c.Method)), timeout: c.Timeout, now: time.Now}
+	if a.method == "" {
+		a.method = DefaultMethod
+	}
+	if !isToken(a.method) {
+		errs = append(errs, &FieldError{"method", fmt.Sprintf("%q is not an HTTP method (GET, POST, PUT, PATCH, DELETE, ...)", c.Method)})
+	} else if a.method == http.MethodConnect {
+		errs = append(errs, &FieldError{"method", "CONNECT opens a tunnel, not a request; use GET, POST, PUT, PATCH or DELETE"})
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, &FieldError{"timeout", "must not be negative"})
+	}
+	if a.timeout <= 0 {
+		a.timeout = DefaultTimeout
+	}
+
+	if err := checkURL(c.URL); err != nil {
+		errs = append(errs, err)
+	} else if t, err := postbox.ParseTemplate("url", c.URL); err != nil {
+		errs = append(errs, &FieldError{"url", "is not a valid template: " + cleanErr(err)})
+	} else {
+		a.url = t
+	}
+
+	names := make([]string, 0, len(c.Headers))
+	for k := range c.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		field := "headers." + k
+		switch {
+		case !isToken(k):
+			errs = append(errs, &FieldError{field, "is not a valid header name"})
+			continue
+		case reservedHeaders[http.CanonicalHeaderKey(k)]:
+			errs = append(errs, &FieldError{field, "is set by postbox from the body and connection; leave it out"})
+			continue
+		}
+		t, err := postbox.ParseTemplate(field, c.Headers[k])
+		if err != nil {
+			errs = append(errs, &FieldError{field, "is not a valid template: " + cleanErr(err)})
+			continue
+		}
+		a.headers = append(a.headers, header{http.CanonicalHeaderKey(k), t})
+	}
+
+	if c.Body != nil {
+		t, err := postbox.ParseTemplate("body", *c.Body)
+		if err != nil {
+			errs = append(errs, &FieldError{"body", "is not a valid template: " + cleanErr(err)})
+		} else {
+			a.body = t
+		}
+	}
+
+	if c.Sign != nil {
+		s, err := newSigner(*c.Sign)
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = append(errs, j.Unwrap()...) // config reads one level of joined errors
+		} else if err != nil {
+			errs = append(errs, err)
+		}
+		a.signer = s
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	a.client = newClient()
+	return a, nil
+}
+
+// checkURL checks what can be known of the URL before it is rendered: it is
+// not empty and begins with a literal http:// or https:// scheme; when it has
+// no template actions at all, it must parse and name a host.
+func checkURL(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return &FieldError{"url", "is empty"}
+	}
+	lower := strings.ToLower(s)
+	if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+		return &FieldError{"url", fmt.Sprintf("%q must begin with http:// or https://", s)}
+	}
+	if strings.Contains(s, "{{") {
+		return nil
+	}
+	if err := checkRendered(s); err != nil {
+		return &FieldError{"url", err.Error()}
+	}
+	return nil
+}
+
+// checkRendered checks a URL after rendering.
+func checkRendered(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a valid URL: %v", s, unwrapURLErr(err))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	return nil
+}
+
+func unwrapURLErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// newClient returns the client an action keeps for all its calls: one
+// connection pool per action, bounded, and redirects not followed (a
+// redirected POST would become a GET without its body, and a signature
+// would travel to a host nobody configured).
+func newClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 64
+	tr.MaxIdleConnsPerHost = 16
+	tr.MaxConnsPerHost = 64
+	tr.IdleConnTimeout = 90 * time.Second
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.ResponseHeaderTimeout = 0 // the call's own timeout covers it
+	tr.MaxResponseHeaderBytes = 64 << 10
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Templates returns the action's templates, for validation.
+func (a *Action) Templates() []*postbox.Template {
+	out := []*postbox.Template{a.url}
+	for _, h := range a.headers {
+		out = append(out, h.tmpl)
+	}
+	if a.body != nil {
+		out = append(out, a.body)
+	}
+	return out
+}
+
+// Kind returns "http".
+func (a *Action) Kind() string { return "http" }
+
+// Timeout returns the longest a call may take.
+func (a *Action) Timeout() time.Duration { return a.timeout }
+
+// Close releases the action's idle connections. The action stays usable.
+func (a *Action) Close() error {
+	a.client.CloseIdleConnections()
+	return nil
+}
+
+// isToken reports whether s is an RFC 9110 token (method, header name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func cleanErr(err error) string { return strings.TrimPrefix(err.Error(), "template: ") }

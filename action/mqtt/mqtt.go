@@ -1,0 +1,275 @@
+// Package mqtt is the action that publishes a message to an MQTT broker:
+// a Tasmota plug (cmnd/lamp/POWER), an ESP device listening on a topic,
+// Home Assistant. Topic and payload are templates over the delivery.
+//
+// Connections are kept in a Pool, one per broker and credentials, shared by
+// every action that uses them, opened on the first publish (so that
+// `postbox check` needs no broker) and re-opened automatically when lost.
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/postbox/postbox"
+)
+
+// DefaultTimeout is how long a publish may take, connecting included, when
+// Config.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultQoS is the quality of service when Config.QoS is left out: at
+// least once, so that the broker acknowledges what postbox counts as done.
+const DefaultQoS = 1
+
+// Config is the `mqtt:` block of an action.
+type Config struct {
+	// Broker is the broker's URL: tcp://host:1883 (or mqtt://), ssl:// or
+	// tls:// (or mqtts://) for TLS, ws:// or wss:// for WebSockets. A
+	// missing port is 1883, or 8883 with TLS.
+	Broker string `yaml:"broker"`
+	// Topic is a template; rendered, it must be a topic name (not empty,
+	// no + or # wildcards).
+	Topic string `yaml:"topic"`
+	// Payload is a template. nil (the key left out) publishes the
+	// delivery's raw body unchanged.
+	Payload *string `yaml:"payload"`
+	// QoS is 0, 1 or 2; nil means DefaultQoS.
+	QoS *int `yaml:"qos"`
+	// Retain asks the broker to keep the message for later subscribers.
+	Retain   bool   `yaml:"retain"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// ClientID names the connection at the broker; empty means
+	// postbox-<hostname>-<random>. Two connections with one id push each
+	// other off the broker.
+	ClientID string `yaml:"client_id"`
+	// Timeout bounds one publish, connecting included; zero means
+	// DefaultTimeout.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Action publishes one configured message. Build it with New; it is safe for
+// concurrent use.
+type Action struct {
+	pool    *Pool
+	key     connKey
+	topic   *postbox.Template
+	payload *postbox.Template // nil: the raw body
+	qos     byte
+	retain  bool
+	timeout time.Duration
+}
+
+var _ postbox.Action = (*Action)(nil)
+
+// FieldError names the parameter of an mqtt block that is wrong.
+type FieldError struct{ Field, Message string }
+
+func (e *FieldError) Error() string { return e.Field + " " + e.Message }
+
+// FieldName returns the parameter and the message, for config errors.
+func (e *FieldError) FieldName() (string, string) { return e.Field, e.Message }
+
+// New compiles c. Its connection comes from pool (nil means DefaultPool)
+// and is opened on the first Run, not here. Problems are returned as
+// *FieldError values (joined).
+func New(c Config, pool *Pool) (*Action, error) {
+	if pool == nil {
+		pool = DefaultPool
+	}
+	var errs []error
+	a := &Action{pool: pool, qos: DefaultQoS, retain: c.Retain, timeout: c.Timeout}
+	if a.timeout <= 0 {
+		a.timeout = DefaultTimeout
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, &FieldError{"timeout", "must not be negative"})
+	}
+	broker, err := brokerURL(c.Broker)
+	if err != nil {
+		errs = append(errs, &FieldError{"broker", err.Error()})
+	}
+	a.key = connKey{broker: broker, username: c.Username, password: c.Password, clientID: c.ClientID}
+
+	if strings.TrimSpace(c.Topic) == "" {
+		errs = append(errs, &FieldError{"topic", "is empty"})
+	} else if t, err := postbox.ParseTemplate("topic", c.Topic); err != nil {
+		errs = append(errs, &FieldError{"topic", "is not a valid template: " + cleanErr(err)})
+	} else if err := checkTopic(literal(c.Topic), !strings.Contains(c.Topic, "{{")); err != nil {
+		errs = append(errs, &FieldError{"topic", err.Error()})
+	} else {
+		a.topic = t
+	}
+
+	if c.Payload != nil {
+		t, err := postbox.ParseTemplate("payload", *c.Payload)
+		if err != nil {
+			errs = append(errs, &FieldError{"payload", "is not a valid template: " + cleanErr(err)})
+		}
+		a.payload = t
+	}
+	if c.QoS != nil {
+		if *c.QoS < 0 || *c.QoS > 2 {
+			errs = append(errs, &FieldError{"qos", fmt.Sprintf("%d is not 0, 1 or 2", *c.QoS)})
+		} else {
+			a.qos = byte(*c.QoS)
+		}
+	}
+	if c.Password != "" && c.Username == "" {
+		errs = append(errs, &FieldError{"password", "is set without a username (MQTT sends a password only with one)"})
+	}
+	if !utf8.ValidString(c.ClientID) || len(c.ClientID) > 65535 || strings.ContainsRune(c.ClientID, 0) {
+		errs = append(errs, &FieldError{"client_id", "must be UTF-8 text of at most 65535 bytes"})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return a, nil
+}
+
+// brokerURL checks a broker URL and adds the scheme's default port.
+func brokerURL(s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", errors.New("is empty (e.g. tcp://127.0.0.1:1883)")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("%q is not a broker URL like tcp://127.0.0.1:1883", s)
+	}
+	port := ""
+	switch u.Scheme {
+	case "tcp", "mqtt":
+		port = "1883"
+	case "ssl", "tls", "mqtts":
+		port = "8883"
+	case "ws", "wss":
+		return u.String(), nil // the WebSocket dialer knows its ports
+	default:
+		return "", fmt.Errorf("%q has scheme %q; use tcp://, mqtt://, ssl://, tls://, mqtts://, ws:// or wss://", s, u.Scheme)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		return "", fmt.Errorf("%q has a path or query; a broker URL is scheme://host:port", s)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%q holds credentials; use username: and password:", s)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
+	u.Path = ""
+	return u.String(), nil
+}
+
+// literal returns src without its {{ ... }} actions: the text every
+// rendered topic contains.
+func literal(src string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(src, "{{")
+		if i < 0 {
+			b.WriteString(src)
+			return b.String()
+		}
+		b.WriteString(src[:i])
+		j := strings.Index(src[i:], "}}")
+		if j < 0 {
+			return b.String()
+		}
+		src = src[i+j+2:]
+	}
+}
+
+// checkTopic checks a topic name for publishing. whole says that s is the
+// whole topic (not only its literal parts), so that it may not be empty.
+func checkTopic(s string, whole bool) error {
+	switch {
+	case whole && s == "":
+		return errors.New("is empty")
+	case strings.ContainsAny(s, "+#"):
+		return fmt.Errorf("%q has a wildcard (+ or #); those are for subscribing, not publishing", s)
+	case strings.ContainsRune(s, 0):
+		return fmt.Errorf("%q contains a NUL character", s)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%q is not valid UTF-8", s)
+	case len(s) > 65535:
+		return errors.New("is longer than 65535 bytes")
+	}
+	return nil
+}
+
+// Templates returns the action's templates, for validation.
+func (a *Action) Templates() []*postbox.Template {
+	out := []*postbox.Template{a.topic}
+	if a.payload != nil {
+		out = append(out, a.payload)
+	}
+	return out
+}
+
+// Kind returns "mqtt".
+func (a *Action) Kind() string { return "mqtt" }
+
+// Timeout returns the longest a publish may take.
+func (a *Action) Timeout() time.Duration { return a.timeout }
+
+// Run publishes the message once, connecting first when the pool has no
+// open connection to the broker. Template and topic errors are permanent;
+// connection problems and timeouts are retried.
+func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Result {
+	topic, err := a.topic.Execute(data)
+	if err != nil {
+		return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("topic: %w", err), Permanent: true}
+	}
+	if err := checkTopic(topic, true); err != nil {
+		return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("topic %w", err), Permanent: true}
+	}
+	payload := data.Body
+	if a.payload != nil {
+		if payload, err = a.payload.Execute(data); err != nil {
+			return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("payload: %w", err), Permanent: true}
+		}
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	c, err := a.pool.conn(a.key)
+	if err != nil {
+		return postbox.Result{Outcome: postbox.OutcomeError, Err: err}
+	}
+	if err := c.ready(pctx); err != nil {
+		return a.failed(ctx, pctx, fmt.Errorf("connect to %s: %w", a.key.broker, err), "no connection to %s within timeout %s")
+	}
+	tok := c.client.Publish(topic, a.qos, a.retain, []byte(payload))
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("publish to %s: %w", a.key.broker, err)}
+		}
+	case <-pctx.Done():
+		return a.failed(ctx, pctx, pctx.Err(), "%s did not acknowledge the message within timeout %s")
+	}
+	return postbox.Result{Outcome: postbox.OutcomeOK,
+		Output: fmt.Sprintf("published %d bytes to %s (qos %d, retain %t)", len(payload), topic, a.qos, a.retain)}
+}
+
+// failed classifies an error of a publish: a stop from the caller, the
+// publish's own timeout (format names the broker and the timeout) or a
+// connection problem. All are retryable.
+func (a *Action) failed(parent, pctx context.Context, err error, format string) postbox.Result {
+	switch {
+	case parent.Err() != nil:
+		return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("stopped: %w", parent.Err())}
+	case errors.Is(pctx.Err(), context.DeadlineExceeded):
+		return postbox.Result{Outcome: postbox.OutcomeTimeout, Err: fmt.Errorf(format, a.key.broker, a.timeout)}
+	}
+	return postbox.Result{Outcome: postbox.OutcomeError, Err: err}
+}
+
+func cleanErr(err error) string { return strings.TrimPrefix(err.Error(), "template: ") }
