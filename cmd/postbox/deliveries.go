@@ -16,8 +16,8 @@ import (
 )
 
 func runDeliveries(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
-		fmt.Fprintln(stderr, "usage: postbox deliveries list|show --config FILE ...")
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "replay") {
+		fmt.Fprintln(stderr, "usage: postbox deliveries list|show|replay --config FILE ...")
 		return exitError(2)
 	}
 	sub := args[0]
@@ -29,6 +29,7 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	state := fs.String("state", "", "only deliveries in this state: pending, done, failed, dead")
 	limit := fs.Int("limit", 50, "at most `n` deliveries")
 	before := fs.String("before", "", "only deliveries older than this `id` (paging)")
+	since := fs.String("since", "", "only deliveries received at or after this RFC 3339 `time` or this long ago (24h)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError(2)
 	}
@@ -45,6 +46,15 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	}
 	defer db.Close()
 
+	var sinceT time.Time
+	if *since != "" {
+		if sinceT, err = parseSince(*since, time.Now()); err != nil {
+			return err
+		}
+	}
+	if sub == "replay" {
+		return replay(ctx, db, fs.Args(), postbox.DeliveryFilter{Hook: *hook, State: postbox.State(*state), Since: sinceT, Limit: *limit}, stdout, stderr)
+	}
 	if sub == "show" {
 		if fs.NArg() != 1 {
 			fmt.Fprintln(stderr, "usage: postbox deliveries show --config FILE ID")
@@ -65,7 +75,7 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	default:
 		return fmt.Errorf("--state %q: use pending, done, failed or dead", *state)
 	}
-	ds, err := db.Deliveries(ctx, postbox.DeliveryFilter{Hook: *hook, State: postbox.State(*state), Limit: *limit, Before: *before})
+	ds, err := db.Deliveries(ctx, postbox.DeliveryFilter{Hook: *hook, State: postbox.State(*state), Limit: *limit, Before: *before, Since: sinceT})
 	if err != nil {
 		return err
 	}
@@ -136,4 +146,47 @@ func (i indent) Write(p []byte) (int, error) {
 		fmt.Fprintf(i.w, "  %s\n", line)
 	}
 	return len(p), nil
+}
+
+// parseSince reads an RFC 3339 time or a duration ago.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: use an RFC 3339 time (2026-11-25T10:00:00Z) or a duration (24h)", s)
+}
+
+// replay replays the deliveries named by ids, or else those matching f.
+// A running server picks the new jobs up within its poll interval.
+func replay(ctx context.Context, store postbox.Store, ids []string, f postbox.DeliveryFilter, stdout, stderr io.Writer) error {
+	if len(ids) == 0 {
+		if f.Hook == "" && f.State == "" && f.Since.IsZero() {
+			fmt.Fprintln(stderr, "usage: postbox deliveries replay --config FILE ID... | [--hook H] [--state dead] [--since 24h]")
+			return exitError(2)
+		}
+		ds, err := store.Deliveries(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+	}
+	failed := 0
+	for _, id := range ids {
+		if err := store.Replay(ctx, id); err != nil {
+			fmt.Fprintf(stderr, "%s: %s\n", id, postbox.ErrorMessage(err))
+			failed++
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: replaying\n", id)
+	}
+	fmt.Fprintf(stdout, "%d replayed, %d refused\n", len(ids)-failed, failed)
+	if failed > 0 {
+		return exitError(1)
+	}
+	return nil
 }

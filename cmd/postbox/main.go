@@ -45,6 +45,7 @@ Usage:
   postbox check      --config FILE   validate a configuration file
   postbox deliveries list --config FILE [--hook ID] [--state S] [--limit N] [--json]
   postbox deliveries show --config FILE [--json] ID
+  postbox deliveries replay --config FILE ID... | [--hook ID] [--state dead] [--since 24h]
   postbox version
 `
 

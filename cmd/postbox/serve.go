@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/postbox/postbox/config"
@@ -26,6 +28,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	grace := fs.Duration("grace", 10*time.Second, "on shutdown, how long requests and actions may finish")
+	watchEvery := fs.Duration("watch", 2*time.Second, "how often to look for a changed config file (reloaded when valid)")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
@@ -95,11 +98,47 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
 		"store", dbPath(cfg), "startup", time.Since(started))
 
-	select {
-	case <-ctx.Done():
-		err = nil
-	case err = <-serveErr:
-		err = fmt.Errorf("serve: %w", err)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watch := time.NewTicker(*watchEvery)
+	defer watch.Stop()
+	stamp := fileStamp(*path)
+	seen := stamp
+	reload := func(why string) {
+		stamp = fileStamp(*path)
+		next, err := config.Load(*path, getenv)
+		if err != nil {
+			logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
+			return
+		}
+		if next.Listen != cfg.Listen || next.Data != cfg.Data || next.Store != cfg.Store || next.Admin != cfg.Admin {
+			logger.Warn("listen, admin, data and store changes take effect on restart only")
+		}
+		srv.SetHooks(next.Hooks)
+		q.SetHooks(next.Hooks)
+		logger.Info("config reloaded", "why", why, "hooks", len(next.Hooks))
+	}
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			err = nil
+			break wait
+		case err = <-serveErr:
+			err = fmt.Errorf("serve: %w", err)
+			break wait
+		case <-hup:
+			reload("SIGHUP")
+		case <-watch.C:
+			// Reload once the file stopped changing for a tick, so that a
+			// file caught half-written is not loaded.
+			st := fileStamp(*path)
+			if st != stamp && st == seen {
+				reload("file changed")
+			}
+			seen = st
+		}
 	}
 	logger.Info("shutting down", "grace", *grace)
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
@@ -150,4 +189,14 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, errors.New("--log-format must be text or json")
 	}
+}
+
+// fileStamp identifies a version of the file at path (size and mtime), or
+// "" when it cannot be read; a change triggers a reload.
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
 }
