@@ -14,6 +14,10 @@ import (
 // provider presets that differ from it only in where things are: which
 // header carries the signature, how it is encoded, what message is signed.
 
+// strictBase64 decodes signatures: a signature whose unused trailing bits
+// were changed is a different string, and is refused like any other change.
+var strictBase64 = base64.StdEncoding.Strict()
+
 // encoding is how a MAC is written in a header.
 type encoding int
 
@@ -31,7 +35,7 @@ func (e encoding) String() string {
 
 func (e encoding) decode(s string) ([]byte, error) {
 	if e == base64Encoding {
-		return base64.StdEncoding.DecodeString(s)
+		return strictBase64.DecodeString(s)
 	}
 	return hex.DecodeString(s)
 }

@@ -77,7 +77,7 @@ func (v *sendgridVerifier) Verify(r *http.Request, body []byte) error {
 	case ts == "":
 		return fail("no %s header", sendgridTimestamp)
 	}
-	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(sig))
+	der, err := strictBase64.DecodeString(strings.TrimSpace(sig))
 	if err != nil {
 		return fail("%s is not base64", sendgridSignature)
 	}

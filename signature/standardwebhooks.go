@@ -73,7 +73,7 @@ func parseSignatureList(s string) [][]byte {
 		if !ok || version != "v1" {
 			continue
 		}
-		if b, err := base64.StdEncoding.DecodeString(sig); err == nil && len(b) == sha256.Size {
+		if b, err := strictBase64.DecodeString(sig); err == nil && len(b) == sha256.Size {
 			out = append(out, b)
 		}
 	}

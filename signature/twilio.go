@@ -114,7 +114,7 @@ func (v *twilioVerifier) Verify(r *http.Request, body []byte) error {
 	if h == "" {
 		return fail("no X-Twilio-Signature header")
 	}
-	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h))
+	got, err := strictBase64.DecodeString(strings.TrimSpace(h))
 	if err != nil {
 		return fail("X-Twilio-Signature is not base64")
 	}
