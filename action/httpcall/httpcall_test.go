@@ -22,6 +22,8 @@ import (
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/httpcall"
+	"github.com/postbox/postbox/signature"
+	"gopkg.in/yaml.v3"
 )
 
 // received is one request as a target saw it.
@@ -512,5 +514,31 @@ func TestConcurrentCallsShareTheAction(t *testing.T) {
 	wg.Wait()
 	if n.Load() != 20 {
 		t.Errorf("target saw %d requests, want 20", n.Load())
+	}
+}
+
+// A postbox that receives what another forwards verifies it with its own
+// standard_webhooks scheme.
+func TestPostboxVerifiesWhatPostboxSigns(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	v, err := signature.StandardWebhooks.New(func(p any) error {
+		return yaml.Unmarshal([]byte("secret: "+secret), p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := make(chan error, 1)
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		verified <- v.Verify(r, body)
+	}))
+	defer tg.Close()
+	a := mustNew(t, httpcall.Config{URL: tg.URL,
+		Sign: &httpcall.SignConfig{StandardWebhooks: &httpcall.StandardWebhooksConfig{Secret: secret}}})
+	if res := a.Run(context.Background(), jsonDelivery(`{"id":1}`)); res.Outcome != postbox.OutcomeOK {
+		t.Fatalf("result = %+v", res)
+	}
+	if err := <-verified; err != nil {
+		t.Errorf("signature.StandardWebhooks rejects the forwarded request: %v", err)
 	}
 }
