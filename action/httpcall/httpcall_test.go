@@ -315,6 +315,16 @@ func TestASlowTargetTimesOut(t *testing.T) {
 	}
 }
 
+func TestACallerDeadlineIsATimeout(t *testing.T) {
+	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request, n int) { <-r.Context().Done() })
+	a := mustNew(t, httpcall.Config{URL: tg.URL})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if res := a.Run(ctx, jsonDelivery(`{}`)); res.Outcome != postbox.OutcomeTimeout {
+		t.Fatalf("result = %+v, want a timeout (a sync hook's deadline)", res)
+	}
+}
+
 func TestAStoppedCallIsNotATimeout(t *testing.T) {
 	arrived := make(chan struct{})
 	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request, n int) {

@@ -67,9 +67,11 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 // stop from the caller, or a network error (retryable).
 func (a *Action) failed(parent, call context.Context, err error) postbox.Result {
 	switch {
-	case parent.Err() != nil:
+	case errors.Is(parent.Err(), context.Canceled):
 		return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("stopped: %w", parent.Err())}
 	case errors.Is(call.Err(), context.DeadlineExceeded):
+		// The action's timeout, or a shorter one of the caller (a sync
+		// hook's).
 		return postbox.Result{Outcome: postbox.OutcomeTimeout, Err: fmt.Errorf("no response within timeout %s", a.timeout)}
 	}
 	// *url.Error repeats the URL, which may hold a key (IFTTT's does);

@@ -264,9 +264,9 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 // connection problem. All are retryable.
 func (a *Action) failed(parent, pctx context.Context, err error, format string) postbox.Result {
 	switch {
-	case parent.Err() != nil:
+	case errors.Is(parent.Err(), context.Canceled):
 		return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("stopped: %w", parent.Err())}
-	case errors.Is(pctx.Err(), context.DeadlineExceeded):
+	case errors.Is(pctx.Err(), context.DeadlineExceeded): // ours, or a shorter one of the caller
 		return postbox.Result{Outcome: postbox.OutcomeTimeout, Err: fmt.Errorf(format, a.key.broker, a.timeout)}
 	}
 	return postbox.Result{Outcome: postbox.OutcomeError, Err: err}
