@@ -47,13 +47,9 @@ const appendSQL = `WITH dup AS (
 )
 SELECT count(*), coalesce(max(state), ''), coalesce(max(duplicate_of), '') FROM d`
 
-// notifySQL wakes the instances listening on Channel when the transaction
-// that sends it commits.
-const notifySQL = `SELECT pg_notify('` + Channel + `', '')`
-
 // Append stores d durably, with a job for its first action unless d is a
-// duplicate, and notifies Channel. It returns once the transaction is
-// committed.
+// duplicate. It returns once the transaction is committed; Channel is
+// notified just after (see notifySoon).
 func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 	header, err := json.Marshal(d.Header)
 	if err != nil {
@@ -82,9 +78,6 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 		d.RemoteAddr, received, string(pathValues), d.Actions, []byte(d.Key), string(state),
 		[]byte(d.DedupKey), int64(max(d.Hold, 0))).
 		QueryRow(func(r pgx.Row) error { return r.Scan(&n, &stored, &duplicateOf) })
-	if d.Actions > 0 && d.Hold <= 0 {
-		b.Queue(notifySQL)
-	}
 	if err := db.send(ctx, b); err != nil {
 		return unavailable(err)
 	}
@@ -92,6 +85,9 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 		return postbox.Errorf(postbox.ECONFLICT, "delivery %s already exists", d.ID)
 	}
 	d.State, d.DuplicateOf = postbox.State(stored), duplicateOf
+	if d.State == postbox.StatePending && d.Hold <= 0 {
+		db.notifySoon()
+	}
 	return nil
 }
 

@@ -51,6 +51,7 @@ type DB struct {
 	ctx         context.Context // ends at Close; owns the listener
 	cancel      context.CancelFunc
 	wake        chan struct{}
+	notifyReq   chan struct{}
 	startListen sync.Once
 	listener    listenState
 	wg          sync.WaitGroup
@@ -92,13 +93,17 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	// Named so that it can be told apart in pg_stat_activity.
 	listenCfg.RuntimeParams["application_name"] = strings.TrimSpace(listenCfg.RuntimeParams["application_name"] + " postbox listener")
-	return &DB{
+	db := &DB{
 		pool:      pool,
 		listenCfg: listenCfg,
 		ctx:       dctx,
 		cancel:    cancel,
 		wake:      make(chan struct{}, 1),
-	}, nil
+		notifyReq: make(chan struct{}, 1),
+	}
+	db.wg.Add(1)
+	go db.notifier()
+	return db, nil
 }
 
 // Close stops the listener and closes every connection, after waiting for
