@@ -25,6 +25,15 @@ type Error struct {
 	Code    string
 	Message string
 	Detail  string
+	// Problems are client-safe specifics (schema violations), sent along
+	// with Message.
+	Problems []Problem
+}
+
+// Problem is one specific reason a request was refused.
+type Problem struct {
+	Path    string `json:"path,omitempty"` // where in the payload, a JSON pointer
+	Message string `json:"message"`
 }
 
 func (e *Error) Error() string {

@@ -2,6 +2,7 @@ package postbox
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -30,6 +31,79 @@ type Hook struct {
 	// the response may show their results (.Result).
 	Sync        bool
 	SyncTimeout time.Duration
+
+	// Accept lists the media types the hook takes (application/json, ...);
+	// empty means any. Others are answered 415.
+	Accept []string
+	// Vars are named values computed from the request, in order, for
+	// conditions and templates (.Vars).
+	Vars []Var
+	// When, if set, must be true for the request to be for this hook.
+	// Hooks sharing a path are tried in order; the first that matches runs.
+	When Expr
+	// Schema, if set, validates the parsed payload; failures answer 422.
+	Schema Validator
+	// AcceptUnmatched stores a request that matched no hook of its path
+	// under this hook, without actions, and answers 200 (on_unmatched:
+	// accept), instead of 422.
+	AcceptUnmatched bool
+}
+
+// Expr is a compiled expression over a request (see package rule). env
+// holds payload, header, query, path, method, body, remote and vars.
+type Expr interface {
+	Eval(env map[string]any) (any, error)
+	EvalBool(env map[string]any) (bool, error)
+	String() string
+}
+
+// Var is one named value of a hook's vars.
+type Var struct {
+	Name string
+	Expr Expr
+}
+
+// Validator checks a parsed payload against a schema. A failure returns
+// an *Error with code EUNPROCESSABLE and Details.
+type Validator interface {
+	Validate(payload any) error
+}
+
+// Env returns the variables conditions and vars see for data.
+func Env(data *TemplateData, method, remote string) map[string]any {
+	return map[string]any{
+		"payload": data.Payload,
+		"header":  map[string][]string(data.Header),
+		"query":   map[string][]string(data.Query),
+		"path":    data.Path,
+		"method":  method,
+		"body":    data.Body,
+		"remote":  remote,
+		"vars":    data.Vars,
+	}
+}
+
+// EvalVars computes h's vars into data.Vars (and env["vars"]). A var that
+// fails to evaluate (a missing field) is left out and its error returned
+// after the others are computed.
+func (h *Hook) EvalVars(data *TemplateData, env map[string]any) error {
+	if len(h.Vars) == 0 {
+		return nil
+	}
+	data.Vars = make(map[string]any, len(h.Vars))
+	env["vars"] = data.Vars
+	var first error
+	for _, v := range h.Vars {
+		val, err := v.Expr.Eval(env)
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("vars.%s: %w", v.Name, err)
+			}
+			continue
+		}
+		data.Vars[v.Name] = val
+	}
+	return first
 }
 
 // Dedup says how to recognise a repeated delivery. With Key nil and an

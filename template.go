@@ -47,6 +47,7 @@ type TemplateData struct {
 	Header   http.Header       // request headers
 	Query    url.Values        // query parameters
 	Path     map[string]string // path wildcards
+	Vars     map[string]any    // the hook's vars
 	Delivery DeliveryInfo
 	Hook     HookInfo
 	// Result is, in sync mode, the result of the last action run, and

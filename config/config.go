@@ -186,7 +186,7 @@ func (l *loader) decode(n *yaml.Node, field string, out any) bool {
 		if errors.As(err, &te) {
 			for _, e := range te.Errors {
 				p := l.yamlProblem(errors.New(e))
-				p.Field = fieldAtLine(l.root, "", p.Line)
+				p.Field = fieldAtLine(l.root, "", p.Line, quotedValue(p.Msg))
 				p.Msg = strings.TrimSpace(p.Msg)
 				l.problems = append(l.problems, p)
 			}
@@ -232,7 +232,8 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	}
 	var v int64
 	if _, err := fmt.Sscan(s, &v); err != nil || v < 0 || fmt.Sprint(v) != s {
-		return fmt.Errorf("line %d: %q is not a size (use a number of bytes or 512KiB, 1MiB, 10MB)", n.Line, n.Value)
+		// A TypeError lets the decoder go on and report the line.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a size (use a number of bytes or 512KiB, 1MiB, 10MB)", n.Line, n.Value)}}
 	}
 	*b = ByteSize(v * mult)
 	return nil
@@ -272,6 +273,9 @@ func (l *loader) expandString(n *yaml.Node, field, s string) string {
 			v = def
 		} else if v == "" {
 			l.addf(n, field, "environment variable %s is not set (write ${%s:-default} for a default)", name, name)
+			// Keep the reference, so that the value is not also reported
+			// as empty: one mistake, one problem.
+			v = "${" + ref + "}"
 		}
 		b.WriteString(v)
 		s = s[i+j+1:]
@@ -317,11 +321,12 @@ func (l *loader) expand(n *yaml.Node, field string) {
 				continue
 			}
 			data, err := os.ReadFile(v.Value)
+			k.Value = base
 			if err != nil {
 				l.addf(v, sub, "cannot read secret file: %v", err)
-				continue
+				// Not empty, so that it is not reported twice.
+				data = []byte("(unreadable " + v.Value + ")")
 			}
-			k.Value = base
 			v.Value = strings.TrimRight(string(data), "\r\n")
 			v.Tag, v.Style = "!!str", yaml.DoubleQuotedStyle
 		}
@@ -345,7 +350,26 @@ func joinField(parent, key string) string {
 
 // fieldAtLine returns the dotted path of the value at line, for decoder
 // errors that only give a line.
-func fieldAtLine(n *yaml.Node, field string, line int) string {
+func fieldAtLine(n *yaml.Node, field string, line int, value string) string {
+	if f := findField(n, field, line, value); f != "" || value == "" {
+		return f
+	}
+	return findField(n, field, line, "")
+}
+
+// quotedValue returns the value yaml.v3 quotes in a type error
+// ("cannot unmarshal !!str `forever` into ..."), or "".
+func quotedValue(msg string) string {
+	i := strings.Index(msg, "`")
+	j := strings.LastIndex(msg, "`")
+	if i < 0 || j <= i {
+		return ""
+	}
+	return msg[i+1 : j]
+}
+
+// findField is fieldAtLine for the scalar with value (any value when "").
+func findField(n *yaml.Node, field string, line int, value string) string {
 	if n == nil {
 		return ""
 	}
@@ -354,21 +378,21 @@ func fieldAtLine(n *yaml.Node, field string, line int) string {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			sub := joinField(field, k.Value)
-			if f := fieldAtLine(v, sub, line); f != "" {
+			if f := findField(v, sub, line, value); f != "" {
 				return f
 			}
-			if k.Line == line {
+			if k.Line == line && value == "" {
 				return sub
 			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			if f := fieldAtLine(c, fmt.Sprintf("%s[%d]", field, i), line); f != "" {
+			if f := findField(c, fmt.Sprintf("%s[%d]", field, i), line, value); f != "" {
 				return f
 			}
 		}
 	case yaml.ScalarNode:
-		if n.Line == line {
+		if n.Line == line && (value == "" || strings.HasPrefix(n.Value, strings.TrimSuffix(value, "..."))) {
 			return field
 		}
 	}

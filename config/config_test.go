@@ -87,7 +87,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "an unknown action kind names the nearest known one",
 			src:  "hooks:\n  - id: a\n    actions:\n      - exc: {command: echo}\n",
-			want: []string{`p.yaml:4: hooks[0] "a": actions[0].exc: unknown action kind "exc" (did you mean "exec"?) (one of: exec)`},
+			want: []string{`p.yaml:4: hooks[0] "a": actions[0].exc: unknown action kind "exc" (did you mean "exec"?) (one of: exec, http, mqtt)`},
 		},
 		{
 			name: "a duplicate hook id names the hook that has it first",
@@ -97,12 +97,12 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "a duplicate path names the hook that has it first",
 			src:  "hooks:\n  - id: a\n    path: /x\n  - id: b\n    path: /x\n",
-			want: []string{`p.yaml:5: hooks[1].path: path /x is already used by hook "a"`},
+			want: []string{`p.yaml:5: hooks[1].path: path /x is already used by hook "a"; hooks sharing a path must follow each other and all but the last need a when: condition`},
 		},
 		{
 			name: "a path equal to another hook's default path is a duplicate",
 			src:  "hooks:\n  - id: a\n    path: /hooks/b\n  - id: b\n",
-			want: []string{`p.yaml:4: hooks[1].path: path /hooks/b is already used by hook "a"`},
+			want: []string{`p.yaml:4: hooks[1].path: path /hooks/b is already used by hook "a"; hooks sharing a path must follow each other and all but the last need a when: condition`},
 		},
 		{
 			name: "a path that is not a pattern says where it breaks",
@@ -312,7 +312,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "two action kinds in one item are refused",
 			src:  "hooks:\n  - id: a\n    actions:\n      - exec: {command: echo}\n        exec2: {}\n",
-			want: []string{`p.yaml:5: hooks[0] "a": actions[0].exec2: unknown action kind "exec2" (did you mean "exec"?) (one of: exec)`},
+			want: []string{`p.yaml:5: hooks[0] "a": actions[0].exec2: unknown action kind "exec2" (did you mean "exec"?) (one of: exec, http, mqtt)`},
 		},
 		{
 			name: "every problem of a file is reported, in line order",

@@ -3,15 +3,18 @@ package config
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/schema"
 	"github.com/postbox/postbox/signature"
 	"gopkg.in/yaml.v3"
 )
@@ -32,6 +35,12 @@ type hookConfig struct {
 	// actions first, within Timeout).
 	Mode    string        `yaml:"mode"`
 	Timeout time.Duration `yaml:"timeout"`
+
+	Accept      []string  `yaml:"accept"`
+	Schema      string    `yaml:"schema"` // a JSON Schema file, relative to the config file
+	When        string    `yaml:"when"`
+	Vars        yaml.Node `yaml:"vars"` // name → expression, in order
+	OnUnmatched string    `yaml:"on_unmatched"`
 }
 
 type dedupConfig struct {
@@ -134,7 +143,11 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 		}
 		ids[h.ID] = i
 		if other, dup := paths[h.Path]; dup {
-			l.addf(pathNode(n), field+".path", "path %s is already used by hook %q", h.Path, other)
+			// Hooks may share a path when the earlier ones have a
+			// condition: the first that matches takes the request.
+			if prev := cfg.Hooks[len(cfg.Hooks)-1]; prev.Path != h.Path || prev.When == nil {
+				l.addf(pathNode(n), field+".path", "path %s is already used by hook %q; hooks sharing a path must follow each other and all but the last need a when: condition", h.Path, other)
+			}
 		} else if err := tryRegister(mux, h.Path); err != nil {
 			l.addf(pathNode(n), field+".path", "%v", err)
 		} else {
@@ -156,15 +169,28 @@ func pathNode(n *yaml.Node) *yaml.Node {
 func tryRegister(mux *http.ServeMux, path string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			msg := fmt.Sprint(r)
-			if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "parsing") {
-				msg = msg[i+2:]
-			}
-			err = fmt.Errorf("%s is not a usable path pattern: %s", path, msg)
+			err = fmt.Errorf("%s is not a usable path pattern: %s", path, muxMessage(fmt.Sprint(r)))
 		}
 	}()
 	mux.Handle(path, http.NotFoundHandler())
 	return nil
+}
+
+var registeredAt = regexp.MustCompile(` \(registered at [^)]*\)`)
+
+// muxMessage makes ServeMux's panic text one line for a user: no Go source
+// positions, and of a conflict only the example path both patterns match.
+func muxMessage(msg string) string {
+	msg = registeredAt.ReplaceAllString(msg, "")
+	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "parsing") {
+		msg = msg[i+2:]
+	}
+	lines := strings.Split(msg, "\n")
+	out := strings.TrimSuffix(strings.TrimSpace(lines[0]), ":")
+	if len(lines) > 1 {
+		out += " (" + strings.TrimSuffix(strings.TrimSpace(lines[1]), ".") + ")"
+	}
+	return out
 }
 
 func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody int64) *postbox.Hook {
@@ -175,6 +201,7 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 		return nil
 	case !idPattern.MatchString(hc.ID):
 		l.addf(findKey(n, "id"), field+".id", "%q may hold only letters, digits, '_', '.' and '-'", hc.ID)
+		return nil
 	}
 	field = fmt.Sprintf("hooks[%d] %q", indexOf(field), hc.ID)
 	if h.Path == "" {
@@ -245,6 +272,32 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 	if h.SyncTimeout <= 0 {
 		h.SyncTimeout = DefaultSyncTimeout
 	}
+	for i, a := range hc.Accept {
+		if _, _, err := mime.ParseMediaType(a); err != nil || !strings.Contains(a, "/") {
+			l.addf(findKey(n, "accept"), fmt.Sprintf("%s: accept[%d]", field, i), "%q is not a media type like application/json", a)
+		}
+		h.Accept = append(h.Accept, strings.ToLower(a))
+	}
+	if hc.Schema != "" {
+		path := hc.Schema
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(l.file), path)
+		}
+		sch, err := schema.Load(path)
+		if err != nil {
+			l.addf(findKey(n, "schema"), field+": schema", "cannot load %s: %v", path, err)
+		} else {
+			h.Schema = sch
+		}
+	}
+	switch hc.OnUnmatched {
+	case "", "reject":
+	case "accept":
+		h.AcceptUnmatched = true
+	default:
+		l.addf(findKey(n, "on_unmatched"), field+": on_unmatched", "%q: use reject (422, the default) or accept (200, stored without actions)", hc.OnUnmatched)
+	}
+	l.buildRules(n, field, hc, h)
 	if hc.Timeout != 0 && !h.Sync {
 		l.addf(findKey(n, "timeout"), field+": timeout", "applies to sync hooks only (mode: sync); set an action's own timeout instead")
 	}

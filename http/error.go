@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/postbox/postbox"
@@ -46,8 +47,14 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
+	var problems []postbox.Problem
+	var pe *postbox.Error
+	if errors.As(err, &pe) {
+		problems = pe.Problems
+	}
 	json.NewEncoder(w).Encode(struct {
-		Error  string `json:"error"`
-		Status int    `json:"status"`
-	}{postbox.ErrorMessage(err), status})
+		Error    string            `json:"error"`
+		Status   int               `json:"status"`
+		Problems []postbox.Problem `json:"problems,omitempty"`
+	}{postbox.ErrorMessage(err), status, problems})
 }

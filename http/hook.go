@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"mime"
 	"net"
 	"net/http"
 	"regexp"
@@ -25,49 +26,78 @@ const DuplicateHeader = "Postbox-Duplicate-Of"
 
 var wildcard = regexp.MustCompile(`\{([^}.]+)(\.\.\.)?\}`)
 
-// handleHook serves one hook: method, limits, authentication, parsing,
-// durable store, then the configured answer.
-func (s *Server) handleHook(h *postbox.Hook) http.Handler {
-	methods := slices.Clone(h.Methods)
-	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
-		methods = append(methods, http.MethodHead)
+// route is one hook with what its handler needs precomputed.
+type route struct {
+	h             *postbox.Hook
+	methods       []string // with HEAD when GET is allowed
+	secretHeaders []string
+	secretQuery   []string
+	identifiers   []signature.Identifier
+	answerers     []signature.Answerer
+}
+
+func newRoute(h *postbox.Hook) *route {
+	rt := &route{h: h, methods: slices.Clone(h.Methods)}
+	if slices.Contains(rt.methods, http.MethodGet) && !slices.Contains(rt.methods, http.MethodHead) {
+		rt.methods = append(rt.methods, http.MethodHead)
 	}
-	allow := strings.Join(methods, ", ")
-	var secretHeaders, secretQuery []string
 	for _, v := range h.Auth {
 		if rd, ok := v.(signature.Redactor); ok {
-			secretHeaders = append(secretHeaders, rd.SecretHeaders()...)
-			secretQuery = append(secretQuery, rd.SecretQuery()...)
+			rt.secretHeaders = append(rt.secretHeaders, rd.SecretHeaders()...)
+			rt.secretQuery = append(rt.secretQuery, rd.SecretQuery()...)
 		}
-	}
-	var names []string
-	for _, m := range wildcard.FindAllStringSubmatch(h.Path, -1) {
-		names = append(names, m[1])
-	}
-	var identifiers []signature.Identifier
-	var answerers []signature.Answerer
-	for _, v := range h.Auth {
 		if id, ok := v.(signature.Identifier); ok {
-			identifiers = append(identifiers, id)
+			rt.identifiers = append(rt.identifiers, id)
 		}
 		if a, ok := v.(signature.Answerer); ok {
-			answerers = append(answerers, a)
+			rt.answerers = append(rt.answerers, a)
+		}
+	}
+	return rt
+}
+
+// handlePath serves the hooks that share one path, in order: the first
+// whose method, authentication, content type and condition (when:) match
+// takes the request. Then: limits, schema, durable store, the answer.
+func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
+	var routes []*route
+	var allowed []string
+	var maxBody int64
+	for _, h := range hooks {
+		rt := newRoute(h)
+		routes = append(routes, rt)
+		for _, m := range rt.methods {
+			if !slices.Contains(allowed, m) {
+				allowed = append(allowed, m)
+			}
+		}
+		maxBody = max(maxBody, h.MaxBody)
+	}
+	allow := strings.Join(allowed, ", ")
+	var names []string
+	for _, m := range wildcard.FindAllStringSubmatch(hooks[0].Path, -1) {
+		names = append(names, m[1])
+	}
+	var unmatched *postbox.Hook
+	for _, h := range hooks {
+		if h.AcceptUnmatched && unmatched == nil {
+			unmatched = h
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
 		r.RemoteAddr = clientAddr(r, s.trusted)
-		ev := postbox.RequestEvent{Time: start, Hook: h.ID, Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr}
-		log := s.logger.With("hook", h.ID, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		ev := postbox.RequestEvent{Time: start, Hook: hooks[0].ID, Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr}
+		log := s.logger.With("method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 		var body []byte
 		fail := func(err error) {
 			ev.Status, ev.Reason, ev.Duration = ErrorStatus(err), err.Error(), s.now().Sub(start)
 			ev.Bytes, ev.Sample = len(body), body[:min(len(body), 4096)]
-			log.Info("rejected", "status", ev.Status, "reason", ev.Reason, "duration", ev.Duration)
+			log.Info("rejected", "hook", ev.Hook, "status", ev.Status, "reason", ev.Reason, "duration", ev.Duration)
 			s.observer.Request(ev)
 			writeError(w, r, err)
 		}
-		if !slices.Contains(methods, r.Method) {
+		if !slices.Contains(allowed, r.Method) {
 			w.Header().Set("Allow", allow)
 			fail(&postbox.Error{Code: EMETHOD, Message: "method " + r.Method + " not allowed; use " + allow})
 			return
@@ -77,47 +107,27 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 			return
 		}
 		var err error
-		if body, err = readBody(w, r, h.MaxBody); err != nil {
+		if body, err = readBody(w, r, maxBody); err != nil {
 			fail(err)
 			return
 		}
-		for _, v := range h.Auth {
-			if err := v.Verify(r, body); err != nil {
-				if c, ok := v.(signature.Challenger); ok {
-					w.Header().Set("WWW-Authenticate", c.Challenge())
-				}
-				fail(err)
-				return
-			}
-		}
-		for _, a := range answerers {
-			if ans, ok := a.Answer(r, body); ok {
-				for k, vs := range ans.Header {
-					w.Header()[k] = vs
-				}
-				w.WriteHeader(ans.Status)
-				w.Write(ans.Body)
-				log.Info("answered handshake", "status", ans.Status)
-				return
-			}
-		}
-		payload, err := postbox.ParsePayload(r.Header.Get("Content-Type"), body)
+		contentType := r.Header.Get("Content-Type")
+		payload, err := postbox.ParsePayload(contentType, body)
 		if err != nil {
 			fail(err)
 			return
 		}
+		// A delivery as the hooks' conditions and templates see it; its
+		// id, hook and secrets are filled in once a hook is chosen.
 		received := s.now().UTC()
 		d := &postbox.Delivery{
-			ID:         s.ids.New(received),
-			HookID:     h.ID,
 			Method:     r.Method,
 			Path:       r.URL.Path,
-			Query:      redact(r.URL.Query(), secretQuery),
-			Header:     redact(r.Header, secretHeaders),
+			Query:      r.URL.Query(),
+			Header:     r.Header,
 			Body:       body,
 			RemoteAddr: r.RemoteAddr,
 			Received:   received,
-			Actions:    len(h.Actions),
 		}
 		if len(names) > 0 {
 			d.PathValues = make(map[string]string, len(names))
@@ -126,7 +136,103 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 			}
 		}
 		data := postbox.TemplateDataFor(d, payload)
-		d.DedupKey, d.DedupWindow = dedupKey(h, identifiers, r, body, data), h.Dedup.Window
+		env := postbox.Env(data, r.Method, r.RemoteAddr)
+
+		var chosen *route
+		var refusal error // the most telling reason no hook took the request
+		var reasons []string
+		for _, rt := range routes {
+			h := rt.h
+			if !slices.Contains(rt.methods, r.Method) {
+				continue
+			}
+			if err := authenticate(w, r, body, h); err != nil {
+				ev.Hook = h.ID
+				if refusal == nil || postbox.ErrorCode(refusal) != postbox.EUNAUTH {
+					refusal = err
+				}
+				reasons = append(reasons, h.ID+": "+err.Error())
+				continue
+			}
+			for _, a := range rt.answerers {
+				if ans, ok := a.Answer(r, body); ok {
+					for k, vs := range ans.Header {
+						w.Header()[k] = vs
+					}
+					w.WriteHeader(ans.Status)
+					w.Write(ans.Body)
+					log.Info("answered handshake", "hook", h.ID, "status", ans.Status)
+					return
+				}
+			}
+			if !accepts(h.Accept, contentType) {
+				err := postbox.Errorf(postbox.EUNSUPPORTED, "Content-Type %q is not accepted; send one of: %s", contentType, strings.Join(h.Accept, ", "))
+				if refusal == nil {
+					refusal = err
+				}
+				reasons = append(reasons, h.ID+": "+err.Error())
+				continue
+			}
+			data.Vars = nil
+			varsErr := h.EvalVars(data, env)
+			if h.When != nil {
+				ok, err := h.When.EvalBool(env)
+				if err != nil || !ok {
+					why := "condition is false: " + h.When.String()
+					if err != nil {
+						why = "condition failed: " + err.Error()
+					}
+					if varsErr != nil {
+						why += " (" + varsErr.Error() + ")"
+					}
+					reasons = append(reasons, h.ID+": "+why)
+					continue
+				}
+			}
+			chosen = rt
+			break
+		}
+		if chosen == nil && unmatched != nil && (refusal == nil || postbox.ErrorCode(refusal) != postbox.EUNAUTH) {
+			plain := *unmatched
+			plain.Actions, plain.Sync, plain.Schema = nil, false, nil
+			chosen = newRoute(&plain)
+			log.Info("no hook matched; stored without actions (on_unmatched: accept)", "hook", unmatched.ID, "reasons", reasons)
+		}
+		if chosen == nil {
+			if refusal == nil {
+				refusal = &postbox.Error{Code: postbox.EUNPROCESSABLE, Message: "the request matches no hook's condition",
+					Detail: strings.Join(reasons, "; ")}
+			} else if d := strings.Join(reasons, "; "); d != "" {
+				var pe *postbox.Error
+				if errors.As(refusal, &pe) {
+					refusal = &postbox.Error{Code: pe.Code, Message: pe.Message, Detail: d}
+				}
+			}
+			fail(refusal)
+			return
+		}
+		h := chosen.h
+		ev.Hook = h.ID
+		log = log.With("hook", h.ID)
+		if int64(len(body)) > h.MaxBody {
+			fail(postbox.Errorf(postbox.ETOOLARGE, "body is over the limit of %d bytes", h.MaxBody))
+			return
+		}
+		if h.Schema != nil {
+			if err := h.Schema.Validate(payload); err != nil {
+				fail(err)
+				return
+			}
+		}
+		d.ID = s.ids.New(received)
+		d.HookID = h.ID
+		d.Actions = len(h.Actions)
+		d.Query = redact(d.Query, chosen.secretQuery)
+		d.Header = redact(d.Header, chosen.secretHeaders)
+		data.Delivery = postbox.DeliveryInfo{ID: d.ID, Received: received}
+		data.Hook = postbox.HookInfo{ID: h.ID}
+		data.Header, data.Query = d.Header, d.Query
+		d.DedupKey, d.DedupWindow = dedupKey(h, chosen.identifiers, r, body, data), h.Dedup.Window
 		ctx := r.Context()
 		if h.Sync {
 			var cancel context.CancelFunc
@@ -166,6 +272,41 @@ func (s *Server) handleHook(h *postbox.Hook) http.Handler {
 		s.observer.Request(ev)
 		log.Info("accepted", "delivery", d.ID, "status", status, "bytes", len(body), "duration", ev.Duration)
 	})
+}
+
+// authenticate runs every check of h; the first failure is returned, with
+// the scheme's challenge set on w.
+func authenticate(w http.ResponseWriter, r *http.Request, body []byte, h *postbox.Hook) error {
+	for _, v := range h.Auth {
+		if err := v.Verify(r, body); err != nil {
+			if c, ok := v.(signature.Challenger); ok {
+				w.Header().Set("WWW-Authenticate", c.Challenge())
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// accepts reports whether contentType is one of the accepted media types
+// (type/* matches a whole type); an empty list accepts anything.
+func accepts(accept []string, contentType string) bool {
+	if len(accept) == 0 {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	for _, a := range accept {
+		if strings.EqualFold(a, mt) {
+			return true
+		}
+		if typ, ok := strings.CutSuffix(a, "/*"); ok && strings.HasPrefix(mt, strings.ToLower(typ)+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // dedupKey returns the delivery's dedup key: the hook's template, or else

@@ -15,8 +15,16 @@ type routes struct {
 func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealth())
+	var paths []string
+	byPath := map[string][]*postbox.Hook{}
 	for _, h := range hooks {
-		mux.Handle(h.Path, s.handleHook(h))
+		if byPath[h.Path] == nil {
+			paths = append(paths, h.Path)
+		}
+		byPath[h.Path] = append(byPath[h.Path], h)
+	}
+	for _, p := range paths {
+		mux.Handle(p, s.handlePath(byPath[p]))
 	}
 	return &routes{mux: mux}
 }

@@ -184,7 +184,11 @@ func (q *Queue) run(ctx context.Context, job *postbox.Job) {
 		q.release(rctx, job, log)
 		return
 	}
-	q.attempt(ctx, ctx, h, job, postbox.NewTemplateData(d), 0)
+	data := postbox.NewTemplateData(d)
+	if err := h.EvalVars(data, postbox.Env(data, d.Method, d.RemoteAddr)); err != nil {
+		log.Warn("a var could not be computed; templates see it empty", "err", err)
+	}
+	q.attempt(ctx, ctx, h, job, data, 0)
 }
 
 // attempt runs job's action with data, records the attempt and moves the
@@ -238,6 +242,7 @@ func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox
 // an action still running then is stopped and counts as timed out.
 func (q *Queue) RunSync(ctx context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result {
 	data := postbox.NewTemplateData(d)
+	h.EvalVars(data, postbox.Env(data, d.Method, d.RemoteAddr))
 	job := &postbox.Job{DeliveryID: d.ID, HookID: h.ID}
 	for i := range h.Actions {
 		job.Action = i

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/postbox/postbox/action/mqtt"
 	"github.com/postbox/postbox/config"
 	phttp "github.com/postbox/postbox/http"
 	"github.com/postbox/postbox/queue"
@@ -148,6 +149,8 @@ wait:
 	}
 	stopQueue()
 	wg.Wait()
+	// Connections to MQTT brokers are shared by all mqtt actions.
+	mqtt.DefaultPool.Close()
 	logger.Info("stopped")
 	return err
 }
