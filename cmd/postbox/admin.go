@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/admin"
 	"github.com/postbox/postbox/config"
 )
 
@@ -14,6 +20,60 @@ import (
 // the queue after a replay. A store with SetCommitObserver(func(d
 // time.Duration, n int)) reports its commits for metrics.
 func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, notify func(), logger *slog.Logger) (postbox.Observer, func(context.Context), error) {
-	// Filled in by the admin package's wiring.
-	return postbox.NopObserver{}, func(context.Context) {}, nil
+	if cfg.Admin == "off" {
+		return postbox.NopObserver{}, func(context.Context) {}, nil
+	}
+	srv := admin.New(admin.Options{
+		Store:    store,
+		Hooks:    cfg.Hooks,
+		Token:    cfg.AdminToken,
+		Notify:   notify,
+		Logger:   logger.With("listener", "admin"),
+		HookBase: hookBase(cfg.Listen),
+	})
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Admin)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// The live feed extends its own deadline before every write.
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	// Shutdown waits for handlers: the live-feed streams must end first.
+	hs.RegisterOnShutdown(srv.Close)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin listener failed", "err", err)
+		}
+	}()
+	logger.Info("admin ready", "addr", ln.Addr().String(), "token", cfg.AdminToken != "")
+	stop := func(ctx context.Context) {
+		if err := hs.Shutdown(ctx); err != nil {
+			logger.Warn("admin requests still running at shutdown", "err", err)
+			hs.Close()
+		}
+		<-served
+	}
+	return srv, stop, nil
+}
+
+// hookBase is the URL of the public listener as the console shows it: a
+// wildcard host becomes 127.0.0.1.
+func hookBase(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -1,0 +1,227 @@
+// Package admin is postbox's admin listener: a JSON API over the store
+// (deliveries, replay, hooks, rejected requests), a live feed of events as
+// Server-Sent Events, the embedded web console and Prometheus metrics.
+//
+// A Server is both the http.Handler of the admin listener and the
+// postbox.Observer that the ingress and the queue report to: every event
+// updates the metrics, the ring of recent rejections, the per-minute
+// counters and the live feed, without blocking the caller.
+package admin
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/postbox/postbox"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultRingSize   = 500
+	DefaultSampleSize = 4 << 10
+	DefaultKeepAlive  = 15 * time.Second
+	DefaultBuffer     = 256
+)
+
+// Options are the dependencies of a Server. Store is required; every other
+// field has a usable zero value.
+type Options struct {
+	Store postbox.Store
+	// Hooks are the configured hooks, listed by /api/hooks.
+	Hooks []*postbox.Hook
+	// Token, when not empty, is required on every route as
+	// "Authorization: Bearer <token>" (or the console's session cookie,
+	// obtained by posting the token to /login).
+	Token string
+	// Notify wakes the queue after a replay; nil means nothing to wake.
+	Notify func()
+	// Logger receives the server's own log lines; nil discards them.
+	Logger *slog.Logger
+	// HookBase is the base URL of the public hook listener (e.g.
+	// http://127.0.0.1:8080), used for hook URLs and copy-as-curl. Empty
+	// means URLs are shown as paths.
+	HookBase string
+	// RingSize is how many rejected requests are kept; 0 means 500.
+	RingSize int
+	// SampleSize caps the body sample kept per rejection; 0 means 4 KiB.
+	SampleSize int
+	// KeepAlive is the interval of SSE keep-alive comments; 0 means 15s.
+	KeepAlive time.Duration
+	// Buffer is the number of events buffered per live-feed subscriber
+	// before events are dropped for it; 0 means 256.
+	Buffer int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the admin API, the live feed, the console and /metrics,
+// and observes requests and attempts. Create it with New; Close ends the
+// live-feed streams (call it when the listener shuts down).
+type Server struct {
+	store    postbox.Store
+	token    []byte
+	session  string // the console cookie's value, derived from the token
+	notify   func()
+	logger   *slog.Logger
+	hookBase string
+	now      func() time.Time
+
+	hooks   atomic.Pointer[[]*postbox.Hook]
+	metrics *metrics
+	ring    *ring
+	recent  *recent
+	hub     *hub
+	assets  map[string]asset
+	mux     *http.ServeMux
+
+	keepAlive time.Duration
+	closeOnce sync.Once
+}
+
+var _ postbox.Observer = (*Server)(nil)
+
+// commitObservable is implemented by stores that report their commits
+// (sqlite.DB).
+type commitObservable interface {
+	SetCommitObserver(fn func(d time.Duration, n int))
+}
+
+// New returns a Server over o.Store. When the store reports its commits
+// (SetCommitObserver), New subscribes to them for the commit metrics.
+func New(o Options) *Server {
+	s := &Server{store: o.Store, notify: o.Notify, logger: o.Logger, hookBase: strings.TrimSuffix(o.HookBase, "/"),
+		now: o.Now, keepAlive: o.KeepAlive}
+	if s.notify == nil {
+		s.notify = func() {}
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.keepAlive <= 0 {
+		s.keepAlive = DefaultKeepAlive
+	}
+	if o.Token != "" {
+		s.token = []byte(o.Token)
+		mac := hmac.New(sha256.New, s.token)
+		mac.Write([]byte("postbox admin console session"))
+		s.session = hex.EncodeToString(mac.Sum(nil))
+	}
+	ringSize, sampleSize, buffer := o.RingSize, o.SampleSize, o.Buffer
+	if ringSize <= 0 {
+		ringSize = DefaultRingSize
+	}
+	if sampleSize <= 0 {
+		sampleSize = DefaultSampleSize
+	}
+	if buffer <= 0 {
+		buffer = DefaultBuffer
+	}
+	s.SetHooks(o.Hooks)
+	s.metrics = newMetrics(s.store)
+	s.ring = newRing(ringSize, sampleSize)
+	s.recent = newRecent()
+	s.hub = newHub(buffer, s.metrics.sseDropped)
+	s.metrics.subscribersGauge(s.hub)
+	s.assets = loadAssets()
+	if c, ok := s.store.(commitObservable); ok {
+		c.SetCommitObserver(s.metrics.observeCommit)
+	}
+	s.mux = s.routes()
+	return s
+}
+
+// SetHooks replaces the configured hooks that /api/hooks lists (after a
+// reload).
+func (s *Server) SetHooks(hooks []*postbox.Hook) {
+	s.hooks.Store(&hooks)
+}
+
+// Close ends every live-feed stream and refuses new ones. It is safe to
+// call more than once; the API, console and metrics keep working.
+func (s *Server) Close() {
+	s.closeOnce.Do(s.hub.close)
+}
+
+// ServeHTTP checks the bearer token and serves r.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if r.URL.Path == "/login" && r.Method == http.MethodPost {
+		s.handleLogin(w, r)
+		return
+	}
+	if !s.authorized(r) {
+		s.unauthorized(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// authorized reports whether r carries the token (or the console's session
+// cookie). Comparisons take the same time whatever the input.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.token == nil {
+		return true
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return equal([]byte(strings.TrimSpace(a[7:])), s.token)
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		return equal([]byte(c.Value), []byte(s.session))
+	}
+	return false
+}
+
+// sessionCookie is the console's cookie: an HMAC of a fixed text under the
+// token, so that the cookie is not the token itself.
+const sessionCookie = "postbox_admin"
+
+// equal compares a and b in constant time whatever their lengths: both are
+// hashed first so that the comparison does not leak the token's length.
+func equal(a, b []byte) bool {
+	ha, hb := sha256.Sum256(a), sha256.Sum256(b)
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// unauthorized answers 401: the console's login form for a browser asking
+// for a page, a JSON error otherwise.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="postbox admin"`)
+	if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/metrics" &&
+		strings.Contains(r.Header.Get("Accept"), "text/html") {
+		serveLogin(w, http.StatusUnauthorized, "")
+		return
+	}
+	writeError(w, postbox.Errorf(postbox.EUNAUTH, "a bearer token is required: send Authorization: Bearer <admin token>"))
+}
+
+// handleLogin takes the token from a form and, when it matches, sets the
+// console's session cookie (HttpOnly, SameSite=Strict) and goes to the
+// console.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token := r.PostFormValue("token")
+	if s.token == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if !equal([]byte(token), s.token) {
+		s.logger.Warn("admin login refused", "remote", r.RemoteAddr)
+		serveLogin(w, http.StatusUnauthorized, "That token is not the admin token.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
