@@ -32,7 +32,9 @@ func mac(h func() hash.Hash, key, msg string) []byte {
 }
 
 func hmacHex(key, msg string) string { return hex.EncodeToString(mac(sha256.New, key, msg)) }
-func hmacB64(key, msg string) string { return base64.StdEncoding.EncodeToString(mac(sha256.New, key, msg)) }
+func hmacB64(key, msg string) string {
+	return base64.StdEncoding.EncodeToString(mac(sha256.New, key, msg))
+}
 
 func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
