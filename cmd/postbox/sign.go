@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/postbox/postbox/signature"
+	"gopkg.in/yaml.v3"
+)
+
+// paramFlags collects repeated --param key=value flags in order.
+type paramFlags [][2]string
+
+func (p *paramFlags) String() string { return "" }
+
+func (p *paramFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return errors.New("want key=value, e.g. header=X-Signature")
+	}
+	*p = append(*p, [2]string{k, v})
+	return nil
+}
+
+// runSign prints the headers a provider would send with a body, so that a
+// hook can be tried with curl: `postbox sign --provider github --secret S
+// --file body.json`. With --curl URL it prints a curl command instead.
+func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	provider := fs.String("provider", "", "the scheme to sign for, as named under auth: (github, stripe, hmac, ...)")
+	secret := fs.String("secret", "", "the shared `secret`, as in the hook's configuration")
+	file := fs.String("file", "", "read the body from `file` (default: standard input)")
+	pubURL := fs.String("url", "", "the public `URL` the provider signs (twilio, square)")
+	curl := fs.String("curl", "", "print a curl command that posts the signed body to `URL`")
+	id := fs.String("id", "", "the delivery `id` to send (default: a random UUID)")
+	unix := fs.Int64("time", 0, "sign at this unix `time` (default: now)")
+	var params paramFlags
+	fs.Var(&params, "param", "another scheme parameter as `key=value`, repeatable (e.g. header=X-Signature for hmac)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: postbox sign --provider NAME --secret S [--file body.json] [--url U] [--curl URL] [--param k=v]...\n\nProviders that sign with a shared secret: %s\n\n",
+			strings.Join(signers(), ", "))
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if *provider == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return exitError(2)
+	}
+	scheme, ok := signature.Lookup(*provider)
+	if !ok {
+		return fmt.Errorf("sign: no provider %q; these sign with a shared secret: %s", *provider, strings.Join(signers(), ", "))
+	}
+	if !slices.Contains(signers(), *provider) {
+		return fmt.Errorf("sign: %s has no shared secret to sign with (it checks a public key, a password or an address); these do: %s", *provider, strings.Join(signers(), ", "))
+	}
+
+	var p [][2]string
+	if *secret != "" {
+		p = append(p, [2]string{"secret", *secret})
+	}
+	if *pubURL != "" {
+		p = append(p, [2]string{"url", *pubURL})
+	}
+	v, err := scheme.New(decodeParams(append(p, params...)))
+	if err != nil {
+		return fmt.Errorf("sign: --provider %s: %s", *provider, flagError(err))
+	}
+	signer, ok := v.(signature.Signer)
+	if !ok {
+		return fmt.Errorf("sign: %s has no shared secret to sign with (it checks a public key, a password or an address); these do: %s", *provider, strings.Join(signers(), ", "))
+	}
+
+	var body []byte
+	if *file != "" {
+		body, err = os.ReadFile(*file)
+	} else {
+		body, err = io.ReadAll(stdin)
+	}
+	if err != nil {
+		return fmt.Errorf("sign: read the body: %w", err)
+	}
+	m := &signature.Message{Body: body, ID: *id, Header: http.Header{}}
+	if *unix != 0 {
+		m.Now = time.Unix(*unix, 0)
+	}
+	if err := signer.Sign(m); err != nil {
+		return fmt.Errorf("sign: --provider %s: %s", *provider, flagError(err))
+	}
+	if m.Header.Get("Content-Type") == "" && json.Valid(m.Body) {
+		m.Header.Set("Content-Type", "application/json")
+	}
+	changed := !bytes.Equal(m.Body, body)
+
+	if *curl != "" {
+		target := *curl
+		if len(m.Query) > 0 {
+			sep := "?"
+			if strings.Contains(target, "?") {
+				sep = "&"
+			}
+			target += sep + m.Query.Encode()
+		}
+		fmt.Fprintf(stdout, "curl -sS -X POST %s", shellQuote(target))
+		for _, k := range sortedKeys(m.Header) {
+			fmt.Fprintf(stdout, " \\\n  -H %s", shellQuote(k+": "+m.Header.Get(k)))
+		}
+		if *file != "" && !changed {
+			fmt.Fprintf(stdout, " \\\n  --data-binary %s\n", shellQuote("@"+*file))
+		} else {
+			fmt.Fprintf(stdout, " \\\n  --data-binary %s\n", shellQuote(string(m.Body)))
+		}
+		return nil
+	}
+	for _, k := range sortedKeys(m.Header) {
+		for _, val := range m.Header[k] {
+			fmt.Fprintf(stdout, "%s: %s\n", k, val)
+		}
+	}
+	if len(m.Query) > 0 {
+		fmt.Fprintf(stderr, "postbox sign: %s also adds ?%s to the URL\n", *provider, m.Query.Encode())
+	}
+	if changed {
+		// The signature went into the body (Mailgun) or the body gained a
+		// field the scheme needs (Linear): send this body, not the input.
+		fmt.Fprintf(stdout, "\n%s\n", m.Body)
+	}
+	return nil
+}
+
+// decodeParams returns a decode func for scheme.New that reads params as
+// the config loader would read them from YAML: strict keys, typed values.
+// The secret and url are always strings; --param values are resolved by
+// YAML (so allow_sha1=true is a bool and tolerance=10m a duration).
+func decodeParams(params [][2]string) func(any) error {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, kv := range params {
+		val := &yaml.Node{Kind: yaml.ScalarNode, Value: kv[1]}
+		if kv[0] == "secret" || kv[0] == "url" {
+			val.Tag = "!!str"
+		}
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: kv[0]}, val)
+	}
+	return func(out any) error {
+		b, err := yaml.Marshal(n)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(out); err != nil {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				msg := linePrefix.ReplaceAllString(strings.Join(te.Errors, "; "), "")
+				return errors.New(unknownField.ReplaceAllString(msg, "unknown parameter $1"))
+			}
+			return err
+		}
+		return nil
+	}
+}
+
+// linePrefix is the position yaml gives, meaningless for flags.
+var linePrefix = regexp.MustCompile(`line \d+: `)
+
+// unknownField is yaml's word for a key the params struct lacks.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// flagError says which flag a scheme's parameter error is about.
+func flagError(err error) string {
+	var fe *signature.FieldError
+	if !errors.As(err, &fe) {
+		return err.Error()
+	}
+	var msgs []string
+	for _, e := range unwrapAll(err) {
+		if errors.As(e, &fe) {
+			switch fe.Field {
+			case "secret", "url":
+				msgs = append(msgs, "--"+fe.Field+" "+fe.Message)
+			default:
+				msgs = append(msgs, "--param "+fe.Field+" "+fe.Message)
+			}
+		} else {
+			msgs = append(msgs, e.Error())
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// signers lists the schemes that implement signature.Signer, found by
+// building each with a sample secret.
+func signers() []string {
+	var out []string
+	for _, name := range signature.Names() {
+		s, _ := signature.Lookup(name)
+		for _, p := range [][][2]string{
+			{{"secret", "whsec_c2FtcGxl"}},
+			{{"secret", "whsec_c2FtcGxl"}, {"url", "https://example.com/"}},
+			{{"secret", "s"}, {"header", "X-Signature"}},
+		} {
+			if v, err := s.New(decodeParams(p)); err == nil {
+				if _, ok := v.(signature.Signer); ok {
+					out = append(out, name)
+				}
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
