@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuickRun runs the harness as `go run ./bench -quick` would, so that
+// it cannot rot: every scenario must produce numbers. It asserts nothing
+// about speed (the machine may be busy); that is what the harness reports.
+func TestQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds postbox and starts it five times; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.json")
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"-quick", "-json", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("bench -quick: %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("the JSON output does not parse: %v", err)
+	}
+	for _, sc := range scenarios() {
+		var r *row
+		for i := range rep.Rows {
+			if rep.Rows[i].Key == sc.Key {
+				r = &rep.Rows[i]
+			}
+		}
+		switch {
+		case r == nil:
+			t.Errorf("scenario %s: no row", sc.Key)
+		case r.OK == 0 || r.RPS <= 0 || r.P50 <= 0 || r.P99 < r.P50:
+			t.Errorf("scenario %s: no measurement: %d answers, %.0f req/s, p50 %v, p99 %v (first error: %s)",
+				sc.Key, r.OK, r.RPS, r.P50, r.P99, r.FirstErr)
+		case r.Errors+r.Non2xx > 0:
+			t.Errorf("scenario %s: %d errors and %d non-2xx answers (first error: %s)", sc.Key, r.Errors, r.Non2xx, r.FirstErr)
+		case r.RSSIdle <= 0 || r.RSSPeak < r.RSSIdle || r.Ready <= 0:
+			t.Errorf("scenario %s: RSS idle %d, peak %d, ready %v", sc.Key, r.RSSIdle, r.RSSPeak, r.Ready)
+		case r.VsCeiling <= 0:
+			t.Errorf("scenario %s: no ratio to the ceiling", sc.Key)
+		case sc.Exec && (r.Exec == nil || r.Exec.Accepted == 0 || r.VsB <= 0):
+			t.Errorf("scenario %s: no queue counts or ratio to b: %+v, %.2f", sc.Key, r.Exec, r.VsB)
+		case sc.Key == "e" && r.Exec.Done < r.OK:
+			// A sync hook answers after its action: every answer is a done action.
+			t.Errorf("scenario e: %d answered but only %d actions done", r.OK, r.Exec.Done)
+		}
+	}
+	if rep.Binary.Built <= 0 {
+		t.Errorf("binary size %d", rep.Binary.Built)
+	}
+	if len(rep.Targets) == 0 {
+		t.Errorf("no targets checked")
+	}
+	for _, want := range []string{"req/s", "×ceiling", "targets"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the table has no %q:\n%s", want, stdout.String())
+		}
+	}
+
+	// -compare against the run just made: every row is matched.
+	stdout.Reset()
+	if err := printCompare(&stdout, out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(&stdout)
+	rows := 0
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "+0.0%") {
+			rows++
+		}
+	}
+	if rows != len(rep.Rows) {
+		t.Errorf("compare with itself shows %d unchanged rows, want %d:\n%s", rows, len(rep.Rows), stdout.String())
+	}
+}
+
+// TestReadResponse checks the load generator's response reader on the
+// forms a Go server answers with.
+func TestReadResponse(t *testing.T) {
+	tests := []struct {
+		name   string
+		raw    string
+		status int
+		keep   bool
+	}{
+		{"a body with Content-Length keeps the connection",
+			"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n", 200, true},
+		{"a chunked body is read to its end",
+			"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nok\n\r\n0\r\n\r\n", 202, true},
+		{"Connection: close ends the connection",
+			"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 400, false},
+		{"HTTP/1.0 ends the connection",
+			"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 200, false},
+		{"a body without length ends with the connection",
+			"HTTP/1.1 200 OK\r\n\r\nuntil the end", 200, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			br := bufio.NewReader(strings.NewReader(tt.raw + "NEXT"))
+			status, keep, err := readResponse(br)
+			if err != nil || status != tt.status || keep != tt.keep {
+				t.Fatalf("got %d keep=%v err=%v, want %d keep=%v", status, keep, err, tt.status, tt.keep)
+			}
+			if rest, _ := br.Peek(4); keep && string(rest) != "NEXT" {
+				t.Errorf("the body was not read exactly: next bytes %q", rest)
+			}
+		})
+	}
+}
+
+// TestPercentile checks nearest-rank percentiles.
+func TestPercentile(t *testing.T) {
+	v := make([]int64, 1000)
+	for i := range v {
+		v[i] = int64(i + 1)
+	}
+	for _, tt := range []struct {
+		p    float64
+		want int64
+	}{{50, 500}, {99, 990}, {99.9, 999}, {100, 1000}} {
+		if got := percentile(v, tt.p); int64(got) != tt.want {
+			t.Errorf("p%v = %d, want %d", tt.p, got, tt.want)
+		}
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("p50 of nothing = %v", got)
+	}
+}

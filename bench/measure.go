@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/sqlite"
+)
+
+// sample is one measurement: one scenario at one connection count in one
+// run, on a freshly started server with an empty store.
+type sample struct {
+	RPS      float64       `json:"rps"` // 2xx answers per second in the window
+	P50      time.Duration `json:"p50"`
+	P99      time.Duration `json:"p99"`
+	P999     time.Duration `json:"p999"`
+	OK       int           `json:"ok"`
+	Non2xx   int           `json:"non2xx"`
+	Errors   int           `json:"errors"`
+	FirstErr string        `json:"first_error,omitempty"`
+	Statuses map[int]int   `json:"statuses,omitempty"`
+	RSSIdle  int64         `json:"rss_idle"` // bytes, just after ready
+	RSSPeak  int64         `json:"rss_peak"` // bytes, VmHWM after the load
+	Ready    time.Duration `json:"ready"`    // process start to first 200 on /healthz
+	Exec     *execStats    `json:"exec,omitempty"`
+}
+
+// execStats says whether the queue kept up with an exec hook.
+type execStats struct {
+	Accepted int `json:"accepted"` // deliveries stored, warm-up included
+	// Done is how many had their action completed when the load ended.
+	Done int `json:"done"`
+	// Failed counts actions that failed (a problem, with /bin/true).
+	Failed int `json:"failed"`
+	// Rate is Done per second of load (warm-up included).
+	Rate float64 `json:"rate"`
+	// Drain is how long the backlog took to empty after the load, or -1
+	// when it was not empty after DrainLimit.
+	Drain      time.Duration `json:"drain"`
+	DrainLimit time.Duration `json:"drain_limit"`
+	// DoneAfter is how many were done when the drain wait ended.
+	DoneAfter int `json:"done_after"`
+}
+
+// measurer runs measurements with the options and binaries of one run.
+type measurer struct {
+	opts   options
+	bins   *binaries
+	tmp    string // parent of each measurement's directory
+	logf   func(format string, args ...any)
+	serial int
+}
+
+// measure starts the scenario's server, loads it with conns connections
+// and stops it.
+func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample, error) {
+	m.serial++
+	dir := filepath.Join(m.tmp, fmt.Sprintf("%03d-%s-%d", m.serial, sc.Key, conns))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return sample{}, err
+	}
+	defer os.RemoveAll(dir)
+	addr, err := freeAddr()
+	if err != nil {
+		return sample{}, err
+	}
+	var p *proc
+	if sc.Ceiling {
+		p, err = startProc(ctx, dir, addr, m.bins.Ceiling, "-addr", addr)
+	} else {
+		admin := "off"
+		if m.opts.admin {
+			if admin, err = freeAddr(); err != nil {
+				return sample{}, err
+			}
+		}
+		var cfg string
+		if cfg, err = sc.writeConfig(dir, addr, admin); err != nil {
+			return sample{}, err
+		}
+		p, err = startProc(ctx, dir, addr, m.bins.Postbox,
+			"serve", "--config", cfg, "--log-level", "warn", "--grace", "2s")
+	}
+	if err != nil {
+		return sample{}, err
+	}
+	defer p.stop()
+	m.logf("  %s conns=%d pid=%d ready in %v", sc.Key, conns, p.cmd.Process.Pid, p.Ready.Round(time.Millisecond/10))
+	sleep(ctx, m.opts.settle)
+	s := sample{Ready: p.Ready, RSSIdle: p.readMemory().RSS}
+
+	req, err := sc.requests(addr)
+	if err != nil {
+		return sample{}, err
+	}
+	started := time.Now()
+	res := runLoad(ctx, loadSpec{addr: addr, conns: conns, warmup: m.opts.warmup, duration: m.opts.duration,
+		timeout: 30 * time.Second, request: req})
+	elapsed := time.Since(started)
+	s.RSSPeak = p.readMemory().Peak
+	if !p.alive() {
+		return sample{}, fmt.Errorf("%s exited under load\n%s", sc.Key, p.out.String())
+	}
+	s.OK, s.Non2xx, s.Errors, s.FirstErr = res.OK, res.Non2xx, res.Errors, res.FirstErr
+	if len(res.Statuses) > 0 {
+		s.Statuses = res.Statuses
+	}
+	s.RPS = float64(res.OK) / res.Window.Seconds()
+	s.P50, s.P99, s.P999 = percentile(res.Latencies, 50), percentile(res.Latencies, 99), percentile(res.Latencies, 99.9)
+	if sc.Exec {
+		if s.Exec, err = m.execStats(ctx, filepath.Join(dir, "data", "postbox.db"), res.Sent, elapsed); err != nil {
+			return sample{}, err
+		}
+	}
+	if s.Non2xx > 0 || s.Errors > 0 {
+		m.logf("  %s conns=%d: %d non-2xx %v, %d errors (first: %s)\n%s", sc.Key, conns, s.Non2xx, s.Statuses,
+			s.Errors, s.FirstErr, p.out.String())
+	}
+	return s, nil
+}
+
+// execStats counts, in the store of a running postbox, the deliveries whose
+// action completed, then waits up to the drain limit for the rest.
+func (m *measurer) execStats(ctx context.Context, path string, accepted int, elapsed time.Duration) (*execStats, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("read the store: %w", err)
+	}
+	defer db.Close()
+	count := func() (done, failed, total int, err error) {
+		stats, err := db.HookStats(ctx)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("read the store: %w", err)
+		}
+		for _, h := range stats {
+			done += h.States[postbox.StateDone]
+			failed += h.States[postbox.StateFailed] + h.States[postbox.StateDead]
+			total += h.Total
+		}
+		return done, failed, total, nil
+	}
+	done, failed, total, err := count()
+	if err != nil {
+		return nil, err
+	}
+	e := &execStats{Accepted: max(accepted, total), Done: done, Failed: failed,
+		Rate: float64(done) / elapsed.Seconds(), DrainLimit: m.opts.drain, Drain: -1}
+	start := time.Now()
+	for {
+		if done+failed >= total {
+			e.Drain = time.Since(start)
+			break
+		}
+		if time.Since(start) >= m.opts.drain || ctx.Err() != nil {
+			break
+		}
+		sleep(ctx, 50*time.Millisecond)
+		if done, failed, total, err = count(); err != nil {
+			return nil, err
+		}
+	}
+	e.DoneAfter = done
+	return e, nil
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// binaries are the programs a benchmark run starts, built once.
+type binaries struct {
+	Postbox  string
+	Ceiling  string
+	Size     int64 // postbox as built by go build
+	Stripped int64 // postbox built with -ldflags="-s -w"; 0 when not built
+}
+
+// build compiles ./cmd/postbox and ./bench/ceiling of the module at root
+// into dir. withStripped also builds a stripped postbox to report its size.
+func build(ctx context.Context, root, dir string, withStripped bool) (*binaries, error) {
+	b := &binaries{Postbox: filepath.Join(dir, "postbox"), Ceiling: filepath.Join(dir, "ceiling")}
+	if err := goBuild(ctx, root, b.Postbox, "./cmd/postbox"); err != nil {
+		return nil, err
+	}
+	if err := goBuild(ctx, root, b.Ceiling, "./bench/ceiling"); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(b.Postbox)
+	if err != nil {
+		return nil, err
+	}
+	b.Size = fi.Size()
+	if withStripped {
+		stripped := filepath.Join(dir, "postbox-stripped")
+		if err := goBuild(ctx, root, stripped, "-ldflags=-s -w", "./cmd/postbox"); err != nil {
+			return nil, err
+		}
+		if fi, err = os.Stat(stripped); err != nil {
+			return nil, err
+		}
+		b.Stripped = fi.Size()
+	}
+	return b, nil
+}
+
+func goBuild(ctx context.Context, root, out string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", out}, args...)...)
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	return nil
+}
+
+// moduleRoot returns the directory of the main module's go.mod.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside a Go module: run from the postbox repository")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// proc is a started server process. Its output is kept for error reports.
+type proc struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{} // closed once cmd.Wait returned
+	err    error         // from cmd.Wait, valid once exited is closed
+	// Ready is how long the process took from start to its first 200 on
+	// /healthz.
+	Ready time.Duration
+}
+
+// startProc runs bin with args in dir and waits until http://addr/healthz
+// answers 200.
+func startProc(ctx context.Context, dir, addr, bin string, args ...string) (*proc, error) {
+	p := &proc{cmd: exec.Command(bin, args...), out: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	start := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	if err := p.waitReady(ctx, addr); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s did not get ready: %w\n%s", filepath.Base(bin), err, p.out.String())
+	}
+	p.Ready = time.Since(start)
+	return p, nil
+}
+
+// waitReady polls /healthz in a tight loop so that the time to ready is
+// measured to about a millisecond.
+func (p *proc) waitReady(ctx context.Context, addr string) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("exited: %v", p.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return errors.New("timed out after 30s")
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+}
+
+// alive reports whether the process is still running.
+func (p *proc) alive() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop ends the process with SIGTERM, then SIGKILL if it is still running
+// after 15 seconds, and waits for it.
+func (p *proc) stop() {
+	if !p.alive() {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(15 * time.Second)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+	case <-t.C:
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// memory is a process's resident set size now and at its peak, in bytes.
+type memory struct{ RSS, Peak int64 }
+
+// readMemory reads VmRSS and VmHWM from /proc/<pid>/status (Linux); zeros
+// elsewhere.
+func (p *proc) readMemory() memory {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return memory{}
+	}
+	defer f.Close()
+	var m memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(value)
+		if len(fields) == 0 {
+			continue
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			m.RSS = kb << 10
+		case "VmHWM":
+			m.Peak = kb << 10
+		}
+	}
+	return m
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writers and the
+// harness's readers, keeping at most its last 64 KiB.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() > 64<<10 {
+		keep := s.b.Bytes()[s.b.Len()-32<<10:]
+		s.b = *bytes.NewBuffer(append([]byte(nil), keep...))
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is the whole result of a harness run, as written to -json.
+type report struct {
+	Started  time.Time     `json:"started"`
+	Machine  machine       `json:"machine"`
+	Command  string        `json:"command"`
+	Duration time.Duration `json:"duration"`
+	Warmup   time.Duration `json:"warmup"`
+	Runs     int           `json:"runs"`
+	Admin    bool          `json:"admin"` // whether postbox ran with its admin listener
+	Binary   binarySize    `json:"binary"`
+	Rows     []row         `json:"rows"`
+	Targets  []target      `json:"targets"`
+}
+
+// machine describes where the numbers come from.
+type machine struct {
+	CPUs      int    `json:"cpus"`
+	CPU       string `json:"cpu"`
+	Go        string `json:"go"`
+	OS        string `json:"os"`
+	LoadStart string `json:"load_start"` // /proc/loadavg when the run started
+	LoadEnd   string `json:"load_end"`
+}
+
+// binarySize is postbox's binary size in bytes.
+type binarySize struct {
+	Built    int64 `json:"built"`
+	Stripped int64 `json:"stripped,omitempty"`
+}
+
+// row is one scenario at one connection count: the median of its runs.
+type row struct {
+	Key   string `json:"scenario"`
+	Name  string `json:"name"`
+	Conns int    `json:"conns"`
+	sample
+	// VsCeiling is the median over runs of this row's req/s divided by the
+	// ceiling's in the same run (ratios share a run's noise).
+	VsCeiling float64 `json:"vs_ceiling"`
+	// VsB is the same ratio against scenario b (for the exec scenarios).
+	VsB float64 `json:"vs_b,omitempty"`
+	// PerRun are the runs' own samples.
+	PerRun []sample `json:"per_run"`
+}
+
+// target is one of DESIGN.md's performance targets, checked.
+type target struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	Met   bool   `json:"met"`
+}
+
+func median[T cmp.Ordered](vs []T) T {
+	var zero T
+	if len(vs) == 0 {
+		return zero
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func medianOf[T cmp.Ordered](samples []sample, f func(sample) T) T {
+	vs := make([]T, len(samples))
+	for i, s := range samples {
+		vs[i] = f(s)
+	}
+	return median(vs)
+}
+
+// aggregate builds one row from a scenario's runs at one connection
+// count; ceiling and b are the same runs of scenarios a and b (nil when
+// absent).
+func aggregate(sc scenario, conns int, runs, ceiling, b []sample) row {
+	r := row{Key: sc.Key, Name: sc.Name, Conns: conns, PerRun: runs}
+	r.RPS = medianOf(runs, func(s sample) float64 { return s.RPS })
+	r.P50 = medianOf(runs, func(s sample) time.Duration { return s.P50 })
+	r.P99 = medianOf(runs, func(s sample) time.Duration { return s.P99 })
+	r.P999 = medianOf(runs, func(s sample) time.Duration { return s.P999 })
+	r.RSSIdle = medianOf(runs, func(s sample) int64 { return s.RSSIdle })
+	r.RSSPeak = medianOf(runs, func(s sample) int64 { return s.RSSPeak })
+	r.Ready = medianOf(runs, func(s sample) time.Duration { return s.Ready })
+	for _, s := range runs {
+		r.OK += s.OK
+		r.Non2xx += s.Non2xx
+		r.Errors += s.Errors
+		if r.FirstErr == "" {
+			r.FirstErr = s.FirstErr
+		}
+	}
+	ratio := func(base []sample) float64 {
+		var rs []float64
+		for i := range min(len(runs), len(base)) {
+			if base[i].RPS > 0 {
+				rs = append(rs, runs[i].RPS/base[i].RPS)
+			}
+		}
+		return median(rs)
+	}
+	r.VsCeiling = ratio(ceiling)
+	if sc.Exec {
+		r.VsB = ratio(b)
+	}
+	if sc.Exec && len(runs) > 0 && runs[0].Exec != nil {
+		e := &execStats{DrainLimit: runs[0].Exec.DrainLimit}
+		e.Accepted = medianOf(runs, func(s sample) int { return s.Exec.Accepted })
+		e.Done = medianOf(runs, func(s sample) int { return s.Exec.Done })
+		e.Failed = medianOf(runs, func(s sample) int { return s.Exec.Failed })
+		e.Rate = medianOf(runs, func(s sample) float64 { return s.Exec.Rate })
+		e.Drain = medianOf(runs, func(s sample) time.Duration { return s.Exec.Drain })
+		e.DoneAfter = medianOf(runs, func(s sample) int { return s.Exec.DoneAfter })
+		r.Exec = e
+	}
+	return r
+}
+
+// checkTargets evaluates DESIGN.md's targets at the largest connection
+// count measured (64 in a full run).
+func checkTargets(rep *report) []target {
+	find := func(key string) *row {
+		var best *row
+		for i := range rep.Rows {
+			if r := &rep.Rows[i]; r.Key == key && (best == nil || r.Conns > best.Conns) {
+				best = r
+			}
+		}
+		return best
+	}
+	var ts []target
+	if b := find("b"); b != nil {
+		ts = append(ts,
+			target{fmt.Sprintf("(b) ≥ 0.5× ceiling at %d conns", b.Conns), fmt.Sprintf("%.2f×", b.VsCeiling), b.VsCeiling >= 0.5},
+			target{fmt.Sprintf("(b) p99 ≤ 25ms at %d conns", b.Conns), ms(b.P99), b.P99 <= 25*time.Millisecond})
+	}
+	if d := find("d"); d != nil {
+		ts = append(ts,
+			target{fmt.Sprintf("(d) ≥ 0.8× (b) at %d conns", d.Conns), fmt.Sprintf("%.2f×", d.VsB), d.VsB >= 0.8},
+			target{fmt.Sprintf("(d) p99 ≤ 25ms at %d conns", d.Conns), ms(d.P99), d.P99 <= 25*time.Millisecond})
+	}
+	var idle []int64
+	var ready []time.Duration
+	for _, r := range rep.Rows {
+		if r.Key == "a" {
+			continue
+		}
+		for _, s := range r.PerRun {
+			idle, ready = append(idle, s.RSSIdle), append(ready, s.Ready)
+		}
+	}
+	if len(idle) > 0 {
+		ts = append(ts,
+			target{"idle RSS ≤ 20 MB (median of postbox starts)", mb(median(idle)), median(idle) <= 20<<20},
+			target{"start to ready ≤ 100ms (median of postbox starts)", ms(median(ready)), median(ready) <= 100*time.Millisecond})
+	}
+	bin := fmt.Sprintf("%s as built", mb(rep.Binary.Built))
+	if rep.Binary.Stripped > 0 {
+		bin += fmt.Sprintf(", %s with -ldflags=\"-s -w\"", mb(rep.Binary.Stripped))
+	}
+	ts = append(ts, target{"binary ≤ 25 MB (as built)", bin, rep.Binary.Built <= 25<<20})
+	return ts
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1fMB", float64(n)/(1<<20)) }
+
+func ratioText(f float64) string {
+	if f == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", f)
+}
+
+// printTable writes the report as a table.
+func printTable(w io.Writer, rep *report) {
+	fmt.Fprintf(w, "postbox benchmark: %d CPUs (%s), %s, %s; %d run(s) of %v after %v warm-up, median shown\n",
+		rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.Go, rep.Machine.OS, rep.Runs, rep.Duration, rep.Warmup)
+	fmt.Fprintf(w, "load average: %s at start, %s at end\n\n", rep.Machine.LoadStart, rep.Machine.LoadEnd)
+	width := len("scenario")
+	for _, r := range rep.Rows {
+		width = max(width, len(r.Key)+1+len(r.Name))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-*s\tconns\treq/s\t×ceiling\t×(b)\tp50\tp99\tp99.9\terrors\tRSS idle\tRSS peak\tready\t\n", width, "scenario")
+	for _, r := range rep.Rows {
+		vsB := "-"
+		if r.VsB > 0 {
+			vsB = ratioText(r.VsB)
+		}
+		fmt.Fprintf(tw, "%-*s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", width, r.Key+" "+r.Name, r.Conns, r.RPS,
+			ratioText(r.VsCeiling), vsB, ms(r.P50), ms(r.P99), ms(r.P999), r.Errors+r.Non2xx, mb(r.RSSIdle), mb(r.RSSPeak), ms(r.Ready))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, r := range rep.Rows {
+		if e := r.Exec; e != nil {
+			drain := fmt.Sprintf("backlog drained %s after the load", ms(e.Drain))
+			if e.Drain < 0 {
+				drain = fmt.Sprintf("backlog not drained %v after the load (%d done by then)", e.DrainLimit, e.DoneAfter)
+			}
+			fmt.Fprintf(w, "%s at %d conns: %d accepted, %d actions done when the load ended (%.0f/s), %d failed; %s\n",
+				r.Key, r.Conns, e.Accepted, e.Done, e.Rate, e.Failed, drain)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "targets (DESIGN.md):")
+	for _, t := range rep.Targets {
+		mark := "MISS"
+		if t.Met {
+			mark = "met "
+		}
+		fmt.Fprintf(w, "  %s  %-50s %s\n", mark, t.Name, t.Value)
+	}
+}
+
+// writeJSON writes rep to path.
+func writeJSON(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printCompare prints, for each row also in the old report at path, the
+// change of req/s, ratio to the ceiling and p99.
+func printCompare(w io.Writer, path string, rep *report) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	var old report
+	if err := json.Unmarshal(b, &old); err != nil {
+		return fmt.Errorf("compare: %s: %w", path, err)
+	}
+	fmt.Fprintf(w, "\nchange from %s (%s):\n", path, old.Started.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tconns\treq/s old\treq/s new\tchange\t×ceiling old\t×ceiling new\tp99 old\tp99 new\tchange\t")
+	for _, r := range rep.Rows {
+		i := slices.IndexFunc(old.Rows, func(o row) bool { return o.Key == r.Key && o.Conns == r.Conns })
+		if i < 0 {
+			fmt.Fprintf(tw, "%s\t%d\t-\t%.0f\tnew\t-\t%s\t-\t%s\t\t\n", r.Key, r.Conns, r.RPS, ratioText(r.VsCeiling), ms(r.P99))
+			continue
+		}
+		o := old.Rows[i]
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Key, r.Conns, o.RPS, r.RPS, change(o.RPS, r.RPS),
+			ratioText(o.VsCeiling), ratioText(r.VsCeiling), ms(o.P99), ms(r.P99), change(float64(o.P99), float64(r.P99)))
+	}
+	tw.Flush()
+	var notes []string
+	if old.Binary.Built != rep.Binary.Built {
+		notes = append(notes, fmt.Sprintf("binary %s → %s", mb(old.Binary.Built), mb(rep.Binary.Built)))
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w, strings.Join(notes, "; "))
+	}
+	return nil
+}
+
+func change(old, new float64) string {
+	if old == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f%%", (new-old)/old*100)
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// payload is a 2 KiB GitHub push event; every request carries it with its
+// "bench_seq" field set to the request's sequence number, so that no two
+// bodies (nor signatures, nor delivery ids) are alike.
+//
+//go:embed testdata/push.json
+var payload string
+
+// seqField is where the sequence number goes in payload: 16 hex digits.
+const seqField = `"bench_seq": "`
+
+// Secrets the scenarios' hooks are configured with.
+const (
+	benchToken  = "bench-token"
+	benchSecret = "bench-secret"
+)
+
+// scenario is one server configuration under load.
+type scenario struct {
+	Key  string // a, b, ... as the issue names them
+	Name string
+	// Ceiling marks the bare net/http server every other scenario is
+	// compared with.
+	Ceiling bool
+	// Hook is the YAML of the one hook (postbox scenarios).
+	Hook string
+	// Path is where requests go.
+	Path string
+	// GitHub signs each request as GitHub does.
+	GitHub bool
+	// Exec marks hooks whose action runs from the queue: the harness
+	// counts the attempts that completed.
+	Exec bool
+}
+
+// scenarios are the issue's five, in order.
+func scenarios() []scenario {
+	const tokenAuth = "    auth: {token: {header: X-Token, secret: " + benchToken + "}}\n"
+	const execAction = "    actions:\n" +
+		"      - exec: {command: /bin/true, args: [\"{{ .Payload.ref }}\", \"{{ .Delivery.ID }}\"], timeout: 10s}\n"
+	const ok = "    response: {status: 200, body: SUCCESS}\n"
+	return []scenario{
+		{Key: "a", Name: "ceiling: bare net/http 200", Ceiling: true, Path: "/hooks/bench"},
+		{Key: "b", Name: "token JSON, durable store", Path: "/hooks/bench",
+			Hook: "  - id: bench\n" + tokenAuth + ok},
+		{Key: "c", Name: "github HMAC, durable store", Path: "/hooks/bench", GitHub: true,
+			Hook: "  - id: bench\n    auth: {github: {secret: " + benchSecret + "}}\n" + ok},
+		{Key: "d", Name: "exec /bin/true, async", Path: "/hooks/bench", Exec: true,
+			Hook: "  - id: bench\n" + tokenAuth + execAction + ok},
+		{Key: "e", Name: "exec /bin/true, sync", Path: "/hooks/bench", Exec: true,
+			Hook: "  - id: bench\n    mode: sync\n    timeout: 10s\n" + tokenAuth + execAction + ok},
+	}
+}
+
+// writeConfig writes postbox.yaml for s into dir and returns its path.
+// admin is the admin listener's address or "off".
+func (s scenario) writeConfig(dir, listen, admin string) (string, error) {
+	cfg := fmt.Sprintf("listen: %s\nadmin: %s\ndata: %s\nlimits: {max_body: 1MiB, read_timeout: 10s}\nhooks:\n%s",
+		listen, admin, filepath.Join(dir, "data"), s.Hook)
+	path := filepath.Join(dir, "postbox.yaml")
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+// requests returns the function that writes the scenario's requests to
+// host.
+func (s scenario) requests(host string) (requestFunc, error) {
+	at := strings.Index(payload, seqField)
+	if at < 0 {
+		return nil, errors.New("testdata/push.json has no " + seqField + " field")
+	}
+	before, after := payload[:at+len(seqField)], payload[at+len(seqField)+16:]
+	head := "POST " + s.Path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: postbox-bench\r\n" +
+		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(payload)) + "\r\n"
+	return func(b []byte, seq uint64) []byte {
+		var seqHex [16]byte
+		hex.Encode(seqHex[:], binary.BigEndian.AppendUint64(nil, seq))
+		b = append(b, head...)
+		if s.GitHub {
+			mac := hmac.New(sha256.New, []byte(benchSecret))
+			io.WriteString(mac, before)
+			mac.Write(seqHex[:])
+			io.WriteString(mac, after)
+			b = append(b, "X-GitHub-Event: push\r\nX-GitHub-Delivery: bench-"...)
+			b = append(b, seqHex[:]...)
+			b = append(b, "\r\nX-Hub-Signature-256: sha256="...)
+			b = hex.AppendEncode(b, mac.Sum(nil))
+			b = append(b, "\r\n"...)
+		} else {
+			b = append(b, "X-Token: "+benchToken+"\r\n"...)
+		}
+		b = append(b, "\r\n"...)
+		b = append(b, before...)
+		b = append(b, seqHex[:]...)
+		return append(b, after...)
+	}, nil
+}
