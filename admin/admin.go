@@ -74,7 +74,7 @@ type Server struct {
 	hookBase string
 	now      func() time.Time
 
-	hooks   atomic.Pointer[[]*postbox.Hook]
+	hooks   atomic.Pointer[hookSet]
 	metrics *metrics
 	ring    *ring
 	recent  *recent
@@ -144,7 +144,17 @@ func New(o Options) *Server {
 // SetHooks replaces the configured hooks that /api/hooks lists (after a
 // reload).
 func (s *Server) SetHooks(hooks []*postbox.Hook) {
-	s.hooks.Store(&hooks)
+	set := &hookSet{list: hooks, byID: make(map[string]*postbox.Hook, len(hooks))}
+	for _, h := range hooks {
+		set.byID[h.ID] = h
+	}
+	s.hooks.Store(set)
+}
+
+// hookSet is the configured hooks, in order and by id.
+type hookSet struct {
+	list []*postbox.Hook
+	byID map[string]*postbox.Hook
 }
 
 // Close ends every live-feed stream and refuses new ones. It is safe to

@@ -139,6 +139,9 @@ type deliveryDetail struct {
 	// Verification says how the request was authenticated: it was stored,
 	// so every listed check passed.
 	Verification verification `json:"verification"`
+	// Attempts lists every attempt, of every series, oldest first; never
+	// null.
+	Attempts []*postbox.Attempt `json:"attempts"`
 }
 
 type verification struct {
@@ -171,8 +174,9 @@ func (s *Server) handleDelivery() http.Handler {
 		if h := s.hook(d.HookID); h != nil {
 			out.Verification.Auth = authLabels(h)
 		}
-		if d.Attempts == nil {
-			d.Attempts = []*postbox.Attempt{}
+		out.Attempts = d.Attempts
+		if out.Attempts == nil {
+			out.Attempts = []*postbox.Attempt{}
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -47,7 +47,7 @@ func (s *Server) handleHooks() http.Handler {
 		}
 		recent := s.recent.totals(s.now())
 		var out []hookInfo
-		for _, h := range *s.hooks.Load() {
+		for _, h := range s.hooks.Load().list {
 			info := hookInfo{ID: h.ID, Path: h.Path, URL: s.hookBase + h.Path, Methods: h.Methods, Auth: authLabels(h),
 				Actions: make([]string, len(h.Actions)), Sync: h.Sync, Configured: true, Recent: recent[h.ID]}
 			for i, a := range h.Actions {
@@ -85,12 +85,7 @@ func (h *hookInfo) fill(st postbox.HookStats) {
 
 // hook returns the configured hook id, or nil.
 func (s *Server) hook(id string) *postbox.Hook {
-	for _, h := range *s.hooks.Load() {
-		if h.ID == id {
-			return h
-		}
-	}
-	return nil
+	return s.hooks.Load().byID[id]
 }
 
 // schemer is implemented by verifiers that know the name of their scheme

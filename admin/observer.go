@@ -26,7 +26,11 @@ func (s *Server) Request(ev postbox.RequestEvent) {
 	if rejected {
 		s.ring.add(ev, class)
 	}
-	s.hub.publish(event{kind: "request", data: requestEventOf(ev, class)})
+	data := requestEventOf(ev, class)
+	if h := s.hook(ev.Hook); h != nil && !rejected {
+		data.Actions = len(h.Actions)
+	}
+	s.hub.publish(event{kind: "request", data: data})
 }
 
 // Attempt records one finished attempt: metrics, the per-minute counters
@@ -85,6 +89,9 @@ type requestEvent struct {
 	Reason     string    `json:"reason,omitempty"`
 	DurationMS float64   `json:"duration_ms"`
 	Bytes      int       `json:"bytes"`
+	// Actions is the number of actions of the hook (as configured now)
+	// for an accepted request.
+	Actions int `json:"actions"`
 }
 
 func requestEventOf(ev postbox.RequestEvent, class string) requestEvent {

@@ -93,7 +93,7 @@ function row(item, fresh) {
   el('td', { title: item.received }, when(item.received)),
   el('td', {}, item.hook),
   el('td', {}, item.remote_addr || ''),
-  el('td', {}, item.method + ' ', ev.status ? statusBadge(ev.status) : ''),
+  el('td', { title: item.path }, item.method + ' ' + item.path + ' ', ev.status ? statusBadge(ev.status) : ''),
   el('td', {}, badge(item.state)),
   el('td', {}, badge(outcomeOf(item))),
   el('td', {}, latency(ev.duration_ms)));
@@ -112,7 +112,7 @@ function onRequest(ev) {
   if (state.live.size > 2000) state.live.delete(state.live.keys().next().value);
   bumpSpark(ev.hook, ev.time);
   const item = { id: ev.delivery, hook: ev.hook, method: ev.method, path: ev.path, remote_addr: ev.remote,
-    received: ev.time, state: 'pending', actions: undefined };
+    received: ev.time, state: ev.actions ? 'pending' : 'done', actions: ev.actions };
   if (state.rows.has(item.id)) return;
   if (!matchesFilter(item)) return;
   const tbody = $('#deliveries tbody');
@@ -217,6 +217,7 @@ async function showDetail(id) {
   const headers = el('dl', {});
   for (const [k, vs] of Object.entries(d.header || {}).sort()) for (const v of vs) headers.append(el('dt', {}, k), el('dd', {}, v));
   const attempts = el('div', { id: 'attempts' });
+  d.attempts = d.attempts || [];
   if (!d.attempts.length) attempts.append(el('p', { class: 'muted' }, d.actions ? 'No attempt yet.' : 'This hook has no actions.'));
   for (const a of d.attempts) {
     attempts.append(el('div', { class: 'attempt', 'data-series': a.series },
@@ -287,7 +288,9 @@ async function loadHooks() {
   el('td', { title: h.methods.join(', ') }, h.url || ''),
   el('td', {}, h.auth.length ? h.auth.join(' + ') : el('span', { class: 'muted' }, 'none')),
   el('td', {}, h.actions.join(', ') || el('span', { class: 'muted' }, 'none')),
-  el('td', { title: JSON.stringify(h.states) }, String(h.total), ' ', h.states.failed || h.states.dead ? badge(((h.states.failed || 0) + (h.states.dead || 0)) + ' failed', 'failed') : ''),
+  el('td', { title: JSON.stringify(h.states) }, String(h.total), ' ',
+    h.states.pending ? badge(h.states.pending + ' pending', 'pending') : '', ' ',
+    h.states.failed || h.states.dead ? badge(((h.states.failed || 0) + (h.states.dead || 0)) + ' failed', 'failed') : ''),
   el('td', {}, badge(h.recent.accepted + ' in', 'ok'), ' ', h.recent.rejected ? badge(h.recent.rejected + ' refused', 'failed') : '',
     ' ', h.recent.ok || h.recent.failed ? `${h.recent.ok} ok / ${h.recent.failed} failed` : ''),
   el('td', { class: 'spark' }))));
