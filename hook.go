@@ -73,8 +73,8 @@ type Validator interface {
 func Env(data *TemplateData, method, remote string) map[string]any {
 	return map[string]any{
 		"payload": data.Payload,
-		"header":  map[string][]string(data.Header),
-		"query":   map[string][]string(data.Query),
+		"header":  data.Header, // indexed case-insensitively
+		"query":   data.Query,
 		"path":    data.Path,
 		"method":  method,
 		"body":    data.Body,

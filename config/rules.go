@@ -1,15 +1,44 @@
 package config
 
 import (
+	"fmt"
+
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/rule"
 	"gopkg.in/yaml.v3"
 )
 
 // ruleVars are the variables conditions and vars may use.
 var ruleVars = []string{"payload", "header", "query", "path", "method", "body", "remote", "vars"}
 
-// buildRules compiles a hook's when: and vars:.
+// buildRules compiles a hook's vars: (in order) and when:.
 func (l *loader) buildRules(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {
-	// Filled in with the rule package.
-	_ = ruleVars
+	if hc.Vars.Kind != 0 {
+		if hc.Vars.Kind != yaml.MappingNode {
+			l.addf(&hc.Vars, field+": vars", "must be a mapping of name to expression, e.g. repo: payload.repository.full_name")
+		} else {
+			for i := 0; i+1 < len(hc.Vars.Content); i += 2 {
+				k, v := hc.Vars.Content[i], hc.Vars.Content[i+1]
+				sub := fmt.Sprintf("%s: vars.%s", field, k.Value)
+				if !validEnvName(k.Value) {
+					l.addf(k, sub, "%q is not a name (letters, digits and _)", k.Value)
+					continue
+				}
+				p, err := rule.Compile(v.Value, ruleVars)
+				if err != nil {
+					l.addf(v, sub, "%v", err)
+					continue
+				}
+				h.Vars = append(h.Vars, postbox.Var{Name: k.Value, Expr: p})
+			}
+		}
+	}
+	if hc.When != "" {
+		p, err := rule.CompileBool(hc.When, ruleVars)
+		if err != nil {
+			l.addf(findKey(n, "when"), field+": when", "%v", err)
+			return
+		}
+		h.When = p
+	}
 }
