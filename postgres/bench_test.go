@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -59,21 +60,85 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendGroupCommit measures the design not built: one writer
+// goroutine that commits the appends waiting for it in one transaction
+// (as the SQLite store does), with one NOTIFY per transaction.
+func BenchmarkAppendGroupCommit(b *testing.B) {
+	db := openDB(b, freshSchema(b))
+	type req struct {
+		d    *postbox.Delivery
+		done chan error
+	}
+	reqs := make(chan req)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			var batch []req
+			select {
+			case r := <-reqs:
+				batch = append(batch, r)
+			case <-stop:
+				return
+			}
+		more:
+			for len(batch) < 256 {
+				select {
+				case r := <-reqs:
+					batch = append(batch, r)
+				default:
+					break more
+				}
+			}
+			pb := &pgx.Batch{}
+			for _, r := range batch {
+				queueAppend(pb, r.d)
+			}
+			pb.Queue(notifySQL)
+			err := db.send(context.Background(), pb)
+			for _, r := range batch {
+				r.done <- err
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		done := make(chan error, 1)
+		for pb.Next() {
+			reqs <- req{storetest.NewDelivery("bench", 1), done}
+			if err := <-done; err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // appendNotifyInTx stores d as Append does but sends NOTIFY inside the
 // same transaction.
 func appendNotifyInTx(ctx context.Context, db *DB, d *postbox.Delivery) error {
+	b := &pgx.Batch{}
+	queueAppend(b, d)
+	if d.Actions > 0 {
+		b.Queue(notifySQL)
+	}
+	return db.send(ctx, b)
+}
+
+// queueAppend queues the statement that Append sends for d (no dedup key,
+// no hold).
+func queueAppend(b *pgx.Batch, d *postbox.Delivery) {
 	header, _ := json.Marshal(d.Header)
 	pathValues, _ := json.Marshal(d.PathValues)
 	state := postbox.StatePending
 	if d.Actions == 0 {
 		state = postbox.StateDone
 	}
-	b := &pgx.Batch{}
 	b.Queue(appendSQL, d.ID, d.HookID, d.Method, []byte(d.Path), d.Query.Encode(), string(header), d.Body,
 		d.RemoteAddr, d.Received.UnixNano(), string(pathValues), d.Actions, []byte(d.Key), string(state),
 		[]byte(d.DedupKey), int64(0))
-	if d.Actions > 0 {
-		b.Queue(notifySQL)
-	}
-	return db.send(ctx, b)
 }

@@ -116,8 +116,8 @@ func (db *DB) send(ctx context.Context, b *pgx.Batch) error {
 const deliveryColumns = `id, hook, method, path, query, header, remote, received, path_values, actions, key, state,
 	dedup_key, duplicate_of, series`
 
-// Delivery returns one delivery with its body and attempts, read from one
-// snapshot.
+// Delivery returns one delivery with its body and attempts, read in one
+// round trip.
 func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error) {
 	var d *postbox.Delivery
 	b := &pgx.Batch{}
