@@ -114,6 +114,11 @@ func (q *Queue) Run(ctx context.Context) error {
 	running := 0
 	ticker := time.NewTicker(q.poll)
 	defer ticker.Stop()
+	// A store shared by several instances tells of work others appended.
+	var wake <-chan struct{}
+	if w, ok := q.store.(interface{ Wake() <-chan struct{} }); ok {
+		wake = w.Wake()
+	}
 	for {
 		if free := q.workers - running; free > 0 {
 			jobs, err := q.store.Claim(ctx, free, q.lease())
@@ -143,6 +148,7 @@ func (q *Queue) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return q.drain(&wg, stopActions)
 		case <-q.wake:
+		case <-wake:
 		case <-done:
 			running--
 		case <-ticker.C:

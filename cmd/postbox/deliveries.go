@@ -6,13 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/sqlite"
 )
 
 func runDeliveries(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -37,14 +35,11 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(dbPath(cfg)); err != nil {
-		return fmt.Errorf("no store at %s: has postbox serve run with this config?", dbPath(cfg))
-	}
-	db, err := sqlite.Open(ctx, dbPath(cfg))
+	db, closeStore, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeStore()
 
 	var sinceT time.Time
 	if *since != "" {

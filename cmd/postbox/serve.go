@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -19,13 +18,13 @@ import (
 	"github.com/postbox/postbox/config"
 	phttp "github.com/postbox/postbox/http"
 	"github.com/postbox/postbox/queue"
-	"github.com/postbox/postbox/sqlite"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "postbox.yaml", "configuration `file`")
+	hooksPath := fs.String("hooks", "", "serve an adnanh/webhook hooks `file` (JSON or YAML), converted as postbox import does; without --config on webhook's 0.0.0.0:9000")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	grace := fs.Duration("grace", 10*time.Second, "on shutdown, how long requests and actions may finish")
@@ -39,22 +38,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return exitError(2)
 	}
 	started := time.Now()
-	cfg, err := loadConfig(*path, getenv, stderr)
+	load := func() (*config.Config, error) { return config.Load(*path, getenv) }
+	if *hooksPath != "" {
+		// The hooks file is then what is watched and reloaded.
+		load, path = hooksLoader(fs, *hooksPath, *path, getenv), hooksPath
+	}
+	cfg, err := loadWith(load, stderr)
 	if err != nil {
 		return err
 	}
 
-	db, unlock, err := openStore(ctx, cfg)
+	db, closeStore, err := openStore(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	defer db.Close()
-	// serve holds the data directory's lock: leases left by a crashed
-	// process can be taken back at once.
-	if err := db.ReleaseAll(ctx); err != nil {
-		return fmt.Errorf("recover jobs: %w", err)
-	}
+	defer closeStore()
 
 	var q *queue.Queue
 	observer, stopAdmin, err := startAdmin(ctx, cfg, db, func() { q.Notify() }, logger)
@@ -97,7 +95,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		q.Run(qctx)
 	}()
 	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
-		"store", dbPath(cfg), "startup", time.Since(started))
+		"store", storeName(cfg), "startup", time.Since(started))
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -108,7 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	seen := stamp
 	reload := func(why string) {
 		stamp = fileStamp(*path)
-		next, err := config.Load(*path, getenv)
+		next, err := load()
 		if err != nil {
 			logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
 			return
@@ -153,29 +151,6 @@ wait:
 	mqtt.DefaultPool.Close()
 	logger.Info("stopped")
 	return err
-}
-
-func dbPath(cfg *config.Config) string { return filepath.Join(cfg.Data, "postbox.db") }
-
-// openStore opens the SQLite store in cfg.Data, creating the directory,
-// and takes the directory's lock so that two servers never share it.
-func openStore(ctx context.Context, cfg *config.Config) (*sqlite.DB, func(), error) {
-	if cfg.Store != "" {
-		return nil, nil, fmt.Errorf("store %q: only the embedded SQLite store is available in this build", cfg.Store)
-	}
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return nil, nil, fmt.Errorf("data directory: %w", err)
-	}
-	unlock, err := lockDir(cfg.Data)
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := sqlite.Open(ctx, dbPath(cfg))
-	if err != nil {
-		unlock()
-		return nil, nil, err
-	}
-	return db, unlock, nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
