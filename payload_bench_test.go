@@ -1,0 +1,30 @@
+package postbox_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/postbox/postbox"
+)
+
+// benchBody is the benchmark harness's 2 KiB GitHub push event.
+func benchBody(b *testing.B) []byte {
+	body, err := os.ReadFile("bench/testdata/push.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
+// BenchmarkParsePayload measures the ingress's parse of a 2 KiB GitHub
+// JSON body (depth check, then encoding/json into any with json.Number).
+func BenchmarkParsePayload(b *testing.B) {
+	body := benchBody(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := postbox.ParsePayload("application/json", body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
