@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -210,6 +212,8 @@ func TestNotifyWakesAWaitingHandle(t *testing.T) {
 func TestTheListenerReconnects(t *testing.T) {
 	u := freshSchema(t)
 	waiter, writer := openDB(t, u), openDB(t, u)
+	var log lockedBuffer
+	waiter.SetLogger(slog.New(slog.NewTextHandler(&log, nil)))
 	wake := waiter.Wake()
 	mustWake(t, wake, "the listener's first connection")
 	pid := waiter.listener.pid.Load()
@@ -229,6 +233,27 @@ func TestTheListenerReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWake(t, wake, "an append after the reconnect")
+	if !strings.Contains(log.String(), "connection lost") {
+		t.Errorf("the lost connection was not logged; log:\n%s", log.String())
+	}
+}
+
+// lockedBuffer is a log destination that goroutines may share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func mustWake(t *testing.T, wake <-chan struct{}, what string) {

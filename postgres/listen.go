@@ -60,8 +60,8 @@ func (db *DB) signal() {
 }
 
 func (db *DB) logger() *slog.Logger {
-	if db.Logger != nil {
-		return db.Logger
+	if l := db.log.Load(); l != nil {
+		return l
 	}
 	return slog.New(slog.DiscardHandler)
 }

@@ -28,8 +28,8 @@ import (
 
 var _ postbox.Store = (*DB)(nil)
 
-// Channel is the notification channel that Append and Release notify and
-// Wake listens on.
+// Channel is the notification channel that Append, Release and Replay
+// notify and Wake listens on.
 const Channel = "postbox_jobs"
 
 // nowNS is the database's clock in nanoseconds since the Unix epoch. Leases
@@ -43,10 +43,6 @@ const nowNS = `(extract(epoch FROM now()) * 1000000000)::int8`
 type DB struct {
 	pool *pgxpool.Pool
 
-	// Logger receives the listener's reports (a lost connection, a
-	// reconnect). Set it before the first call of Wake; nil discards them.
-	Logger *slog.Logger
-
 	listenCfg   *pgx.ConnConfig
 	ctx         context.Context // ends at Close; owns the listener
 	cancel      context.CancelFunc
@@ -58,7 +54,13 @@ type DB struct {
 	closeOnce   sync.Once
 
 	onCommit atomic.Pointer[func(d time.Duration, n int)]
+	log      atomic.Pointer[slog.Logger]
 }
+
+// SetLogger makes the store report to l what it does in the background:
+// the listener losing its connection and reconnecting, a notification that
+// could not be sent. Until it is called, those reports are discarded.
+func (db *DB) SetLogger(l *slog.Logger) { db.log.Store(l) }
 
 // SetCommitObserver makes the store call fn after every write transaction
 // it commits for Append and Release, with its duration and the number of
