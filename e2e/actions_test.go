@@ -25,6 +25,9 @@ hooks:
   - id: exit
     actions:
       - exec: {command: /bin/sh, args: ["@TESTDATA@/exit.sh", "{{ .Payload.word }}", "{{ .Payload.code }}"]}
+  - id: background
+    actions:
+      - exec: {command: /bin/sh, args: ["@TESTDATA@/background.sh"]}
   - id: slow
     actions:
       - exec: {command: /bin/sleep, args: ["30"], timeout: 200ms}
@@ -48,6 +51,8 @@ func TestExecAttempts(t *testing.T) {
 			"done", "ok", 0, []string{"out: fine", "err: fine"}},
 		{"a command that exits 3 is recorded with code 3 and its output, and the delivery failed", "/hooks/exit", `{"word":"broken","code":3}`,
 			"failed", "failed", 3, []string{"out: broken", "err: broken"}},
+		{"a command that exits 0 while a process it started keeps its output open is ok", "/hooks/background", `{}`,
+			"done", "ok", 0, []string{"started "}},
 		{"a command past its timeout is killed and recorded as a timeout", "/hooks/slow", `{}`,
 			"failed", "timeout", -1, nil},
 	}

@@ -363,6 +363,12 @@ func TestAnswers(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the reason of a 401 goes to the log, not to the client", func(t *testing.T) {
+		s.waitLog("a 401 logged with its reason", func(r record) bool {
+			reason, _ := r["reason"].(string)
+			return r["msg"] == "rejected" && r["status"] == float64(401) && strings.Contains(reason, "does not match")
+		})
+	})
 	// Each 2xx answer above stored one delivery, and no error did.
 	if got := len(s.deliveries("--limit", "1000")); got != accepted {
 		t.Errorf("%d deliveries stored, want one for each of the %d 2xx answers", got, accepted)

@@ -224,6 +224,7 @@ func TestMalformedRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, closed := exchange(t, s.addr, tt.send, tt.closeWrite)
+			t.Logf("answers %v, closed %v", got, closed)
 			switch {
 			case len(got) == 0 && tt.orClosed && closed:
 			case len(got) == 0 && !closed:

@@ -28,8 +28,9 @@ type server struct {
 	logs   *logs
 	client *http.Client
 
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has been waited for
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed once cmd has been waited for
+	waitErr error         // cmd.Wait's error, set before exited closes
 }
 
 // startServer writes config into a new temporary directory and starts
@@ -69,7 +70,8 @@ func (s *server) start() {
 	}
 	exited := make(chan struct{})
 	go func() {
-		cmd.Wait() // also waits until all of stderr is in s.logs
+		// Wait also waits until all of stderr is in s.logs.
+		s.waitErr = cmd.Wait()
 		close(exited)
 	}()
 	s.cmd, s.exited = cmd, exited
@@ -92,6 +94,9 @@ func (s *server) stop() {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
+		if s.waitErr != nil {
+			s.t.Errorf("postbox serve ended with %v after SIGTERM, want a clean exit", s.waitErr)
+		}
 	case <-time.After(20 * time.Second):
 		s.cmd.Process.Kill()
 		<-s.exited
