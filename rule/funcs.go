@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -125,9 +126,9 @@ func (c *compiler) call(n *node) (evalFn, typ, *Error) {
 		apply = stringTest(n.name, strings.Contains)
 	case "matches":
 		if args[0].kind == nLit {
-			re, err := regexp.Compile(args[0].lit.(string))
+			re, err := compileRegexp(args[0].lit.(string))
 			if err != nil {
-				return nil, tyDyn, errAt(args[0].off, "invalid regular expression: %v", err)
+				return nil, tyDyn, errAt(args[0].off, "%s", err.Msg)
 			}
 			arg = func(*state) (any, error) { return re, nil }
 		}
@@ -336,32 +337,79 @@ func stringTest(name string, test func(s, sub string) bool) func(*state, any, an
 // evaluation, when the pattern is not a literal.
 const maxPattern = 1024
 
+// maxPatterns is how many patterns from the data one evaluation remembers.
+const maxPatterns = 16
+
+// pattern is a compiled regular expression and the size of its program,
+// which matching costs in proportion to.
+type pattern struct {
+	re   *regexp.Regexp
+	size int
+}
+
+func compileRegexp(pat string) (*pattern, *Error) {
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, rtErr("invalid regular expression: %v", err)
+	}
+	// regexp does not say how large its program is; compile it again
+	// the same way to find out.
+	size := 1
+	if sre, err := syntax.Parse(pat, syntax.Perl); err == nil {
+		if prog, err := syntax.Compile(sre.Simplify()); err == nil {
+			size = len(prog.Inst)
+		}
+	}
+	return &pattern{re: re, size: size}, nil
+}
+
+// compileRegexp compiles a pattern that comes from the data, at a cost
+// that bounds the memory compiling takes, and remembers it for the rest of
+// the evaluation: a loop often matches against the same pattern.
+func (s *state) compileRegexp(pat string) (*pattern, *Error) {
+	if len(pat) > maxPattern {
+		return nil, limitErr("the regular expression is %d bytes long; the limit is %d", len(pat), maxPattern)
+	}
+	if err := s.charge(100 + 32*len(pat)); err != nil {
+		return nil, err.(*Error)
+	}
+	p, err := compileRegexp(pat)
+	if err != nil {
+		return nil, err
+	}
+	if s.patterns == nil {
+		s.patterns = make(map[string]*pattern)
+	}
+	if len(s.patterns) < maxPatterns {
+		s.patterns[pat] = p
+	}
+	return p, nil
+}
+
+// matches is x.matches(re). It costs the length of x times the size of
+// the pattern, since Go's regexp matches in time proportional to both.
 func matches(s *state, x, arg any) (any, error) {
 	str, ok := x.(string)
 	if !ok {
 		return nil, rtErr("matches needs a string, got %s", describe(x))
 	}
-	re, ok := arg.(*regexp.Regexp)
+	p, ok := arg.(*pattern)
 	if !ok {
 		pat, ok := arg.(string)
 		if !ok {
 			return nil, rtErr("the argument of matches must be a string, got %s", describe(arg))
 		}
-		if len(pat) > maxPattern {
-			return nil, limitErr("the regular expression is %d bytes long; the limit is %d", len(pat), maxPattern)
-		}
-		if err := s.charge(len(pat)); err != nil {
-			return nil, err
-		}
-		var err error
-		if re, err = regexp.Compile(pat); err != nil {
-			return nil, rtErr("invalid regular expression: %v", err)
+		if p = s.patterns[pat]; p == nil {
+			var err *Error
+			if p, err = s.compileRegexp(pat); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if err := s.charge(len(str) / 16); err != nil {
+	if err := s.charge((len(str) + 1) * p.size / 16); err != nil {
 		return nil, err
 	}
-	return re.MatchString(str), nil
+	return p.re.MatchString(str), nil
 }
 
 // changeCase makes lowerAscii and upperAscii, which change the case of

@@ -107,6 +107,8 @@ func TestEvalLimits(t *testing.T) {
 		{"|| does not absorb a limit", `payload.small.exists(x, body.contains("b")) || true`, "column 30: the evaluation costs more than the limit of 1000000"},
 		{"&& does not absorb a limit", `body + body == "" && false`, "column 6: + would make a string of 1228800 bytes; the limit is 1048576"},
 		{"exists does not absorb a limit", `[1, 2].exists(x, x == 2 || payload.l100k.exists(y, false))`, "column 42: exists: loops visit more than 100000 elements"},
+		{"matching a long string costs its length times the pattern", `body.matches("(a?){30}a{30}x")`, "column 6: the evaluation costs more than the limit of 1000000"},
+		{"a simple pattern may match a long string", `body.matches("^a+$")`, ""},
 		{"a long pattern from data is refused", `"a".matches(payload.pat)`, "column 5: the regular expression is 2000 bytes long; the limit is 1024"},
 		{"deeply nested values do not compare", `payload.deep == payload.deep`, "column 14: values are nested more than 1000 levels deep"},
 	}

@@ -45,8 +45,10 @@ const (
 	// visit in one evaluation, nested loops counted in full.
 	MaxIterations = 100_000
 	// MaxCost bounds the work of one evaluation: each step of a loop
-	// costs the size of its body, and work on strings and lists costs one
-	// per 64 bytes read, 16 bytes allocated or element visited.
+	// costs the size of its body; work on strings and lists costs one
+	// per 64 bytes read, 16 bytes allocated or element visited; and
+	// matches costs the length of the string times the size of the
+	// pattern's program, over 16.
 	MaxCost = 1_000_000
 )
 

@@ -21,6 +21,8 @@ type state struct {
 	locals []any
 	cost   int
 	iters  int
+	// patterns are the regular expressions compiled from the data.
+	patterns map[string]*pattern
 }
 
 // charge adds n to the cost of the evaluation.
