@@ -76,6 +76,7 @@ type Server struct {
 
 	hooks   atomic.Pointer[hookSet]
 	metrics *metrics
+	stats   *statsCache
 	ring    *ring
 	recent  *recent
 	hub     *hub
@@ -128,7 +129,8 @@ func New(o Options) *Server {
 		buffer = DefaultBuffer
 	}
 	s.SetHooks(o.Hooks)
-	s.metrics = newMetrics(s.store)
+	s.stats = &statsCache{store: s.store, now: s.now}
+	s.metrics = newMetrics(s.stats)
 	s.ring = newRing(ringSize, sampleSize)
 	s.recent = newRecent()
 	s.hub = newHub(buffer, s.metrics.sseDropped)

@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -36,10 +38,13 @@ type hookInfo struct {
 // that only the store still knows.
 func (s *Server) handleHooks() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stats, err := s.store.HookStats(r.Context())
-		if err != nil {
-			s.fail(w, r, err)
-			return
+		var stats []postbox.HookStats
+		if r.URL.Query().Get("counts") != "false" {
+			var err error
+			if stats, err = s.stats.get(r.Context()); err != nil {
+				s.fail(w, r, err)
+				return
+			}
 		}
 		byHook := make(map[string]postbox.HookStats, len(stats))
 		for _, st := range stats {
@@ -172,23 +177,32 @@ func (s *Server) handleMinutes() http.Handler {
 		for i := range ans.Buckets {
 			ans.Buckets[i] = minuteBucket{T: start.Add(time.Duration(i) * time.Minute), States: map[postbox.State]int{}}
 		}
-		f := postbox.DeliveryFilter{Hook: hook, Since: start, Until: end, Limit: scanPage}
+		// Pages are read newest first by id without a Since bound: ids sort
+		// by reception, so the walk stops at the first delivery older than
+		// the window, instead of the store scanning every older row for
+		// received >= since.
+		f := postbox.DeliveryFilter{Hook: hook, Until: end, Limit: scanPage}
 		for scanned := 0; ; {
 			list, err := s.store.Deliveries(r.Context(), f)
 			if err != nil {
 				s.fail(w, r, err)
 				return
 			}
+			older := false
 			for _, d := range list {
 				i := int(d.Received.Sub(start) / time.Minute)
-				if i < 0 || i >= minutes {
+				if d.Received.Before(start) {
+					older = true
+					continue
+				}
+				if i >= minutes {
 					continue
 				}
 				ans.Buckets[i].Total++
 				ans.Buckets[i].States[d.State]++
 			}
 			scanned += len(list)
-			if len(list) < f.Limit {
+			if older || len(list) < f.Limit {
 				break
 			}
 			f.Before = list[len(list)-1].ID
@@ -201,4 +215,35 @@ func (s *Server) handleMinutes() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, ans)
 	})
+}
+
+// statsCacheTTL is how long HookStats answers are shared: the query reads
+// every delivery, so scrapes and consoles that come together pay it once.
+const statsCacheTTL = 2 * time.Second
+
+// statsCache shares Store.HookStats between /api/hooks and /metrics. One
+// query runs at a time; callers meanwhile wait for its answer.
+type statsCache struct {
+	store postbox.Store
+	now   func() time.Time
+	mu    sync.Mutex
+	at    time.Time
+	stats []postbox.HookStats
+}
+
+func (c *statsCache) get(ctx context.Context) ([]postbox.HookStats, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.now(); c.stats != nil && now.Sub(c.at) < statsCacheTTL && !now.Before(c.at) {
+		return c.stats, nil
+	}
+	stats, err := c.store.HookStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if stats == nil {
+		stats = []postbox.HookStats{}
+	}
+	c.stats, c.at = stats, c.now()
+	return stats, nil
 }

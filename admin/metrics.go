@@ -47,7 +47,7 @@ type metrics struct {
 	sseDropped      prometheus.Counter
 }
 
-func newMetrics(store postbox.Store) *metrics {
+func newMetrics(stats *statsCache) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRequests,
@@ -81,7 +81,7 @@ func newMetrics(store postbox.Store) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.requestDuration, m.rejections, m.commitDuration, m.commitBatch,
 		m.attempts, m.actionDuration, m.deadTotal, m.sseDropped,
-		newStoreCollector(store),
+		newStoreCollector(stats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -125,16 +125,16 @@ func (m *metrics) observeCommit(d time.Duration, n int) {
 // storeCollector reads the store's counts at scrape time: deliveries by
 // hook and state, pending ones (the queue depth) and dead ones.
 type storeCollector struct {
-	store      postbox.Store
+	stats      *statsCache
 	deliveries *prometheus.Desc
 	depth      *prometheus.Desc
 	dead       *prometheus.Desc
 	errors     prometheus.Counter
 }
 
-func newStoreCollector(store postbox.Store) *storeCollector {
+func newStoreCollector(stats *statsCache) *storeCollector {
 	return &storeCollector{
-		store: store,
+		stats: stats,
 		deliveries: prometheus.NewDesc(MetricDeliveries, "Stored deliveries, by hook and state.",
 			[]string{"hook", "state"}, nil),
 		depth: prometheus.NewDesc(MetricQueueDepth, "Deliveries whose actions have not finished (state pending), by hook.",
@@ -158,7 +158,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	stats, err := c.store.HookStats(ctx)
+	stats, err := c.stats.get(ctx)
 	if err != nil {
 		c.errors.Inc()
 		ch <- c.errors

@@ -57,6 +57,12 @@ func TestHooks(t *testing.T) {
 	if retired.ID != "retired" || retired.Configured || retired.Total != 1 {
 		t.Errorf("a hook only the store knows: %+v", retired)
 	}
+
+	a.Hooks = nil
+	f.getJSON("/api/hooks?counts=false", &a)
+	if len(a.Hooks) != 2 || a.Hooks[0].ID != "lamp" || a.Hooks[0].Total != 0 || len(a.Hooks[0].States) != 0 {
+		t.Errorf("without counts: %+v", a.Hooks)
+	}
 }
 
 func TestMinutes(t *testing.T) {

@@ -272,7 +272,8 @@ function bumpSpark(hook, t) {
 }
 
 async function loadHooks() {
-  const { hooks } = await api('/api/hooks');
+  // The deliveries page needs only the hooks' ids: counting is for the hooks page.
+  const { hooks } = await api('/api/hooks' + (state.tab === 'hooks' ? '' : '?counts=false'));
   state.hooks = hooks;
   const sel = $('#filters select[name=hook]');
   const cur = sel.value;

@@ -1,0 +1,86 @@
+package admin_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/admin"
+	"github.com/postbox/postbox/sqlite"
+)
+
+// BenchmarkAPI100k measures the console's requests against a store of
+// 100,000 deliveries: the console must stay usable at that size.
+//
+//	go test -run '^$' -bench API100k ./admin/
+func BenchmarkAPI100k(b *testing.B) {
+	const n = 100_000
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "postbox.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	start := time.Now().Add(-n * time.Second / 10) // 10 a second, up to now
+	var ids postbox.IDGen
+	var wg sync.WaitGroup
+	const writers = 64
+	var middle string
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += writers {
+				at := start.Add(time.Duration(i) * time.Second / 10)
+				hook := []string{"lamp", "gh", "stripe"}[i%3]
+				d := &postbox.Delivery{ID: ids.New(at), HookID: hook, Method: "POST", Path: "/hooks/" + hook,
+					Header: http.Header{"Content-Type": {"application/json"}}, RemoteAddr: "192.0.2.1:1000",
+					Received: at, Body: fmt.Appendf(nil, `{"n":%d,"text":"%0200d"}`, i, i)}
+				if err := db.Append(context.Background(), d); err != nil {
+					b.Error(err)
+					return
+				}
+				if i == n/2 {
+					middle = d.ID
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	srv := admin.New(admin.Options{Store: db, Hooks: testHooks()})
+	defer srv.Close()
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	for _, path := range []string{
+		"/api/deliveries",
+		"/api/deliveries?hook=gh",
+		"/api/deliveries?state=done&limit=500",
+		"/api/deliveries?before=" + middle,
+		"/api/deliveries?q=%22n%22:99999,",
+		"/api/deliveries/" + middle,
+		"/api/hooks",
+		"/api/stats/minutes?hook=lamp&minutes=60",
+		"/api/rejections",
+		"/metrics",
+		"/",
+	} {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				res, err := ts.Client().Get(ts.URL + path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					b.Fatalf("%s: %d", path, res.StatusCode)
+				}
+			}
+		})
+	}
+}
