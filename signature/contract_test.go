@@ -124,13 +124,12 @@ func TestSigners(t *testing.T) {
 					ov := clocked(c.build(t, name, other), t0)
 					mustReject(t, ov.Verify(r, signed), "")
 				})
-				t.Run("a request without its headers is refused", func(t *testing.T) {
-					bare := post(c.target(), http.Header{"Content-Type": r.Header["Content-Type"]}, signed)
-					if name == "mailgun" {
-						t.Skip("Mailgun's signature is in the body")
-					}
-					mustReject(t, v.Verify(bare, signed), "no ")
-				})
+				if name != "mailgun" { // Mailgun's signature is in the body
+					t.Run("a request without its headers is refused", func(t *testing.T) {
+						bare := post(c.target(), http.Header{"Content-Type": r.Header["Content-Type"]}, signed)
+						mustReject(t, v.Verify(bare, signed), "no ")
+					})
+				}
 				if c.signsBody {
 					t.Run("a changed body is refused", func(t *testing.T) {
 						changed := append(slices.Clone(signed[:len(signed)-1]), signed[len(signed)-1]^1)
