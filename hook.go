@@ -27,6 +27,13 @@ type Hook struct {
 	ContinueOnError bool
 	// Dedup drops repeats of a delivery; see Store.Append.
 	Dedup Dedup
+	// Concurrency caps this hook's actions running at once (0: only the
+	// global worker count applies).
+	Concurrency int
+	// OrderKey, when set, renders a key per delivery; deliveries with the
+	// same key run their actions one after another, in arrival order
+	// (order: per-key).
+	OrderKey *Template
 	// Sync runs the actions before answering, within SyncTimeout, so that
 	// the response may show their results (.Result).
 	Sync        bool

@@ -26,8 +26,11 @@ type Store interface {
 	// Deliveries lists deliveries, newest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 	// Claim leases up to max runnable jobs (due, not leased) to the caller
-	// until now+lease. A job whose lease expires is runnable again.
-	Claim(ctx context.Context, max int, lease time.Duration) ([]*Job, error)
+	// until now+lease. A job whose lease expires is runnable again. Jobs of
+	// the hooks in skipHooks are not claimed, nor a job whose delivery has
+	// a Key that an earlier unfinished delivery of its hook shares (so that
+	// deliveries with one key run one after another).
+	Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*Job, error)
 	// Finish records the attempt made for job and moves the job on as the
 	// outcome says: the next action, a retry at outcome.RetryAt, done, or dead.
 	Finish(ctx context.Context, job *Job, a *Attempt, next JobTransition) error

@@ -41,6 +41,10 @@ type hookConfig struct {
 	When        string    `yaml:"when"`
 	Vars        yaml.Node `yaml:"vars"` // name → expression, in order
 	OnUnmatched string    `yaml:"on_unmatched"`
+
+	Concurrency int    `yaml:"concurrency"`
+	Order       string `yaml:"order"` // "" or per-key
+	Key         string `yaml:"key"`   // the ordering key template for order: per-key
 }
 
 type dedupConfig struct {
@@ -298,6 +302,30 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 		l.addf(findKey(n, "on_unmatched"), field+": on_unmatched", "%q: use reject (422, the default) or accept (200, stored without actions)", hc.OnUnmatched)
 	}
 	l.buildRules(n, field, hc, h)
+	h.Concurrency = hc.Concurrency
+	if hc.Concurrency < 0 {
+		l.addf(findKey(n, "concurrency"), field+": concurrency", "must not be negative (0 means no limit of its own)")
+	}
+	switch hc.Order {
+	case "":
+		if hc.Key != "" {
+			l.addf(findKey(n, "key"), field+": key", "is the ordering key of order: per-key; add order: per-key (or use dedup.key to drop repeats)")
+		}
+	case "per-key":
+		if hc.Key == "" {
+			l.addf(findKey(n, "order"), field+": order", "per-key needs key: a template such as \"{{ .Payload.device }}\"")
+			break
+		}
+		t, err := postbox.ParseTemplate("key", hc.Key)
+		if err != nil {
+			l.addf(findKey(n, "key"), field+": key", "is not a valid template: %v", cleanTemplateErr(err))
+		} else if err := dryRun(t); err != nil {
+			l.addf(findKey(n, "key"), field+": key", "%v", err)
+		}
+		h.OrderKey = t
+	default:
+		l.addf(findKey(n, "order"), field+": order", "%q: the only order is per-key", hc.Order)
+	}
 	if hc.Timeout != 0 && !h.Sync {
 		l.addf(findKey(n, "timeout"), field+": timeout", "applies to sync hooks only (mode: sync); set an action's own timeout instead")
 	}

@@ -233,6 +233,11 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 		data.Hook = postbox.HookInfo{ID: h.ID}
 		data.Header, data.Query = d.Header, d.Query
 		d.DedupKey, d.DedupWindow = dedupKey(h, chosen.identifiers, r, body, data), h.Dedup.Window
+		if h.OrderKey != nil {
+			if d.Key, err = h.OrderKey.Execute(data); err != nil {
+				log.Warn("ordering key did not render; the delivery is not ordered", "err", err)
+			}
+		}
 		ctx := r.Context()
 		if h.Sync {
 			var cancel context.CancelFunc

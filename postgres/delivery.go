@@ -39,10 +39,10 @@ const appendSQL = `WITH dup AS (
 		$14, coalesce(dup.delivery, ''), 0
 	FROM (SELECT) one LEFT JOIN dup ON true
 	ON CONFLICT (id) DO NOTHING
-	RETURNING id, hook, state, duplicate_of
+	RETURNING id, hook, state, duplicate_of, key
 ), j AS (
-	INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed)
-	SELECT id, hook, 0, 0, 0, ` + nowNS + `, CASE WHEN $15::int8 > 0 THEN ` + nowNS + ` + $15::int8 ELSE 0 END, false
+	INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
+	SELECT id, hook, 0, 0, 0, ` + nowNS + `, CASE WHEN $15::int8 > 0 THEN ` + nowNS + ` + $15::int8 ELSE 0 END, false, key
 	FROM d WHERE state = '` + string(postbox.StatePending) + `'
 )
 SELECT count(*), coalesce(max(state), ''), coalesce(max(duplicate_of), '') FROM d`

@@ -14,12 +14,18 @@ import (
 // instances claim at once without waiting for each other; a row that
 // another claimer leased meanwhile fails the lease test on recheck, so no
 // job is handed out twice.
+//
+// A job of a hook in $3 (at its concurrency limit) is left alone, and so is
+// a job whose ordering key an earlier unfinished delivery of its hook has.
 const claimSQL = `WITH c AS (
-	SELECT delivery FROM jobs
-	WHERE due <= ` + nowNS + ` AND lease <= ` + nowNS + `
-	ORDER BY due, delivery
+	SELECT j.delivery FROM jobs j
+	WHERE j.due <= ` + nowNS + ` AND j.lease <= ` + nowNS + `
+		AND NOT (j.hook = ANY($3::text[]))
+		AND (j.key = '' OR NOT EXISTS (
+			SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.delivery < j.delivery))
+	ORDER BY j.due, j.delivery
 	LIMIT $1
-	FOR UPDATE SKIP LOCKED
+	FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE jobs j SET lease = ` + nowNS + ` + $2
 FROM c WHERE j.delivery = c.delivery
@@ -27,11 +33,14 @@ RETURNING j.delivery, j.hook, j.series, j.action, j.attempt`
 
 // Claim leases up to max due jobs until now+lease, now on the database's
 // clock.
-func (db *DB) Claim(ctx context.Context, max int, lease time.Duration) ([]*postbox.Job, error) {
+func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*postbox.Job, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, claimSQL, max, int64(lease))
+	if skipHooks == nil {
+		skipHooks = []string{}
+	}
+	rows, err := db.pool.Query(ctx, claimSQL, max, int64(lease), skipHooks)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -154,8 +163,8 @@ func (db *DB) Replay(ctx context.Context, id string) error {
 		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE deliveries SET series = $2, state = $3 WHERE id = $1`, id, series+1, string(postbox.StatePending))
-		b.Queue(`INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed)
-			SELECT id, hook, series, 0, 0, `+nowNS+`, 0, false FROM deliveries WHERE id = $1`, id)
+		b.Queue(`INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
+			SELECT id, hook, series, 0, 0, `+nowNS+`, 0, false, key FROM deliveries WHERE id = $1`, id)
 		b.Queue(notifySQL)
 		return tx.SendBatch(ctx, b).Close()
 	})

@@ -110,8 +110,13 @@ func (q *Queue) Run(ctx context.Context) error {
 	actx, stopActions := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopActions()
 	var wg sync.WaitGroup
-	done := make(chan struct{}, q.workers)
+	done := make(chan string, q.workers) // the hook of a finished job
 	running := 0
+	perHook := map[string]int{}
+	finished := func(hook string) {
+		running--
+		perHook[hook]--
+	}
 	ticker := time.NewTicker(q.poll)
 	defer ticker.Stop()
 	// A store shared by several instances tells of work others appended.
@@ -121,24 +126,37 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 	for {
 		if free := q.workers - running; free > 0 {
-			jobs, err := q.store.Claim(ctx, free, q.lease())
+			hooks := *q.hooks.Load()
+			var skip []string
+			for id, n := range perHook {
+				if h := hooks[id]; h != nil && h.Concurrency > 0 && n >= h.Concurrency {
+					skip = append(skip, id)
+				}
+			}
+			jobs, err := q.store.Claim(ctx, free, q.lease(), skip...)
 			if err != nil && ctx.Err() == nil {
 				q.logger.Error("claim jobs failed", "err", err)
 			}
 			for _, j := range jobs {
+				if h := hooks[j.HookID]; h != nil && h.Concurrency > 0 && perHook[j.HookID] >= h.Concurrency {
+					// One claim brought more of this hook than it may run.
+					q.release(context.WithoutCancel(ctx), j, q.logger)
+					continue
+				}
 				running++
+				perHook[j.HookID]++
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					q.run(actx, j)
-					done <- struct{}{}
+					done <- j.HookID
 				}()
 			}
 			if len(jobs) == free {
 				// There may be more: claim again when a slot frees.
 				select {
-				case <-done:
-					running--
+				case h := <-done:
+					finished(h)
 					continue
 				case <-ctx.Done():
 				}
@@ -149,8 +167,8 @@ func (q *Queue) Run(ctx context.Context) error {
 			return q.drain(&wg, stopActions)
 		case <-q.wake:
 		case <-wake:
-		case <-done:
-			running--
+		case h := <-done:
+			finished(h)
 		case <-ticker.C:
 		}
 	}

@@ -234,3 +234,54 @@ func TestBackoffGrowsWithFullJitterAndHonoursRetryAfter(t *testing.T) {
 		t.Errorf("Retry-After 30s gave %s", d)
 	}
 }
+
+// overlapScript records in bad whenever two runs of it overlap.
+func overlapScript(dir string) string {
+	return fmt.Sprintf(`mkdir %[1]s/lock 2>/dev/null || echo overlap >> %[1]s/bad; sleep 0.05; rmdir %[1]s/lock 2>/dev/null; echo "$0" >> %[1]s/order`, dir)
+}
+
+func TestAHookConcurrencyOfOneRunsItsActionsOneAtATime(t *testing.T) {
+	db := openStore(t)
+	dir := t.TempDir()
+	a, _ := exec.New(exec.Config{Command: "sh", Args: []string{"-c", overlapScript(dir), "{{ .Delivery.ID }}"}, Timeout: 5 * time.Second})
+	h := &postbox.Hook{ID: "h", Concurrency: 1, Actions: []postbox.Action{a}}
+	q, _, _ := start(t, db, time.Second, h)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		ids = append(ids, appendFor(t, db, q, h).ID)
+	}
+	for _, id := range ids {
+		waitState(t, db, id, postbox.StateDone)
+	}
+	if bad, err := os.ReadFile(filepath.Join(dir, "bad")); err == nil {
+		t.Errorf("actions of a hook with concurrency 1 overlapped: %q", bad)
+	}
+}
+
+func TestDeliveriesWithOneOrderingKeyRunInArrivalOrder(t *testing.T) {
+	db := openStore(t)
+	dir := t.TempDir()
+	a, _ := exec.New(exec.Config{Command: "sh", Args: []string{"-c", overlapScript(dir), "{{ .Delivery.ID }}"}, Timeout: 5 * time.Second})
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{a}}
+	q, _, _ := start(t, db, time.Second, h)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		d := storetest.NewDelivery(h.ID, 1)
+		d.Key = "device-7"
+		if err := db.Append(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		q.Notify()
+		ids = append(ids, d.ID)
+	}
+	for _, id := range ids {
+		waitState(t, db, id, postbox.StateDone)
+	}
+	if bad, err := os.ReadFile(filepath.Join(dir, "bad")); err == nil {
+		t.Errorf("deliveries with one key overlapped: %q", bad)
+	}
+	order, _ := os.ReadFile(filepath.Join(dir, "order"))
+	if got := strings.Fields(string(order)); strings.Join(got, " ") != strings.Join(ids, " ") {
+		t.Errorf("ran in order %v, want arrival order %v", got, ids)
+	}
+}

@@ -68,8 +68,8 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 		if d.Hold > 0 {
 			lease = db.Now().Add(d.Hold).UnixNano()
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed)
-			VALUES (?, ?, 0, 0, 0, ?, ?, 0)`, d.ID, d.HookID, received, lease)
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
+			VALUES (?, ?, 0, 0, 0, ?, ?, 0, ?)`, d.ID, d.HookID, received, lease, d.Key)
 		return err
 	})
 	if err != nil {

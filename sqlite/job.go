@@ -4,24 +4,40 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/postbox/postbox"
 )
 
 // Claim leases up to max due jobs until now+lease.
-func (db *DB) Claim(ctx context.Context, max int, lease time.Duration) ([]*postbox.Job, error) {
+// A job of a hook in skipHooks (at its concurrency limit) is left alone,
+// and so is a job whose ordering key an earlier unfinished delivery of its
+// hook has.
+func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*postbox.Job, error) {
 	if max <= 0 {
 		return nil, nil
+	}
+	skip := ""
+	args := []any{}
+	if len(skipHooks) > 0 {
+		skip = " AND j.hook NOT IN (?" + strings.Repeat(", ?", len(skipHooks)-1) + ")"
+		for _, h := range skipHooks {
+			args = append(args, h)
+		}
 	}
 	var jobs []*postbox.Job
 	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		jobs = jobs[:0]
 		now := db.Now()
-		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET lease = ?
-			WHERE delivery IN (SELECT delivery FROM jobs WHERE due <= ? AND lease <= ? ORDER BY due, delivery LIMIT ?)
-			RETURNING delivery, hook, series, action, attempt`,
-			now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), max)
+		q := `UPDATE jobs SET lease = ?
+			WHERE delivery IN (SELECT j.delivery FROM jobs j WHERE j.due <= ? AND j.lease <= ?` + skip + `
+				AND (j.key = '' OR NOT EXISTS (
+					SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.delivery < j.delivery))
+				ORDER BY j.due, j.delivery LIMIT ?)
+			RETURNING delivery, hook, series, action, attempt`
+		qargs := append([]any{now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano()}, args...)
+		rows, err := tx.QueryContext(ctx, q, append(qargs, max)...)
 		if err != nil {
 			return err
 		}
@@ -160,8 +176,8 @@ func (db *DB) Replay(ctx context.Context, id string) error {
 			series, string(postbox.StatePending), id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed)
-			SELECT id, hook, ?, 0, 0, ?, 0, 0 FROM deliveries WHERE id = ?`, series, db.Now().UnixNano(), id)
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
+			SELECT id, hook, ?, 0, 0, ?, 0, 0, key FROM deliveries WHERE id = ?`, series, db.Now().UnixNano(), id)
 		return err
 	})
 }

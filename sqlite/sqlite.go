@@ -223,9 +223,11 @@ var schema = []string{
 		attempt  INTEGER NOT NULL,
 		due      INTEGER NOT NULL,
 		lease    INTEGER NOT NULL,
-		failed   INTEGER NOT NULL
+		failed   INTEGER NOT NULL,
+		key      TEXT NOT NULL -- the delivery's ordering key (order: per-key)
 	)`,
 	`CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due)`,
+	`CREATE INDEX IF NOT EXISTS jobs_key ON jobs (hook, key, delivery) WHERE key != ''`,
 	`CREATE TABLE IF NOT EXISTS attempts (
 		delivery  TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
 		series    INTEGER NOT NULL,

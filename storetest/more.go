@@ -21,6 +21,68 @@ var moreTests = []struct {
 	{"a delivery with work left cannot be replayed", testReplayBusy},
 	{"deliveries filter by body text and time range", testFilters},
 	{"hook stats count deliveries per state", testHookStats},
+	{"deliveries sharing a key run one after another", testPerKeyOrder},
+	{"jobs of skipped hooks are not claimed", testSkipHooks},
+	{"finishing a job that moved on is an error", testFinishNotHeld},
+}
+
+func testPerKeyOrder(t *testing.T, s postbox.Store) {
+	first := NewDelivery("dev", 1)
+	first.Key = "lamp-1"
+	mustAppend(t, s, first)
+	second := NewDelivery("dev", 1)
+	second.Key = "lamp-1"
+	mustAppend(t, s, second)
+	other := NewDelivery("dev", 1)
+	other.Key = "lamp-2"
+	mustAppend(t, s, other)
+	free := NewDelivery("dev", 1)
+	mustAppend(t, s, free)
+	jobs := claim(t, s, 10)
+	got := map[string]bool{}
+	for _, j := range jobs {
+		got[j.DeliveryID] = true
+	}
+	if len(jobs) != 3 || !got[first.ID] || !got[other.ID] || !got[free.ID] {
+		t.Fatalf("claimed %+v, want the first of key lamp-1, lamp-2 and the keyless one", jobs)
+	}
+	if again := claim(t, s, 10); len(again) != 0 {
+		t.Fatalf("the second lamp-1 delivery was claimed while the first runs: %+v", again)
+	}
+	for _, j := range jobs {
+		if j.DeliveryID == first.ID {
+			finish(t, s, j, postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})
+		}
+	}
+	next := claim(t, s, 10)
+	if len(next) != 1 || next[0].DeliveryID != second.ID {
+		t.Fatalf("after the first finished: claimed %+v, want the second lamp-1 delivery", next)
+	}
+}
+
+func testSkipHooks(t *testing.T, s postbox.Store) {
+	a := NewDelivery("a", 1)
+	mustAppend(t, s, a)
+	b := NewDelivery("b", 1)
+	mustAppend(t, s, b)
+	jobs, err := s.Claim(context.Background(), 10, time.Minute, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].DeliveryID != b.ID {
+		t.Fatalf("claimed %+v, want only hook b's job", jobs)
+	}
+}
+
+func testFinishNotHeld(t *testing.T, s postbox.Store) {
+	d := NewDelivery("lamp", 1)
+	mustAppend(t, s, d)
+	j := claim(t, s, 1)[0]
+	finish(t, s, j, postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})
+	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
+	if err := s.Finish(context.Background(), j, a, postbox.JobTransition{Next: postbox.StateDone}); err == nil {
+		t.Error("a second Finish of the same job succeeded: a worker whose lease ran out would record twice")
+	}
 }
 
 func testDedup(t *testing.T, s postbox.Store) {
