@@ -226,14 +226,17 @@ func (c *compiler) loop(n *node) (evalFn, typ, *Error) {
 		var keys []string
 		count, isList := listLen(coll)
 		if !isList {
-			if _, isMap := mapLen(coll); !isMap {
+			n, isMap := mapLen(coll)
+			if !isMap {
 				return nil, at(off, rtErr("%s needs a list or a map, got %s", name, describe(coll)))
+			}
+			// Sorting the keys makes the loop, and so its errors,
+			// deterministic.
+			if err := s.charge(2 * n); err != nil {
+				return nil, at(off, err)
 			}
 			keys = mapKeys(coll)
 			count = len(keys)
-			if err := s.charge(2 * count); err != nil {
-				return nil, at(off, err)
-			}
 		}
 		var first error
 		matched := 0

@@ -275,29 +275,28 @@ func mapLen(v any) (int, bool) {
 // mapKeys returns the keys of the map v, sorted so that loops over a map
 // are deterministic.
 func mapKeys(v any) []string {
-	var keys []string
-	add := func(k string) { keys = append(keys, k) }
+	n, _ := mapLen(v)
+	keys := make([]string, 0, n)
 	switch m := v.(type) {
 	case map[string]any:
-		keys = make([]string, 0, len(m))
 		for k := range m {
-			add(k)
+			keys = append(keys, k)
 		}
 	case map[string]string:
 		for k := range m {
-			add(k)
+			keys = append(keys, k)
 		}
 	case http.Header:
 		for k := range m {
-			add(k)
+			keys = append(keys, k)
 		}
 	case map[string][]string:
 		for k := range m {
-			add(k)
+			keys = append(keys, k)
 		}
 	case url.Values:
 		for k := range m {
-			add(k)
+			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
@@ -432,10 +431,10 @@ func equal(s *state, a, b any, depth int) (bool, error) {
 		if !ok || n != m {
 			return false, nil
 		}
-		keys := mapKeys(a)
 		if err := s.charge(2 * n); err != nil {
 			return false, err
 		}
+		keys := mapKeys(a)
 		for _, k := range keys {
 			av, _, _ := mapGet(a, k)
 			bv, found, _ := mapGet(b, k)
