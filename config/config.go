@@ -53,6 +53,10 @@ type Limits struct {
 	ReadTimeout       time.Duration // to read the whole request
 	WriteTimeout      time.Duration // to write the response (sync hooks add their time)
 	IdleTimeout       time.Duration // keep-alive connections
+	// MaxInflight caps the requests being received and stored at once;
+	// more are answered 503 with Retry-After at once instead of queueing
+	// in memory.
+	MaxInflight int
 }
 
 // fileConfig is the YAML document as written.
@@ -75,6 +79,7 @@ type limitsConfig struct {
 	ReadTimeout       time.Duration `yaml:"read_timeout"`
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxInflight       int           `yaml:"max_inflight"`
 }
 
 // Problem is one thing wrong with a configuration file.

@@ -407,6 +407,7 @@ func TestParseDefaults(t *testing.T) {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxInflight:       1024,
 	}
 	if cfg.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", cfg.Limits, want)
@@ -483,7 +484,7 @@ hooks:
 		t.Errorf("listen %q admin %q data %q workers %d", cfg.Listen, cfg.Admin, cfg.Data, cfg.Workers)
 	}
 	want := config.Limits{MaxBody: 512 << 10, MaxHeaderBytes: 10 << 10, ReadHeaderTimeout: time.Second,
-		ReadTimeout: 2 * time.Second, WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second}
+		ReadTimeout: 2 * time.Second, WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second, MaxInflight: 1024}
 	if cfg.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", cfg.Limits, want)
 	}

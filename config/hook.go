@@ -94,6 +94,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 			ReadTimeout:       fc.Limits.ReadTimeout,
 			WriteTimeout:      fc.Limits.WriteTimeout,
 			IdleTimeout:       fc.Limits.IdleTimeout,
+			MaxInflight:       fc.Limits.MaxInflight,
 		},
 	}
 	l.cfg = cfg
@@ -127,6 +128,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 	setDefault(&lim.ReadTimeout, 30*time.Second)
 	setDefault(&lim.WriteTimeout, 60*time.Second)
 	setDefault(&lim.IdleTimeout, 120*time.Second)
+	setDefault(&lim.MaxInflight, 1024)
 
 	hooksNode := findKey(root, "hooks")
 	if len(fc.Hooks) == 0 {

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -97,6 +98,14 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 			s.observer.Request(ev)
 			writeError(w, r, err)
 		}
+		// Admission control: beyond the cap, answer at once rather than
+		// hold memory and make every client wait.
+		if n := s.inflight.Add(1); s.limits.MaxInflight > 0 && n > int64(s.limits.MaxInflight) {
+			s.inflight.Add(-1)
+			fail(&postbox.Error{Code: postbox.EUNAVAILABLE, Message: "overloaded; retry later", Detail: fmt.Sprintf("%d requests in progress", n-1)})
+			return
+		}
+		defer s.inflight.Add(-1)
 		if !slices.Contains(allowed, r.Method) {
 			w.Header().Set("Allow", allow)
 			fail(&postbox.Error{Code: EMETHOD, Message: "method " + r.Method + " not allowed; use " + allow})

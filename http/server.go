@@ -23,6 +23,8 @@ type Limits struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	// MaxInflight caps hook requests in progress; 0 means no cap.
+	MaxInflight int
 }
 
 // Server serves hooks. Create it with NewServer; swap hooks with SetHooks
@@ -39,8 +41,9 @@ type Server struct {
 	ids      postbox.IDGen
 	now      func() time.Time
 
-	routes atomic.Pointer[routes]
-	srv    *http.Server
+	routes   atomic.Pointer[routes]
+	inflight atomic.Int64
+	srv      *http.Server
 }
 
 // Options are the dependencies of a Server.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,11 @@ import (
 // hooks in yamlHooks, and returns its URL and the store.
 func serve(t *testing.T, yamlHooks string) (string, *sqlite.DB) {
 	t.Helper()
+	return serveWith(t, yamlHooks, phttp.Limits{})
+}
+
+func serveWith(t *testing.T, yamlHooks string, limits phttp.Limits) (string, *sqlite.DB) {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte("trusted_proxies: [127.0.0.1]\nhooks:\n"+yamlHooks), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +39,7 @@ func serve(t *testing.T, yamlHooks string) (string, *sqlite.DB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { q.Run(ctx); close(done) }()
-	srv := phttp.NewServer(phttp.Options{Store: db, Hooks: cfg.Hooks, Notify: q.Notify, Runner: q, TrustedProxies: cfg.TrustedProxies})
+	srv := phttp.NewServer(phttp.Options{Store: db, Hooks: cfg.Hooks, Notify: q.Notify, Runner: q, TrustedProxies: cfg.TrustedProxies, Limits: limits})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -171,5 +177,38 @@ func TestHealthz(t *testing.T) {
 	res, err := http.Get(url + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", res, err)
+	}
+}
+
+func TestBeyondMaxInflightRequestsAreRefusedAtOnce(t *testing.T) {
+	started := filepath.Join(t.TempDir(), "started")
+	url, _ := serveWith(t, `
+  - id: slow
+    mode: sync
+    timeout: 10s
+    actions:
+      - exec: {command: sh, args: ["-c", "touch `+started+`; sleep 2"]}
+`, phttp.Limits{MaxInflight: 1})
+	first := make(chan int, 1)
+	go func() {
+		res, _ := post(t, url+"/hooks/slow", "", nil)
+		first <- res.StatusCode
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first request never started its action")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, body := post(t, url+"/hooks/slow", "", nil)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Errorf("second request: %d %q Retry-After %q, want 503 with Retry-After", res.StatusCode, body, res.Header.Get("Retry-After"))
+	}
+	if st := <-first; st != 200 {
+		t.Errorf("first request: %d", st)
 	}
 }

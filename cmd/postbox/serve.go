@@ -74,6 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			ReadTimeout:       cfg.Limits.ReadTimeout,
 			WriteTimeout:      cfg.Limits.WriteTimeout,
 			IdleTimeout:       cfg.Limits.IdleTimeout,
+			MaxInflight:       cfg.Limits.MaxInflight,
 		},
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
