@@ -587,3 +587,14 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("Load of a missing file returned Problems %v, want a plain error", ps)
 	}
 }
+
+func TestIPShorthandIsAnAllowList(t *testing.T) {
+	cfg := parse(t, "hooks:\n  - id: a\n    auth:\n      ip: [10.0.0.0/8, 192.168.1.7]\n")
+	if len(cfg.Hooks[0].Auth) != 1 {
+		t.Fatalf("auth = %v", cfg.Hooks[0].Auth)
+	}
+	_, err := config.Parse("p.yaml", []byte("hooks:\n  - id: a\n    auth:\n      ip: [nonsense]\n"), func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "p.yaml:4:") {
+		t.Errorf("a bad CIDR in the shorthand: %v, want a problem on line 4", err)
+	}
+}

@@ -357,6 +357,11 @@ func (l *loader) buildAuth(n *yaml.Node, field string) []postbox.Verifier {
 			l.addf(k, sub, "unknown authentication method%s", suggestName(k.Value, signature.Names()))
 			continue
 		}
+		if k.Value == "ip" && v.Kind == yaml.SequenceNode {
+			// ip: [CIDR, ...] is short for ip: {allow: [CIDR, ...]}.
+			v = &yaml.Node{Kind: yaml.MappingNode, Line: v.Line, Column: v.Column, Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Value: "allow", Line: v.Line, Column: v.Column}, v}}
+		}
 		if v.Kind != yaml.MappingNode {
 			l.addf(v, sub, "must be a mapping of settings")
 			continue
