@@ -68,6 +68,7 @@ func BenchmarkLimits(b *testing.B) {
 		{"regular expression on a long string", `body.matches("(a|b)*c")`},
 		{"costly regular expression", `body.matches("[a-q][^u-z]{13}x")`},
 		{"regular expressions from data", `payload.list.exists(x, "abc".matches(x + "(a|b|c)*d"))`},
+		{"errors in a loop", `payload.list.exists(x, x.nope || x < 1)`},
 		{"deep equality", `payload.list == payload.list && payload.list == payload.list`},
 	}
 	for _, c := range cases {

@@ -2,6 +2,7 @@ package rule
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -198,7 +199,7 @@ func (c *compiler) index(n *node) (evalFn, typ, *Error) {
 		}
 		if l, ok := listLen(v); ok {
 			kn, ok := toNum(key)
-			if !ok || kn.isFloat && kn.f != float64(int64(kn.f)) {
+			if !ok || kn.isFloat && (kn.f != math.Trunc(kn.f) || math.Abs(kn.f) >= 1<<63) {
 				return nil, at(off, rtErr("a list index must be an int, got %s (%s)", describe(key), path))
 			}
 			i := kn.i
@@ -306,6 +307,9 @@ func (c *compiler) logical(n *node) (evalFn, typ, *Error) {
 				}
 				if first == nil {
 					first = err
+				}
+				if err := s.charge(errorCost); err != nil {
+					return nil, at(off, err)
 				}
 			}
 		}

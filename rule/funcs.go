@@ -274,6 +274,9 @@ func (c *compiler) loop(n *node) (evalFn, typ, *Error) {
 				if first == nil {
 					first = err
 				}
+				if err := s.charge(errorCost); err != nil {
+					return nil, at(off, err)
+				}
 			}
 		}
 		// As in CEL, an error is absorbed only by a result that decides

@@ -413,11 +413,19 @@ func unescape(b *strings.Builder, src string, j int) (int, error) {
 	return from + digits - j, nil
 }
 
-// truncate shortens s for a message.
+// truncate shortens s to n characters for a message. It reads no more of
+// s than it keeps, since s may be a long string from a payload.
 func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	i := 0
+	for range n {
+		if i >= len(s) {
+			return s
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	if i >= len(s) {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n]) + "…"
+	return s[:i] + "…"
 }

@@ -109,6 +109,8 @@ func TestEvalLimits(t *testing.T) {
 		{"exists does not absorb a limit", `[1, 2].exists(x, x == 2 || payload.l100k.exists(y, false))`, "column 42: exists: loops visit more than 100000 elements"},
 		{"matching a long string costs its length times the pattern", `body.matches("(a?){30}a{30}x")`, "column 6: the evaluation costs more than the limit of 1000000"},
 		{"a simple pattern may match a long string", `body.matches("^a+$")`, ""},
+		{"errors absorbed in a loop cost", `payload.l100k.exists(x, x.nope)`, "column 15: the evaluation costs more than the limit of 1000000"},
+		{"errors absorbed by || cost", `payload.l100k.exists(x, x.nope || x.nope || false)`, "column 15: the evaluation costs more than the limit of 1000000"},
 		{"a long pattern from data is refused", `"a".matches(payload.pat)`, "column 5: the regular expression is 2000 bytes long; the limit is 1024"},
 		{"deeply nested values do not compare", `payload.deep == payload.deep`, "column 14: values are nested more than 1000 levels deep"},
 	}
@@ -126,5 +128,17 @@ func TestEvalLimits(t *testing.T) {
 				t.Errorf("errors.Is(%v, ErrLimit) = false", err)
 			}
 		})
+	}
+}
+
+func TestLongValuesAreShortenedInMessages(t *testing.T) {
+	p, err := Compile(`body < 1`, postboxVars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Eval(map[string]any{"body": strings.Repeat("é", 1<<20)})
+	want := `column 6: cannot compare string "` + strings.Repeat("é", 20) + `…" with int 1`
+	if got := errString(err); got != want {
+		t.Errorf("Eval = %q, want %q", got, want)
 	}
 }

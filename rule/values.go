@@ -34,6 +34,11 @@ func (s *state) charge(n int) error {
 	return nil
 }
 
+// errorCost is what an error that &&, || or a loop absorbs costs: making
+// its message is work that a hostile payload could otherwise repeat for
+// free.
+const errorCost = 32
+
 // rtErr returns an evaluation error; the node that fails gives it a place.
 func rtErr(format string, args ...any) *Error {
 	return &Error{off: -1, Msg: fmt.Sprintf(format, args...)}
