@@ -127,6 +127,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			tell("finished")
 		case "timing":
 			t.Logf("console page load (performance timing, not asserted): %s", strings.TrimPrefix(line, "timing "))
+		case "baseline":
+			t.Logf("a plain text file in the same browser, for comparison: %s", strings.TrimPrefix(line, "baseline "))
 		}
 	}
 	stdin.Close()
