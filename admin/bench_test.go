@@ -84,3 +84,51 @@ func BenchmarkAPI100k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserve measures what the ingress and the queue pay per event
+// on the hot path, with and without a live-feed subscriber that never
+// reads (its buffer full, every event dropped for it).
+func BenchmarkObserve(b *testing.B) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "postbox.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	srv := admin.New(admin.Options{Store: db, Hooks: testHooks(), Buffer: 1})
+	defer srv.Close()
+	accepted := postbox.RequestEvent{Time: time.Now(), Hook: "lamp", Method: "POST", Path: "/post", Remote: "192.0.2.1:1",
+		Status: 200, Delivery: "01JX3Q8K5T2M9W7Y4B6C1D0E2F", Duration: time.Millisecond, Bytes: 100}
+	rejected := postbox.RequestEvent{Time: time.Now(), Hook: "lamp", Method: "POST", Path: "/post", Remote: "192.0.2.1:1",
+		Status: 401, Reason: "authentication failed: signature mismatch", Sample: make([]byte, 4096), Bytes: 4096}
+	attempt := postbox.AttemptEvent{Hook: "lamp", Next: postbox.StateDone,
+		Attempt: postbox.Attempt{Kind: "exec", Outcome: postbox.OutcomeOK, Duration: time.Millisecond}}
+	run := func(b *testing.B) {
+		b.Run("accepted", func(b *testing.B) {
+			for b.Loop() {
+				srv.Request(accepted)
+			}
+		})
+		b.Run("rejected", func(b *testing.B) {
+			for b.Loop() {
+				srv.Request(rejected)
+			}
+		})
+		b.Run("attempt", func(b *testing.B) {
+			for b.Loop() {
+				srv.Attempt(attempt)
+			}
+		})
+	}
+	b.Run("no subscriber", run)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/events", nil)
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	b.Run("a stalled subscriber", run)
+}
