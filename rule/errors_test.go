@@ -52,6 +52,7 @@ func TestCompileErrors(t *testing.T) {
 		{"a number run into letters", `12ab`, `column 1: malformed number "12ab"`},
 		{"an int literal out of range", `9223372036854775808`, `column 1: integer literal 9223372036854775808 is out of range`},
 		{"a negative int literal out of range", `-9223372036854775809`, `column 2: integer literal 9223372036854775809 is out of range`},
+		{"a hex literal with a capital X", `0XFF`, `column 1: malformed number "0XFF"`},
 		{"a hex literal without digits", `0x`, `column 1: hexadecimal literal "0x" has no digits`},
 		{"a float literal out of range", `1e999`, `column 1: number literal 1e999 is out of range`},
 

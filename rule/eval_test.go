@@ -111,6 +111,7 @@ func TestEval(t *testing.T) {
 		{"the body", `body.contains("opened")`, true},
 		{"vars", `vars.repo + "#" + string(vars.n)`, "octo/lamp#3"},
 		{"a null field", `payload.draft == null`, true},
+		{"a reserved word may be a field name", `has(payload.package) || has(payload.if)`, false},
 		{"a whole list", `payload.repository.topics`, []any{"iot", "home"}},
 
 		// Arithmetic and precedence.

@@ -250,7 +250,7 @@ func isHex(c byte) bool {
 // forms: 1, 0x1F, 1.5, .5, 1e3, 1.5e-3. Unsigned literals (1u) are refused.
 func lexNumber(src string, i int) (token, error) {
 	j := i
-	if strings.HasPrefix(src[i:], "0x") || strings.HasPrefix(src[i:], "0X") {
+	if strings.HasPrefix(src[i:], "0x") { // CEL has no 0X
 		j += 2
 		for j < len(src) && isHex(src[j]) {
 			j++
