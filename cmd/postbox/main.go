@@ -46,6 +46,8 @@ Usage:
   postbox deliveries list --config FILE [--hook ID] [--state S] [--limit N] [--json]
   postbox deliveries show --config FILE [--json] ID
   postbox deliveries replay --config FILE ID... | [--hook ID] [--state dead] [--since 24h]
+  postbox migrate    --config FILE   bring the configured store's schema up to date
+  postbox store copy --from ADDR --to ADDR   copy every delivery between stores (sqlite:PATH, postgres://...)
   postbox import     FILE            convert adnanh/webhook hooks (hooks.json|yaml) to postbox YAML
   postbox sign       --provider NAME --secret S [--file BODY] [--url U] [--curl URL]   print a provider's signed headers
   postbox version
@@ -65,6 +67,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCheck(rest, getenv, stdout, stderr)
 	case "deliveries":
 		return runDeliveries(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "store":
+		return runStore(ctx, rest, stdout, stderr)
 	case "import":
 		return runImport(rest, getenv, stdout, stderr)
 	case "sign":

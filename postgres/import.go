@@ -1,0 +1,164 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/postbox/postbox"
+)
+
+// Import stores d exactly as it is, for moving an installation from one
+// store to another (postbox store copy): its fields, state, series and
+// attempts, where Append would make a new pending delivery. A pending d
+// gets a job that resumes its actions where its attempts stopped, due now
+// and free to claim (see resumeAt); its lease and retry time in the store
+// it came from are not carried over. A d whose id is already stored is an
+// ECONFLICT error and changes nothing. Dedup entries are not made: a
+// delivery that repeats an imported one's dedup key is not a duplicate.
+func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
+	header, err := json.Marshal(d.Header)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", d.ID, err)
+	}
+	pathValues, err := json.Marshal(d.PathValues)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", d.ID, err)
+	}
+	body := d.Body
+	if body == nil {
+		body = []byte{}
+	}
+	pending := d.State == postbox.StatePending && d.Actions > 0
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO deliveries (id, hook, method, path, query, header, body, remote, received,
+			path_values, actions, key, state, dedup_key, duplicate_of, series)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			ON CONFLICT (id) DO NOTHING`,
+			d.ID, d.HookID, d.Method, []byte(d.Path), d.Query.Encode(), string(header), body, d.RemoteAddr,
+			d.Received.UnixNano(), string(pathValues), d.Actions, []byte(d.Key), string(d.State),
+			[]byte(d.DedupKey), d.DuplicateOf, d.Series)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return postbox.Errorf(postbox.ECONFLICT, "delivery %s already exists", d.ID)
+		}
+		b := &pgx.Batch{}
+		for _, a := range d.Attempts {
+			b.Queue(`INSERT INTO attempts
+				(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				d.ID, a.Series, a.Action, a.N, a.Kind, a.Started.UnixNano(), int64(a.Duration), string(a.Outcome),
+				a.ExitCode, a.Status, []byte(a.Output), a.Truncated, []byte(a.Error))
+		}
+		if pending {
+			action, attempt, failed := resumeAt(d)
+			b.Queue(`INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
+				VALUES ($1, $2, $3, $4, $5, `+nowNS+`, 0, $6, $7)`, d.ID, d.HookID, d.Series, action, attempt, failed, []byte(d.Key))
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	var e *postbox.Error
+	switch {
+	case errors.As(err, &e):
+		return err
+	case err != nil:
+		return fmt.Errorf("import %s: %w", d.ID, err)
+	}
+	if pending {
+		db.notifySoon()
+	}
+	return nil
+}
+
+// resumeAt says where the actions of pending delivery d stand, judged by
+// its attempts of the current series: the action to run next, the attempts
+// already made at it, and whether an earlier action failed and was passed
+// over (continue_on_error), which makes the delivery end as failed.
+//
+// Attempts do not say whether a failure was final: a pending delivery whose
+// latest attempt failed resumes with a retry of that action, counted as
+// its next attempt, so the hook's retry limit still holds. (Only when the
+// failure was final under continue_on_error and the next action had not
+// started does that action run once more than it would have.) The sqlite
+// package holds the same function.
+func resumeAt(d *postbox.Delivery) (action, attempt int, failed bool) {
+	last := map[int]*postbox.Attempt{} // the latest attempt at each action
+	top := -1
+	for _, a := range d.Attempts {
+		if a.Series != d.Series {
+			continue
+		}
+		if p := last[a.Action]; p == nil || a.N > p.N {
+			last[a.Action] = a
+		}
+		top = max(top, a.Action)
+	}
+	if top < 0 {
+		return 0, 0, false
+	}
+	for i, a := range last {
+		if i < top && a.Outcome != postbox.OutcomeOK {
+			failed = true
+		}
+	}
+	if a := last[top]; a.Outcome != postbox.OutcomeOK || top+1 >= d.Actions {
+		// A retry was due, or (a state Finish never leaves) every action
+		// succeeded: run the last one attempted again.
+		return top, a.N, failed
+	}
+	return top + 1, 0, failed
+}
+
+// Migration is what Migrate did to a database's schema.
+type Migration struct {
+	Applied []string // the steps applied by this call, as 0001_init.sql
+	Version int      // the schema's version afterwards
+	Latest  int      // the newest version this binary knows
+}
+
+// Migrate brings the schema of the database at url up to date as Open
+// does (under the same advisory lock, so it is safe while instances run
+// or start) and reports what it did, for postbox migrate. Applied is
+// empty when the schema was up to date already; Version above Latest
+// means a newer postbox migrated the database.
+func Migrate(ctx context.Context, url string) (*Migration, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("migrate postgres: invalid connection string")
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("migrate postgres: %w", err)
+	}
+	defer pool.Close()
+	versions, err := migrate(ctx, pool)
+	if err != nil {
+		return nil, fmt.Errorf("migrate postgres %s: %w", describe(cfg), err)
+	}
+	steps, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	m := &Migration{}
+	names := map[int]string{}
+	for _, s := range steps {
+		names[s.version] = s.name
+		m.Latest = max(m.Latest, s.version)
+	}
+	for _, v := range versions {
+		m.Applied = append(m.Applied, names[v])
+	}
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&m.Version); err != nil {
+		return nil, fmt.Errorf("migrate postgres %s: %w", describe(cfg), err)
+	}
+	return m, nil
+}
