@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -330,6 +331,18 @@ func TestImport(t *testing.T) {
 	dir, good := hooksFixture(t, hooksJSON)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`[{"id": "f", "execute-command": "/bin/echo", "incoming-payload-content-type": "application/json"}]`), 0o644)
+	// webhook's documented Travis CI and Scalr examples need what postbox
+	// does not have.
+	travis := filepath.Join(dir, "travis.json")
+	os.WriteFile(travis, []byte(`[
+		{"id": "deploy", "execute-command": "/bin/echo", "command-working-directory": "/",
+		 "parse-parameters-as-json": [{"source": "payload", "name": "payload"}],
+		 "trigger-rule": {"and": [
+			{"match": {"type": "value", "value": "passed", "parameter": {"name": "payload.state", "source": "payload"}}},
+			{"match": {"type": "value", "value": "master", "parameter": {"name": "payload.branch", "source": "payload"}}}]}},
+		{"id": "scalr", "execute-command": "/bin/echo", "include-command-output-in-response": true,
+		 "trigger-rule": {"match": {"type": "scalr-signature", "secret": "key"}},
+		 "pass-environment-to-command": [{"envname": "EVENT_NAME", "source": "payload", "name": "eventName"}]}]`), 0o644)
 	tests := []struct {
 		name     string
 		args     []string
@@ -341,6 +354,8 @@ func TestImport(t *testing.T) {
 		{"a file that converts entirely", []string{good}, 0, "  - id: redeploy-unmatched", "", true},
 		{"a file with a key that does not convert", []string{bad}, 1, "  # NOT CONVERTED: incoming-payload-content-type: is not converted: postbox parses a body by the request's own Content-Type; have the sender send Content-Type: application/json",
 			`bad.json:1: hook "f": incoming-payload-content-type: is not converted`, true},
+		{"the documented Travis and Scalr examples", []string{travis}, 1, "    when: \"false\"",
+			"travis.json:3: hook \"deploy\": parse-parameters-as-json[0]: is not converted", true},
 		{"a missing file", []string{filepath.Join(dir, "nope.json")}, 1, "", "no such file", false},
 		{"no file", nil, 2, "", "Usage: postbox import FILE", false},
 	}
@@ -368,6 +383,113 @@ func TestImport(t *testing.T) {
 			if tt.loadable {
 				if _, err := config.Parse("out.yaml", stdout.Bytes(), func(string) string { return "" }); err != nil {
 					t.Errorf("the output does not load: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// examplesJSON follows the hook examples of webhook's documentation
+// (docs/Hook-Examples.md), one hook per sender, with OUT added so that the
+// recorder says where it ran.
+const examplesJSON = `[
+	{"id": "github", "execute-command": "./rec.sh", "command-working-directory": "@DIR@",
+	 "pass-arguments-to-command": [
+		{"source": "payload", "name": "head_commit.id"}, {"source": "payload", "name": "pusher.name"},
+		{"source": "payload", "name": "pusher.email"}],
+	 "pass-environment-to-command": [{"source": "string", "envname": "OUT", "name": "@DIR@/github.out"}],
+	 "trigger-rule": {"and": [
+		{"match": {"type": "payload-hash-sha1", "secret": "mysecret", "parameter": {"source": "header", "name": "X-Hub-Signature"}}},
+		{"match": {"type": "value", "value": "refs/heads/master", "parameter": {"source": "payload", "name": "ref"}}}]}},
+	{"id": "bitbucket", "execute-command": "@DIR@/rec.sh",
+	 "pass-arguments-to-command": [{"source": "payload", "name": "actor.username"}],
+	 "pass-environment-to-command": [{"source": "string", "envname": "OUT", "name": "@DIR@/bitbucket.out"}],
+	 "trigger-rule": {"match": {"type": "ip-whitelist", "ip-range": "127.0.0.0/8"}}},
+	{"id": "bitbucket-elsewhere", "execute-command": "@DIR@/rec.sh",
+	 "trigger-rule": {"match": {"type": "ip-whitelist", "ip-range": "104.192.143.0/24"}}},
+	{"id": "gitlab", "execute-command": "@DIR@/rec.sh", "response-message": "Executing redeploy script",
+	 "pass-arguments-to-command": [{"source": "payload", "name": "user_name"}],
+	 "pass-environment-to-command": [{"source": "string", "envname": "OUT", "name": "@DIR@/gitlab.out"}],
+	 "trigger-rule": {"match": {"type": "value", "value": "gl-token", "parameter": {"source": "header", "name": "X-Gitlab-Token"}}}},
+	{"id": "gogs", "execute-command": "@DIR@/rec.sh",
+	 "pass-arguments-to-command": [{"source": "payload", "name": "head_commit.id"}],
+	 "pass-environment-to-command": [{"source": "string", "envname": "OUT", "name": "@DIR@/gogs.out"}],
+	 "trigger-rule": {"and": [
+		{"match": {"type": "payload-hash-sha256", "secret": "mysecret", "parameter": {"source": "header", "name": "X-Gogs-Signature"}}},
+		{"match": {"type": "value", "value": "refs/heads/master", "parameter": {"source": "payload", "name": "ref"}}}]}},
+	{"id": "gitea", "execute-command": "@DIR@/rec.sh",
+	 "pass-arguments-to-command": [{"source": "payload", "name": "pusher.email"}],
+	 "pass-environment-to-command": [{"source": "string", "envname": "OUT", "name": "@DIR@/gitea.out"}],
+	 "trigger-rule": {"and": [
+		{"match": {"type": "value", "value": "mysecret", "parameter": {"source": "payload", "name": "secret"}}},
+		{"match": {"type": "value", "value": "refs/heads/master", "parameter": {"source": "payload", "name": "ref"}}}]}},
+	{"id": "slack", "execute-command": "@DIR@/rec.sh", "response-message": "Executing redeploy script",
+	 "pass-arguments-to-command": [{"source": "payload", "name": "text"}],
+	 "pass-environment-to-command": [{"source": "string", "envname": "OUT", "name": "@DIR@/slack.out"}],
+	 "trigger-rule": {"match": {"type": "value", "value": "slack-token", "parameter": {"source": "payload", "name": "token"}}}},
+	{"id": "simple-one", "execute-command": "@DIR@/rec.sh", "response-message": "Executing simple webhook...",
+	 "pass-environment-to-command": [{"source": "string", "envname": "OUT", "name": "@DIR@/simple.out"}],
+	 "trigger-rule": {"match": {"type": "value", "value": "42", "parameter": {"source": "url", "name": "token"}}}}
+]`
+
+func TestServeHooksDocumentedExamples(t *testing.T) {
+	dir, hooks := hooksFixture(t, examplesJSON)
+	addr, logs := serveHooks(t, dir, hooks)
+	defer func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	}()
+	const unmet = "Hook rules were not satisfied."
+	githubPush := `{"ref": "refs/heads/master", "head_commit": {"id": "c0ffee"}, "pusher": {"name": "ann", "email": "ann@example.org"}}`
+	sha1sig := func(body string) string {
+		m := hmac.New(sha1.New, []byte("mysecret"))
+		m.Write([]byte(body))
+		return "sha1=" + hex.EncodeToString(m.Sum(nil))
+	}
+	bare256 := strings.TrimPrefix(sign("mysecret", []byte(githubPush)), "sha256=")
+	jsonType := map[string]string{"Content-Type": "application/json"}
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+		body               string
+		status             int
+		answer             string
+		out                string   // the recorder's file, when the command runs
+		argv               []string // what it got, $REF last
+	}{
+		{"GitHub, signed push to master", "POST", "github",
+			map[string]string{"Content-Type": "application/json", "X-Hub-Signature": sha1sig(githubPush)}, githubPush,
+			200, "", "github.out", []string{"c0ffee", "ann", "ann@example.org", "REF="}},
+		{"GitHub, push to another branch", "POST", "github",
+			map[string]string{"Content-Type": "application/json", "X-Hub-Signature": sha1sig(`{"ref": "refs/heads/x"}`)}, `{"ref": "refs/heads/x"}`,
+			200, unmet, "", nil},
+		{"Bitbucket, from an allowed address", "POST", "bitbucket", jsonType, `{"actor": {"username": "bob"}}`,
+			200, "", "bitbucket.out", []string{"bob", "REF="}},
+		{"Bitbucket, from another address", "POST", "bitbucket-elsewhere", jsonType, `{}`, 200, unmet, "", nil},
+		{"GitLab, right token", "POST", "gitlab", map[string]string{"Content-Type": "application/json", "X-Gitlab-Token": "gl-token"},
+			`{"user_name": "Carol C"}`, 200, "Executing redeploy script", "gitlab.out", []string{"Carol C", "REF="}},
+		{"GitLab, wrong token", "POST", "gitlab", map[string]string{"Content-Type": "application/json", "X-Gitlab-Token": "nope"},
+			`{"user_name": "x"}`, 200, unmet, "", nil},
+		{"Gogs, bare hex signature", "POST", "gogs", map[string]string{"Content-Type": "application/json", "X-Gogs-Signature": bare256},
+			githubPush, 200, "", "gogs.out", []string{"c0ffee", "REF="}},
+		{"Gitea, secret in the payload", "POST", "gitea", jsonType, `{"secret": "mysecret", "ref": "refs/heads/master", "pusher": {"email": "d@example.org"}}`,
+			200, "", "gitea.out", []string{"d@example.org", "REF="}},
+		{"Gitea, wrong secret", "POST", "gitea", jsonType, `{"secret": "guess", "ref": "refs/heads/master"}`, 200, unmet, "", nil},
+		{"Slack slash command, a form", "POST", "slack", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+			"token=slack-token&text=deploy+prod", 200, "Executing redeploy script", "slack.out", []string{"deploy prod", "REF="}},
+		{"simple GET without the token", "GET", "simple-one", nil, "", 200, unmet, "", nil},
+		{"simple GET with the token", "GET", "simple-one?token=42", nil, "", 200, "Executing simple webhook...", "simple.out", []string{"REF="}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, got := call(t, tt.method, "http://"+addr+"/hooks/"+tt.path, tt.header, tt.body)
+			if code != tt.status || got != tt.answer {
+				t.Errorf("answer %d %q, want %d %q", code, got, tt.status, tt.answer)
+			}
+			if tt.out != "" {
+				if argv := recorded(t, filepath.Join(dir, tt.out)); !slices.Equal(argv, tt.argv) {
+					t.Errorf("argv %q, want %q", argv, tt.argv)
 				}
 			}
 		})
