@@ -35,7 +35,7 @@ async function hear(word) {
 async function shot(page, name) {
   if (!shots) return;
   const path = join(shots, name + '.png');
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path });
   say('screenshot', path);
 }
 
@@ -47,7 +47,7 @@ async function main() {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 900 },
+    viewport: { width: 1280, height: 800 },
   });
   const errors = [];
   const page = context.pages()[0] || await context.newPage();
