@@ -3,7 +3,6 @@ package postbox
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -115,7 +114,9 @@ func parseMultipart(body []byte, boundary string) (any, error) {
 			return nil, Errorf(EINVALID, "malformed multipart body: more than %d parts", maxMultipartParts)
 		}
 		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
+		// Only a bare io.EOF is the closing boundary; a wrapped one means
+		// the body ended before any boundary.
+		if err == io.EOF {
 			break
 		}
 		if err != nil {

@@ -86,7 +86,7 @@ func TestExecAttempts(t *testing.T) {
 				t.Errorf("show does not print %q:\n%s", want, res.stdout)
 			}
 			for _, line := range tt.output {
-				if !strings.Contains(res.stdout, "      "+line+"\n") {
+				if !strings.Contains(res.stdout, "\n      "+line) {
 					t.Errorf("show does not print the output line %q:\n%s", line, res.stdout)
 				}
 			}

@@ -227,6 +227,14 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 			fail(postbox.Errorf(postbox.ETOOLARGE, "body is over the limit of %d bytes", h.MaxBody))
 			return
 		}
+		if r.Method == http.MethodHead && !slices.Contains(h.Methods, http.MethodHead) {
+			// A probe of a GET hook (a monitor): answered, not stored.
+			for k, v := range h.Response.Header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(h.Response.Status)
+			return
+		}
 		if h.Schema != nil {
 			if err := h.Schema.Validate(payload); err != nil {
 				fail(err)

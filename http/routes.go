@@ -2,6 +2,8 @@ package http
 
 import (
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/postbox/postbox"
 )
@@ -31,16 +33,15 @@ func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 
 func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rc := rawConnFrom(r.Context()); rc != nil {
-		defer rc.rearm()
-		if err := checkHead(rc.take(), r.RequestURI); err != nil {
+		if err := checkHead(rc.head(r.RequestURI)); err != nil {
 			w.Header().Set("Connection", "close")
 			writeError(w, r, err)
 			return
 		}
 	}
-	if _, pattern := rt.mux.Handler(r); pattern == "" {
-		// ServeMux answers a path that needs cleaning with a redirect;
-		// a webhook sender would not follow it with its body, so refuse.
+	// ServeMux answers a path that needs cleaning with a redirect; a
+	// webhook sender would not follow it with its body, so refuse it.
+	if _, pattern := rt.mux.Handler(r); pattern == "" || !isClean(r.URL.EscapedPath()) {
 		writeError(w, r, postbox.Errorf(postbox.ENOTFOUND, "no hook at %s", r.URL.Path))
 		return
 	}
@@ -53,4 +54,17 @@ func handleHealth() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
+}
+
+// isClean reports whether p is already in the form ServeMux serves without
+// a redirect (no //, ., .. segments).
+func isClean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }

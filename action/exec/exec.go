@@ -160,6 +160,15 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeError, -1, fmt.Errorf("stopped: %w", ctx.Err())
 	case err == nil:
 		res.Outcome = postbox.OutcomeOK
+	case errors.Is(err, osexec.ErrWaitDelay) && cmd.ProcessState != nil:
+		// The command exited; something it started in the background
+		// still holds its output (a deploy script starting a service).
+		// Its exit code decides; the rest of the output is not kept.
+		res.ExitCode = cmd.ProcessState.ExitCode()
+		res.Outcome = postbox.OutcomeOK
+		if res.ExitCode != 0 {
+			res.Outcome, res.Err = postbox.OutcomeFailed, fmt.Errorf("exit status %d", res.ExitCode)
+		}
 	case errors.As(err, &exitErr):
 		res.Outcome, res.ExitCode, res.Err = postbox.OutcomeFailed, exitErr.ExitCode(), fmt.Errorf("exit status %d", exitErr.ExitCode())
 	default:

@@ -102,7 +102,11 @@ func printDelivery(w io.Writer, d *postbox.Delivery) {
 		target += "?" + d.Query.Encode()
 	}
 	fmt.Fprintf(w, "Request:  %s %s\n\nHeaders:\n", d.Method, target)
-	d.Header.Write(indent{w})
+	var hdr strings.Builder
+	d.Header.Write(&hdr)
+	for _, line := range strings.Split(strings.TrimRight(hdr.String(), "\r\n"), "\r\n") {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
 	fmt.Fprintf(w, "\nBody (%d bytes):\n%s\n", len(d.Body), d.Body)
 	if len(d.Attempts) == 0 {
 		fmt.Fprintln(w, "\nAttempts: none yet")
@@ -131,16 +135,6 @@ func printDelivery(w io.Writer, d *postbox.Delivery) {
 			}
 		}
 	}
-}
-
-type indent struct{ w io.Writer }
-
-func (i indent) Write(p []byte) (int, error) {
-	s := strings.ReplaceAll(strings.TrimRight(string(p), "\r\n"), "\r\n", "\n")
-	for _, line := range strings.Split(s, "\n") {
-		fmt.Fprintf(i.w, "  %s\n", line)
-	}
-	return len(p), nil
 }
 
 // parseSince reads an RFC 3339 time or a duration ago.

@@ -1,0 +1,35 @@
+package postbox_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/postbox/postbox"
+)
+
+func TestTemplates(t *testing.T) {
+	d := &postbox.Delivery{ID: "01ABC", HookID: "lamp", Header: http.Header{"Content-Type": {"application/json"}, "X-Event": {"push"}},
+		Body: []byte(`{"state":"on","n":12345678901234567890,"list":[1,2]}`), PathValues: map[string]string{"dev": "k1"}}
+	data := postbox.NewTemplateData(d)
+	tests := []struct{ name, src, want string }{
+		{"payload fields", `{{ .Payload.state }}`, "on"},
+		{"numbers keep their digits", `{{ .Payload.n }}`, "12345678901234567890"},
+		{"a missing field is empty, not <no value>", `[{{ .Payload.nope }}]`, "[]"},
+		{"json renders a value", `{{ json .Payload.list }}`, "[1,2]"},
+		{"default fills a missing value", `{{ default "off" .Payload.nope }}`, "off"},
+		{"headers, path and ids", `{{ .Header.Get "X-Event" }} {{ .Path.dev }} {{ .Delivery.ID }} {{ .Hook.ID }}`, "push k1 01ABC lamp"},
+		{"the raw body", `{{ .Body }}`, string(d.Body)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := postbox.ParseTemplate(tt.name, tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Execute(data)
+			if err != nil || got != tt.want {
+				t.Errorf("Execute = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
