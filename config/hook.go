@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/postbox/postbox/internal/spell"
 	"mime"
 	"net"
 	"net/http"
@@ -479,7 +480,7 @@ func cleanTemplateErr(err error) string {
 func suggestName(key string, names []string) string {
 	best, bestD := "", 3
 	for _, k := range names {
-		if d := distance(key, k); d < bestD {
+		if d := spell.Distance(key, k); d < bestD {
 			best, bestD = k, d
 		}
 	}

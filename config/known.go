@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/postbox/postbox/internal/spell"
 	"reflect"
 	"sort"
 	"strings"
@@ -94,7 +95,7 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for k := range fields {
 		names = append(names, k)
-		if d := distance(key, k); d < bestD {
+		if d := spell.Distance(key, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -103,25 +104,4 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	}
 	sort.Strings(names)
 	return " (known keys: " + strings.Join(names, ", ") + ")"
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -2,6 +2,7 @@ package rule
 
 import (
 	"fmt"
+	"github.com/postbox/postbox/internal/spell"
 	"math"
 	"slices"
 )
@@ -362,30 +363,9 @@ func suggest(name string, candidates []string) string {
 		bestD = 3
 	}
 	for _, c := range candidates {
-		if d := distance(name, c); d <= bestD && (best == "" || d < bestD) {
+		if d := spell.Distance(name, c); d <= bestD && (best == "" || d < bestD) {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance between a and b, in bytes.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
