@@ -294,10 +294,30 @@ func TestServeHooksReloadsTheHooksFile(t *testing.T) {
 	if code, got := call(t, "POST", "http://"+addr+"/hooks/a", nil, ""); code != 200 || got != "A" {
 		t.Fatalf("a: %d %q", code, got)
 	}
-	if err := os.WriteFile(hooks, []byte(`[{"id": "b", "execute-command": "/bin/echo", "response-message": "B"}]`), 0o644); err != nil {
-		t.Fatal(err)
+	// serve notes the file's version just after it logs "ready": a change
+	// made in between would go unseen, so the file is written again, a byte
+	// longer, every 300ms until a reload shows.
+	write := func(n int) {
+		b := []byte(`[{"id": "b", "execute-command": "/bin/echo", "response-message": "B"}]` + strings.Repeat(" ", n))
+		if err := os.WriteFile(hooks, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	eventually(t, "the reload", logs.changed, func() bool { return strings.Contains(logs.String(), "config reloaded") })
+	write(0)
+	rewrite := time.NewTicker(300 * time.Millisecond)
+	defer rewrite.Stop()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for n := 1; !strings.Contains(logs.String(), "config reloaded"); {
+		select {
+		case <-deadline.C:
+			t.Fatalf("no reload:\n%s", logs.String())
+		case <-logs.changed:
+		case <-rewrite.C:
+			write(n)
+			n++
+		}
+	}
 	if code, got := call(t, "POST", "http://"+addr+"/hooks/b", nil, ""); code != 200 || got != "B" {
 		t.Errorf("b after the reload: %d %q", code, got)
 	}
