@@ -93,12 +93,22 @@ function row(item, fresh) {
   el('td', { title: item.received }, when(item.received)),
   el('td', {}, item.hook),
   el('td', {}, item.remote_addr || ''),
+  el('td', { class: 'auth' }, authBadge(item.hook)),
   el('td', { title: item.path }, item.method + ' ' + item.path + ' ', ev.status ? statusBadge(ev.status) : ''),
   el('td', {}, badge(item.state)),
   el('td', {}, badge(outcomeOf(item))),
   el('td', {}, latency(ev.duration_ms)));
   state.rows.set(item.id, { item, tr });
   return tr;
+}
+
+// authBadge says how a hook's deliveries were verified: a stored delivery
+// passed every check of its hook.
+function authBadge(hook) {
+  const h = state.hooks.find((x) => x.id === hook);
+  if (!h) return '';
+  if (!h.auth.length) return el('span', { class: 'muted', title: 'this hook checks no credentials' }, 'open');
+  return el('span', { class: 'st ok', title: 'verified: ' + h.auth.join(' + ') }, '✓ ' + h.auth.join('+'));
 }
 
 function matchesFilter(item) {
@@ -279,6 +289,7 @@ async function loadHooks() {
   const cur = sel.value;
   sel.replaceChildren(el('option', { value: '' }, 'all hooks'), ...hooks.map((h) => el('option', {}, h.id)));
   sel.value = cur;
+  for (const r of state.rows.values()) r.tr.querySelector('td.auth').replaceChildren(authBadge(r.item.hook));
   if (state.tab !== 'hooks') return;
   $('#hooks tbody').replaceChildren(...hooks.map((h) => el('tr', { 'data-hook': h.id, onclick: () => {
     state.filter = { hook: h.id, state: '', q: '' };
