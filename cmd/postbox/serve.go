@@ -43,6 +43,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// The hooks file is then what is watched and reloaded.
 		load, path = hooksLoader(fs, *hooksPath, *path, getenv), hooksPath
 	}
+	// The version of the file loaded: a change from here on is a reload.
+	stamp := fileStamp(*path)
 	cfg, err := loadWith(load, stderr)
 	if err != nil {
 		return err
@@ -103,7 +105,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer signal.Stop(hup)
 	watch := time.NewTicker(*watchEvery)
 	defer watch.Stop()
-	stamp := fileStamp(*path)
 	seen := stamp
 	reload := func(why string) {
 		stamp = fileStamp(*path)
