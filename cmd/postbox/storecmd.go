@@ -29,8 +29,8 @@ SQLite (data:) it creates the store when there is none.
 const storeUsage = `Usage: postbox store copy --from ADDR --to ADDR [--workers N]
 
 Copies every delivery, with its attempts and its state, from one store to
-another, to move an installation. ADDR is sqlite:PATH (a postbox.db file, or
-a data directory holding one) or a postgres:// URL. Stop the servers on the
+another, to move an installation. ADDR is sqlite:PATH (a data directory, as
+data: in a config, or a file ending in .db) or a postgres:// URL. Stop the servers on the
 source first. Deliveries the destination has already are skipped, so an
 interrupted copy can be run again. Pending deliveries resume on the
 destination at once, where their attempts stopped.
@@ -153,7 +153,7 @@ type importer interface {
 }
 
 // openAddr opens the store at addr, a postgres:// URL or sqlite:PATH
-// where PATH is a database file or a data directory holding postbox.db.
+// (see sqlitePath).
 // A SQLite store that dst is true for is created when missing. A SQLite
 // store's directory is locked as serve locks it, so that no server uses
 // it during the copy. name describes the store without a password.
@@ -168,7 +168,7 @@ func openAddr(ctx context.Context, addr string, dst bool) (store postbox.Store, 
 	}
 	path := sqlitePath(addr)
 	if path == "" {
-		return nil, "", nil, fmt.Errorf("%q: use sqlite:PATH (a postbox.db file or a data directory) or postgres://user@host:5432/db", addr)
+		return nil, "", nil, fmt.Errorf("%q: use sqlite:PATH (a data directory or a .db file) or postgres://user@host:5432/db", addr)
 	}
 	name = "sqlite:" + path
 	dir := filepath.Dir(path)
@@ -193,13 +193,14 @@ func openAddr(ctx context.Context, addr string, dst bool) (store postbox.Store, 
 }
 
 // sqlitePath returns the database file that a sqlite:PATH address names,
-// absolute, or "" when addr is no such address.
+// absolute, or "" when addr is no such address. PATH is a data directory,
+// as data: in a config, unless it is an existing file or ends in .db.
 func sqlitePath(addr string) string {
 	path, ok := strings.CutPrefix(addr, "sqlite:")
 	if !ok || path == "" {
 		return ""
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+	if fi, err := os.Stat(path); (err == nil && fi.IsDir()) || (err != nil && filepath.Ext(path) != ".db") {
 		path = filepath.Join(path, "postbox.db")
 	}
 	if abs, err := filepath.Abs(path); err == nil {
