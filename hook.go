@@ -15,6 +15,8 @@ type Hook struct {
 	Methods []string // allowed methods, upper case; never empty once loaded
 	// Auth lists the checks a request must pass; every one must pass.
 	Auth []Verifier
+	// AuthNames names each of Auth's checks as configured ("github").
+	AuthNames []string
 	// Actions run in order after the delivery is stored.
 	Actions  []Action
 	Response Response

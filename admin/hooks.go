@@ -102,6 +102,10 @@ type schemer interface{ Scheme() string }
 func authLabels(h *postbox.Hook) []string {
 	out := make([]string, len(h.Auth))
 	for i, v := range h.Auth {
+		if i < len(h.AuthNames) {
+			out[i] = h.AuthNames[i] // as configured
+			continue
+		}
 		out[i] = authLabel(v)
 	}
 	return out

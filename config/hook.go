@@ -236,7 +236,7 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 		seen[up] = true
 		h.Methods[i] = up
 	}
-	h.Auth = l.buildAuth(&hc.Auth, field+": auth")
+	h.Auth, h.AuthNames = l.buildAuth(&hc.Auth, field+": auth")
 	for i := range hc.Actions {
 		if a := l.buildAction(&hc.Actions[i], fmt.Sprintf("%s: actions[%d]", field, i)); a != nil {
 			h.Actions = append(h.Actions, a)
@@ -341,15 +341,16 @@ func indexOf(field string) int {
 	return i
 }
 
-func (l *loader) buildAuth(n *yaml.Node, field string) []postbox.Verifier {
+func (l *loader) buildAuth(n *yaml.Node, field string) ([]postbox.Verifier, []string) {
 	if n.Kind == 0 {
-		return nil
+		return nil, nil
 	}
 	if n.Kind != yaml.MappingNode {
 		l.addf(n, field, "must be a mapping of method to settings, e.g. token: {secret: ...}")
-		return nil
+		return nil, nil
 	}
 	var out []postbox.Verifier
+	var names []string
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		sub := field + "." + k.Value
@@ -373,8 +374,9 @@ func (l *loader) buildAuth(n *yaml.Node, field string) []postbox.Verifier {
 			continue
 		}
 		out = append(out, verifier)
+		names = append(names, k.Value)
 	}
-	return out
+	return out, names
 }
 
 // errReported marks a decode failure whose problems are already recorded.

@@ -2,8 +2,10 @@ package http
 
 import (
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/postbox/postbox"
 )
@@ -11,7 +13,9 @@ import (
 // routes is one immutable routing table: every hook's path and the fixed
 // endpoints.
 type routes struct {
-	mux *http.ServeMux
+	mux      *http.ServeMux
+	observer postbox.Observer
+	trusted  []netip.Prefix
 }
 
 func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
@@ -28,7 +32,7 @@ func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 	for _, p := range paths {
 		mux.Handle(p, s.handlePath(byPath[p]))
 	}
-	return &routes{mux: mux}
+	return &routes{mux: mux, observer: s.observer, trusted: s.trusted}
 }
 
 func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,7 +46,10 @@ func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ServeMux answers a path that needs cleaning with a redirect; a
 	// webhook sender would not follow it with its body, so refuse it.
 	if _, pattern := rt.mux.Handler(r); pattern == "" || !isClean(r.URL.EscapedPath()) {
-		writeError(w, r, postbox.Errorf(postbox.ENOTFOUND, "no hook at %s", r.URL.Path))
+		err := postbox.Errorf(postbox.ENOTFOUND, "no hook at %s", r.URL.Path)
+		rt.observer.Request(postbox.RequestEvent{Time: time.Now(), Method: r.Method, Path: r.URL.Path,
+			Remote: clientAddr(r, rt.trusted), Status: http.StatusNotFound, Reason: err.Error()})
+		writeError(w, r, err)
 		return
 	}
 	// ServeHTTP, not the handler found above: it sets the path wildcards.

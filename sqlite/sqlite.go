@@ -214,6 +214,9 @@ var schema = []string{
 	)`,
 	`CREATE INDEX IF NOT EXISTS deliveries_hook ON deliveries (hook, id)`,
 	`CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id)`,
+	// Hook stats and per-minute counts read these instead of every row.
+	`CREATE INDEX IF NOT EXISTS deliveries_stats ON deliveries (hook, state, received)`,
+	`CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received)`,
 	// One row per delivery with work left: the action to run next.
 	`CREATE TABLE IF NOT EXISTS jobs (
 		delivery TEXT PRIMARY KEY REFERENCES deliveries (id) ON DELETE CASCADE,

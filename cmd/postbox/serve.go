@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/mqtt"
 	"github.com/postbox/postbox/config"
 	phttp "github.com/postbox/postbox/http"
@@ -69,6 +70,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Hooks:          cfg.Hooks,
 		Notify:         q.Notify,
 		Runner:         q,
+		Observer:       observer,
 		TrustedProxies: cfg.TrustedProxies,
 		Limits: phttp.Limits{
 			MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
@@ -118,6 +120,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		srv.SetHooks(next.Hooks)
 		q.SetHooks(next.Hooks)
+		if a, ok := observer.(interface{ SetHooks([]*postbox.Hook) }); ok {
+			a.SetHooks(next.Hooks)
+		}
 		logger.Info("config reloaded", "why", why, "hooks", len(next.Hooks))
 	}
 wait:
