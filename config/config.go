@@ -43,6 +43,11 @@ type Config struct {
 	// headers name the real client.
 	TrustedProxies []netip.Prefix
 	Hooks          []*postbox.Hook
+	// TLS, when not nil, makes the public listener serve HTTPS.
+	TLS *TLS
+	// Tree is the document as read, with ${ENV} and secret files expanded,
+	// for printing the effective configuration.
+	Tree *yaml.Node
 }
 
 // Limits bound what a client may send and how long it may take.
@@ -69,7 +74,8 @@ type fileConfig struct {
 	Limits  limitsConfig `yaml:"limits"`
 	Hooks   []hookConfig `yaml:"hooks"`
 
-	TrustedProxies []string `yaml:"trusted_proxies"`
+	TrustedProxies []string   `yaml:"trusted_proxies"`
+	TLS            *tlsConfig `yaml:"tls"`
 }
 
 type limitsConfig struct {
@@ -147,6 +153,8 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	l.root = root
 	l.decode(root, "", &fc)
 	l.build(root, &fc)
+	l.buildTLS(findKey(root, "tls"), fc.TLS, l.cfg)
+	l.cfg.Tree = root
 	if len(l.problems) > 0 {
 		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
 		return nil, l.problems

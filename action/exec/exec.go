@@ -31,6 +31,11 @@ type Config struct {
 	Env     map[string]string `yaml:"env"`
 	Dir     string            `yaml:"dir"`
 	Timeout time.Duration     `yaml:"timeout"`
+	// User and Group name the account the command runs as (names or
+	// numeric ids; Group defaults to the user's primary group). Only a
+	// postbox running as root may set them.
+	User  string `yaml:"user"`
+	Group string `yaml:"group"`
 }
 
 // Action runs one configured command.
@@ -40,6 +45,7 @@ type Action struct {
 	env     []envVar
 	dir     string
 	timeout time.Duration
+	runAs   *runAs // nil: postbox's own user
 }
 
 type envVar struct {
@@ -95,6 +101,12 @@ func New(c Config) (*Action, error) {
 			errs = append(errs, &FieldError{"dir", fmt.Sprintf("%q is not a directory", c.Dir)})
 		}
 	}
+	if c.User != "" || c.Group != "" {
+		var err error
+		if a.runAs, err = lookupRunAs(c.User, c.Group, c.Env); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -145,6 +157,9 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	// The command leads a process group of its own, so that a timeout
 	// kills whatever it started too (a shell script's children).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if a.runAs != nil {
+		a.runAs.apply(cmd)
+	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// Children that keep stdout open must not hold Wait forever.
 	cmd.WaitDelay = time.Second

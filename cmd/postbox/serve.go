@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	grace := fs.Duration("grace", 10*time.Second, "on shutdown, how long requests and actions may finish")
 	watchEvery := fs.Duration("watch", 2*time.Second, "how often to look for a changed config file (reloaded when valid)")
+	printCfg := fs.Bool("print-config", false, "print the effective configuration (defaults filled in, secrets redacted) and exit")
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
@@ -49,6 +50,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg, err := loadWith(load, stderr)
 	if err != nil {
 		return err
+	}
+	if *printCfg {
+		return printConfig(stdout, cfg)
 	}
 
 	db, closeStore, err := openStore(ctx, cfg, true)
@@ -85,6 +89,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	pub, err := startTLS(cfg, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopQueue()
@@ -93,7 +102,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	serveErr := make(chan error, 1)
 	go func() {
 		defer wg.Done()
-		serveErr <- srv.Serve(ln)
+		serveErr <- pub.serve(srv, ln)
 	}()
 	go func() {
 		defer wg.Done()
@@ -152,6 +161,7 @@ wait:
 	if serr := srv.Shutdown(sctx); serr != nil {
 		logger.Warn("requests still running at shutdown", "err", serr)
 	}
+	pub.stop(sctx)
 	stopQueue()
 	wg.Wait()
 	// Connections to MQTT brokers are shared by all mqtt actions.
