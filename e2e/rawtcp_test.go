@@ -2,15 +2,20 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 )
 
@@ -40,208 +45,11 @@ const clte = "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-En
 // that reading every answer never waits on an idle connection.
 const closer = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
-// TestMalformedRequests writes raw bytes to the server, reads every answer
-// with a deadline and checks the server still answers /healthz after each.
-func TestMalformedRequests(t *testing.T) {
-	t.Parallel()
-	s := startServer(t, rawConfig)
-	tests := []struct {
-		name string
-		send string
-		// closeWrite half-closes the connection after send, as a client
-		// that gave up would.
-		closeWrite bool
-		// want is one entry per answer, in order: a status ("400"), a
-		// class ("4xx") or alternatives ("400|2xx").
-		want []string
-		// orClosed also accepts the server closing without any answer.
-		orClosed bool
-	}{
-		{
-			name: "Content-Length and Transfer-Encoding together are 400",
-			send: clte,
-			want: []string{"400"},
-		},
-		{
-			name: "Transfer-Encoding before Content-Length in lower case is 400",
-			send: "POST /post HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n0\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "Transfer-Encoding with a tab before its value and Content-Length are 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a Content-Length that is not a number is 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nabc",
-			want: []string{"400"},
-		},
-		{
-			name: "a negative Content-Length is 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a Content-Length with a sign is 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc",
-			want: []string{"400"},
-		},
-		{
-			name: "two different Content-Lengths are 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-			want: []string{"400"},
-		},
-		{
-			name:       "headers cut off by the client are answered 400 or closed",
-			send:       "POST /post HTTP/1.1\r\nHost: x\r\nContent-Le",
-			closeWrite: true,
-			want:       []string{"400"},
-			orClosed:   true,
-		},
-		{
-			name:       "a body shorter than its Content-Length is answered 400 or closed",
-			send:       "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
-			closeWrite: true,
-			want:       []string{"400"},
-			orClosed:   true,
-		},
-		{
-			name: "a header over max_header_bytes is 431",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 16<<10) + "\r\nContent-Length: 0\r\n\r\n",
-			want: []string{"431"},
-		},
-		{
-			name: "a request line over max_header_bytes is 431 or 414",
-			send: "GET /get?q=" + strings.Repeat("a", 16<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n",
-			want: []string{"431|414"},
-		},
-		{
-			name: "a request line that is not HTTP is 400",
-			send: "HELLO THERE\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a request line with a space in the target is 400",
-			send: "GET /get now HTTP/1.1\r\nHost: x\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			// RFC 9110 §15.6.6 names 505 for this; net/http sends it.
-			name: "an HTTP version the server does not speak is 505, never a hang",
-			send: "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n",
-			want: []string{"505"},
-		},
-		{
-			name: "a NUL byte in a header value is 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\nContent-Length: 0\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a NUL byte in a header name is 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nX-\x00: a\r\nContent-Length: 0\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a space before a header's colon is 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a request without Host is 400",
-			send: "POST /post HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			// RFC 9112 §5.2: refuse with 400, or replace each fold by a space.
-			name: "an obs-folded header is refused or unfolded, never hangs",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-			want: []string{"400|2xx"},
-		},
-		{
-			name: "bare LF line endings are accepted or refused, never hang",
-			send: "POST /post HTTP/1.1\nHost: x\nContent-Length: 0\nConnection: close\n\n",
-			want: []string{"400|2xx"},
-		},
-		{
-			// RFC 9112 §6.1 names 501 for this; net/http sends it.
-			name: "an unknown Transfer-Encoding is 501, never a hang",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
-			want: []string{"501"},
-		},
-		{
-			name: "a chunk size that is not hex is 400",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a chunked body over max_body is 413",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(strings.Repeat("a", 1500), 500),
-			want: []string{"413"},
-		},
-		{
-			name: "a Content-Length over max_body with Expect: 100-continue is 413 at once",
-			send: "POST /post HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
-			want: []string{"413"},
-		},
-		{
-			name: "a path that needs cleaning is 404, not a redirect",
-			send: "POST /get/../post HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}" + closer,
-			want: []string{"404", "200"},
-		},
-		{
-			// net/http answers a head not received in time with 400.
-			name:     "a client that sends half a header and stalls is cut off with a 4xx or closed",
-			send:     "POST /post HTTP/1.1\r\nHost: x\r\nX-Sl",
-			want:     []string{"400|408"},
-			orClosed: true,
-		},
-		{
-			name:     "a client that stalls in the body is cut off with 408 or closed",
-			send:     "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
-			want:     []string{"408"},
-			orClosed: true,
-		},
-		{
-			name: "pipelined requests are answered in order",
-			send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}" + closer,
-			want: []string{"200", "200", "200"},
-		},
-		{
-			name: "a CL+TE request pipelined after a good request to another path is 400",
-			send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + clte + closer,
-			want: []string{"200", "400"},
-		},
-		{
-			name: "a CL+TE request followed by a good request to the same path is 400",
-			send: clte + "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-			want: []string{"400"},
-		},
-		{
-			name: "a CL+TE request after a large unread body on the same connection is 400",
-			send: "POST /get HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + strings.Repeat("z", 200000) + clte + closer,
-			want: []string{"405", "400"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, closed := exchange(t, s.addr, tt.send, tt.closeWrite)
-			t.Logf("answers %v, closed %v", got, closed)
-			switch {
-			case len(got) == 0 && tt.orClosed && closed:
-			case len(got) == 0 && !closed:
-				t.Errorf("no answer within the deadline: the server hung")
-			case !statusesMatch(got, tt.want):
-				t.Errorf("answers %v, want %v", got, tt.want)
-			}
-			if resp, err := s.client.Get(s.url + "/healthz"); err != nil {
-				t.Errorf("healthz after the request: %v", err)
-			} else if resp.Body.Close(); resp.StatusCode != 200 {
-				t.Errorf("healthz after the request: %d", resp.StatusCode)
-			}
-		})
-	}
+// answer is one HTTP response read off a raw connection.
+type answer struct {
+	status int
+	header http.Header
+	body   string
 }
 
 // exchange writes send on a new connection and reads every answer until
@@ -249,35 +57,61 @@ func TestMalformedRequests(t *testing.T) {
 // than by the read deadline, which means the server hung).
 func exchange(t *testing.T, addr, send string, closeWrite bool) (statuses []int, closed bool) {
 	t.Helper()
+	answers, closed := exchangeRaw(t, addr, []byte(send), closeWrite, 15*time.Second, 0)
+	for _, a := range answers {
+		statuses = append(statuses, a.status)
+	}
+	return statuses, closed
+}
+
+// exchangeRaw is exchange with the answers' headers and bodies, the
+// deadline for the whole exchange, and the number of answers after which
+// to stop reading (0: read until the server closes; closed is then false).
+// Interim 1xx answers are skipped. When send starts with HEAD, the first
+// answer is read as a HEAD's (no body).
+func exchangeRaw(t *testing.T, addr string, send []byte, closeWrite bool, deadline time.Duration, max int) (answers []answer, closed bool) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
+	c.SetDeadline(time.Now().Add(deadline))
 	// Write in the background: the server may answer and close before it
 	// has read everything.
 	go func() {
-		io.WriteString(c, send)
+		c.Write(send)
 		if closeWrite {
 			c.(*net.TCPConn).CloseWrite()
 		}
 	}()
 	br := bufio.NewReader(c)
+	var req *http.Request
+	if bytes.HasPrefix(send, []byte("HEAD ")) {
+		req = &http.Request{Method: http.MethodHead}
+	}
 	for {
-		resp, err := http.ReadResponse(br, nil)
+		resp, err := http.ReadResponse(br, req)
 		if err != nil {
-			return statuses, !errors.Is(err, os.ErrDeadlineExceeded)
+			return answers, !errors.Is(err, os.ErrDeadlineExceeded)
 		}
-		statuses = append(statuses, resp.StatusCode)
-		_, err = io.Copy(io.Discard, resp.Body)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if resp.StatusCode >= 200 {
+			answers = append(answers, answer{resp.StatusCode, resp.Header, string(body)})
+			req = nil
+		}
 		if err != nil || resp.Close {
-			return statuses, !errors.Is(err, os.ErrDeadlineExceeded)
+			return answers, !errors.Is(err, os.ErrDeadlineExceeded)
+		}
+		if len(answers) == max {
+			return answers, false
 		}
 	}
 }
 
+// statusesMatch reports whether got matches want, one entry per answer: a
+// status ("400"), a class ("4xx") or alternatives ("400|2xx").
 func statusesMatch(got []int, want []string) bool {
 	if len(got) != len(want) {
 		return false
@@ -305,4 +139,164 @@ func chunked(body string, n int) string {
 	}
 	b.WriteString("0\r\n\r\n")
 	return b.String()
+}
+
+// corpusCase is one file of testdata/corpus (see its README): raw bytes to
+// send on one connection, and the answers they must get.
+type corpusCase struct {
+	name       string   // the file name without .req
+	why        string   // what the case shows, as a sentence
+	want       []string // one entry per answer, as statusesMatch takes them
+	orClosed   bool     // the server may also close without any answer
+	closeWrite bool     // half-close after sending, as a client that gave up
+	body       string   // the last answer's body must contain this
+	args       []string // the argv hook's command got exactly these arguments
+	raw        []byte
+}
+
+// loadCorpus reads every *.req file in dir.
+func loadCorpus(t *testing.T, dir string) []corpusCase {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.req"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []corpusCase
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := parseCase(strings.TrimSuffix(filepath.Base(f), ".req"), data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// parseCase reads one case: "key: value" lines (# starts a comment), a
+// line "---", then the request.
+func parseCase(name string, data []byte) (corpusCase, error) {
+	c := corpusCase{name: name}
+	head, raw, ok := strings.Cut(string(data), "\n---\n")
+	if !ok {
+		return c, errors.New(`no "---" line between the header and the request`)
+	}
+	for i, line := range strings.Split(head, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return c, fmt.Errorf("line %d: want key: value", i+1)
+		}
+		value = strings.TrimSpace(value)
+		switch key {
+		case "why":
+			c.why = value
+		case "want":
+			c.want = strings.Fields(value)
+		case "or-closed":
+			c.orClosed = value == "yes"
+		case "close-write":
+			c.closeWrite = value == "yes"
+		case "body":
+			c.body = value
+		case "args":
+			if err := json.Unmarshal([]byte(value), &c.args); err != nil {
+				return c, fmt.Errorf("line %d: args: %v", i+1, err)
+			}
+		default:
+			return c, fmt.Errorf("line %d: unknown key %q", i+1, key)
+		}
+	}
+	if c.why == "" || len(c.want) == 0 {
+		return c, errors.New("why: and want: are required")
+	}
+	var err error
+	c.raw, err = expandRequest(raw)
+	return c, err
+}
+
+// expandRequest turns a case's request text into bytes: line breaks in
+// the file are layout and dropped; \r \n \t \0 \xHH and \\ are escapes
+// (any other backslash is kept); then {{ }} actions run as a text/template
+// with corpusFuncs, whose output is taken byte for byte.
+func expandRequest(text string) ([]byte, error) {
+	text = strings.ReplaceAll(text, "\n", "")
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\\' || i+1 == len(text) {
+			b.WriteByte(text[i])
+			continue
+		}
+		switch text[i+1] {
+		case 'r':
+			b.WriteByte('\r')
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case '0':
+			b.WriteByte(0)
+		case '\\':
+			b.WriteByte('\\')
+		case 'x':
+			v, err := strconv.ParseUint(text[i+2:min(i+4, len(text))], 16, 8)
+			if err != nil {
+				return nil, fmt.Errorf(`bad \x escape at byte %d`, i)
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		default:
+			b.WriteByte('\\')
+			continue
+		}
+		i++
+	}
+	tmpl, err := template.New("request").Funcs(corpusFuncs).Option("missingkey=error").Parse(b.String())
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, nil); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// corpusFuncs build the large or binary parts of corpus requests. With
+// len (text/template's own) they make Content-Length right:
+// {{ $b := nest 100000 "[" "]" }}Content-Length: {{ len $b }}\r\n\r\n{{ $b }}.
+var corpusFuncs = template.FuncMap{
+	// repeat N S is S N times.
+	"repeat": func(n int, s string) string { return strings.Repeat(s, n) },
+	// nest N OPEN CLOSE is OPEN N times, then CLOSE N times.
+	"nest": func(n int, open, close string) string {
+		return strings.Repeat(open, n) + strings.Repeat(close, n)
+	},
+	// chunked N BODY is BODY in chunks of N bytes, with the last chunk.
+	"chunked": func(n int, body string) string { return chunked(body, n) },
+	// multipart N BOUNDARY is a form of N fields f0..fN-1, closed.
+	"multipart": func(n int, boundary string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "--%s\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n", boundary, i)
+		}
+		fmt.Fprintf(&b, "--%s--\r\n", boundary)
+		return b.String()
+	},
+	// gzip S is S compressed with gzip (a bomb when S is large and dull).
+	"gzip": func(s string) (string, error) {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		if _, err := io.WriteString(zw, s); err != nil {
+			return "", err
+		}
+		err := zw.Close()
+		return b.String(), err
+	},
 }

@@ -38,6 +38,16 @@ type server struct {
 // for e2e/testdata. The server is stopped when the test ends.
 func startServer(t *testing.T, config string) *server {
 	t.Helper()
+	s := newServer(t, config)
+	s.start()
+	return s
+}
+
+// newServer is startServer without the start: the test can prepare the
+// directory (mount a file system on dir/data, say) before calling
+// s.start(). The server is stopped when the test ends.
+func newServer(t *testing.T, config string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	config = strings.NewReplacer("@DIR@", dir, "@TESTDATA@", testdata).Replace(config)
 	if err := os.WriteFile(filepath.Join(dir, "postbox.yaml"), []byte(config), 0o644); err != nil {
@@ -52,7 +62,6 @@ func startServer(t *testing.T, config string) *server {
 			t.Logf("server log:\n%s", s.logs.String())
 		}
 	})
-	s.start()
 	return s
 }
 
@@ -287,4 +296,43 @@ func eventually(t *testing.T, timeout time.Duration, cond func() string) {
 		}
 		<-tick.C
 	}
+}
+
+// memory is what /proc/<pid>/status says of a process's resident memory.
+type memory struct {
+	RSS  int64 // bytes resident now (VmRSS)
+	Peak int64 // the most bytes ever resident (VmHWM)
+}
+
+func (m memory) String() string {
+	return fmt.Sprintf("RSS %.1f MB, peak %.1f MB", float64(m.RSS)/1e6, float64(m.Peak)/1e6)
+}
+
+// memory reads the running server's resident memory; it fails the test
+// where /proc is not available.
+func (s *server) memory() memory {
+	s.t.Helper()
+	if s.cmd == nil {
+		s.t.Fatal("memory: the server is not running")
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		s.t.Fatalf("memory: %v", err)
+	}
+	var m memory
+	for _, line := range strings.Split(string(data), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var kb int64
+		fmt.Sscanf(strings.TrimSpace(value), "%d kB", &kb)
+		switch name {
+		case "VmRSS":
+			m.RSS = kb << 10
+		case "VmHWM":
+			m.Peak = kb << 10
+		}
+	}
+	return m
 }

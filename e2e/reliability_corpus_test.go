@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// corpusDeadline bounds one case's whole exchange: a case that has not
+// ended by then means the server hung.
+const corpusDeadline = 15 * time.Second
+
+// TestMalformedRequests sends every case of testdata/corpus (see its
+// README) raw over TCP to one server, each on its own connection and all at
+// once, and checks the answers. After each case the server must answer
+// /healthz; after all of them the deliveries stored must be exactly the
+// ones answered 2xx (a rejected request stores nothing), and the server's
+// peak memory is logged and bounded.
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(testdata, "corpus")
+	cases := loadCorpus(t, dir)
+	if len(cases) < 100 {
+		t.Errorf("the corpus has %d cases, want at least 100", len(cases))
+	}
+	config, err := os.ReadFile(filepath.Join(dir, "postbox.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, string(config))
+	if err := os.Mkdir(filepath.Join(s.dir, "argv"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := s.memory()
+
+	var (
+		mu       sync.Mutex
+		accepted = map[string]string{} // delivery id → case
+		took     = map[string]time.Duration{}
+	)
+	t.Run("corpus", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				start := time.Now()
+				answers, closed := exchangeRaw(t, s.addr, c.raw, c.closeWrite, corpusDeadline, len(c.want))
+				elapsed := time.Since(start)
+				var got []int
+				for _, a := range answers {
+					got = append(got, a.status)
+				}
+				t.Logf("%s: answers %v, closed %v, in %s", c.name, got, closed, elapsed.Round(time.Millisecond))
+				mu.Lock()
+				took[c.name] = elapsed
+				for _, a := range answers {
+					if id := a.header.Get("Postbox-Delivery"); id != "" && a.status/100 == 2 {
+						accepted[id] = c.name
+					}
+				}
+				mu.Unlock()
+				switch {
+				case len(got) == 0 && c.orClosed && closed:
+				case len(got) == 0 && !closed:
+					t.Fatalf("%s: no answer within %s: the server hung", c.why, corpusDeadline)
+				case !statusesMatch(got, c.want):
+					t.Fatalf("%s: answers %v, want %v", c.why, got, c.want)
+				}
+				if len(answers) > 0 {
+					last := answers[len(answers)-1]
+					if c.body != "" && !strings.Contains(last.body, c.body) {
+						t.Errorf("%s: the answer's body %.200q does not contain %q", c.why, last.body, c.body)
+					}
+					if c.args != nil {
+						checkArgs(t, s, last, c.args)
+					}
+				}
+				if resp, err := s.client.Get(s.url + "/healthz"); err != nil {
+					t.Errorf("healthz after the case: %v", err)
+				} else if resp.Body.Close(); resp.StatusCode != 200 {
+					t.Errorf("healthz after the case: %d", resp.StatusCode)
+				}
+			})
+		}
+	})
+
+	resp, err := s.client.Get(s.url + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz after the corpus: %v", err)
+	}
+	resp.Body.Close()
+	after := s.memory()
+	t.Logf("%d cases; server memory before: %s; after: %s", len(cases), before, after)
+	var slow []string
+	for name := range took {
+		slow = append(slow, name)
+	}
+	sort.Slice(slow, func(i, j int) bool { return took[slow[i]] > took[slow[j]] })
+	for _, name := range slow[:min(5, len(slow))] {
+		t.Logf("slowest: %s took %s", name, took[name].Round(time.Millisecond))
+	}
+	// Generous: the server idles near 15 MB; the bound catches a leak or
+	// an unbounded buffer, not a few megabytes.
+	if after.Peak > 200<<20 {
+		t.Errorf("peak resident memory %d MB, want under 200 MB", after.Peak>>20)
+	}
+
+	stored := s.deliveries("--limit", "100000")
+	var extra []string
+	for _, d := range stored {
+		if _, ok := accepted[d.ID]; !ok {
+			extra = append(extra, d.ID+" ("+d.Method+" "+d.Path+")")
+		}
+		delete(accepted, d.ID)
+	}
+	t.Logf("%d deliveries stored for the 2xx answers", len(stored))
+	if len(extra) > 0 {
+		t.Errorf("stored without a 2xx answer: %v", extra)
+	}
+	for id, name := range accepted {
+		t.Errorf("case %s: delivery %s was answered 2xx but is not stored", name, id)
+	}
+}
+
+// checkArgs waits for the arguments the argv hook's command recorded for
+// the delivery a answered, and compares them with want.
+func checkArgs(t *testing.T, s *server, a answer, want []string) {
+	t.Helper()
+	id := a.header.Get("Postbox-Delivery")
+	if a.status/100 != 2 || id == "" {
+		t.Errorf("args: the answer was %d without a delivery", a.status)
+		return
+	}
+	file := filepath.Join(s.dir, "argv", id+".args")
+	var raw []byte
+	eventually(t, 20*time.Second, func() string {
+		var err error
+		if raw, err = os.ReadFile(file); err != nil {
+			return "the command has not run: " + err.Error()
+		}
+		return ""
+	})
+	got := strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
+	if !slices.Equal(got, want) {
+		t.Errorf("the command received\n  %q\nwant\n  %q", got, want)
+	}
+}
