@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -84,6 +85,12 @@ func (c *tlsConn) handshake() error {
 		}
 		if err := c.Conn.HandshakeContext(ctx); err != nil {
 			c.err = err
+			// As net/http does: a plain HTTP request gets a plain answer.
+			var rhe tls.RecordHeaderError
+			if errors.As(err, &rhe) && rhe.Conn != nil && looksLikeHTTP(rhe.RecordHeader) {
+				io.WriteString(rhe.Conn, "HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+				rhe.Conn.Close()
+			}
 			c.server.logger.Debug("tls handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 			return
 		}
@@ -92,6 +99,16 @@ func (c *tlsConn) handshake() error {
 		}
 	})
 	return c.err
+}
+
+// looksLikeHTTP reports whether the first bytes of a connection are an
+// HTTP/1 method rather than a TLS record.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
+		return true
+	}
+	return false
 }
 
 func (c *tlsConn) Read(p []byte) (int, error) {

@@ -236,6 +236,7 @@ func trustingClient(file string) (*http.Client, error) {
 type certFiles struct {
 	cert, key string
 	logger    *slog.Logger
+	now       func() time.Time // nil means time.Now
 
 	mu      sync.Mutex
 	pair    *tls.Certificate
@@ -269,7 +270,11 @@ func (c *certFiles) loadLocked() error {
 func (c *certFiles) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now := time.Now(); now.Sub(c.checked) >= recheck {
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	if now := now(); now.Sub(c.checked) >= recheck {
 		c.checked = now
 		if stamp := fileStamp(c.cert) + "/" + fileStamp(c.key); stamp != c.stamp {
 			if err := c.loadLocked(); err != nil {

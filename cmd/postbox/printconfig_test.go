@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TestPrintConfig prints a configuration full of secrets, given in every way
+// postbox takes them, and checks that none of them is in the output while
+// the defaults are.
+func TestPrintConfig(t *testing.T) {
+	dir := t.TempDir()
+	secrets := map[string]string{
+		"SECRET_FILE":   "from-a-credential-file",
+		"ENV_TOKEN":     "token-from-the-environment",
+		"ADMIN":         "admin-bearer-token",
+		"BASIC":         "basic-password-42",
+		"HMAC_NEW":      "hmac-new-secret",
+		"HMAC_OLD":      "hmac-old-secret",
+		"GITHUB":        "github-webhook-secret",
+		"PG":            "postgres-password",
+		"URL_PASS":      "url-userinfo-password",
+		"URL_QUERY":     "url-query-token",
+		"HEADER":        "bearer-in-a-header",
+		"ENV_VAR":       "api-key-in-env",
+		"MQTT_PASSWORD": "mqtt-broker-password",
+		"ANCHORED":      "shared-through-an-anchor",
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lamp-token"), []byte(secrets["SECRET_FILE"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// ANCHORED is a user name (printed) reused as a token (redacted).
+	cfg := `admin: {listen: 127.0.0.1:0, token: "${ADMIN}"}
+store: postgres://postbox:${PG}@127.0.0.1:5432/postbox?sslmode=disable
+hooks:
+  - id: lamp
+    path: /post
+    auth:
+      token: {header: X-Token, secret_file: "${CREDENTIALS_DIRECTORY}/lamp-token"}
+  - id: basic
+    auth:
+      basic: {username: &shared "${ANCHORED}", password: "${BASIC}"}
+  - id: env
+    auth:
+      token: {secrets: ["${ENV_TOKEN}", *shared]}
+  - id: hmac
+    auth:
+      hmac: {header: X-Signature, algorithm: sha256, encoding: hex, secrets: ["${HMAC_NEW}", "${HMAC_OLD}"]}
+  - id: github
+    auth:
+      github: {secret: "${GITHUB}"}
+    actions:
+      - exec:
+          command: echo
+          env: {API_KEY: "${ENV_VAR}", COLOR: blue}
+      - http:
+          url: "https://hooks:${URL_PASS}@example.org/in?token=${URL_QUERY}&x=1"
+          headers: {Authorization: "Bearer ${HEADER}", X-Color: blue}
+      - mqtt: {broker: tcp://127.0.0.1:1883, topic: t, username: u, password: "${MQTT_PASSWORD}"}
+`
+	path := filepath.Join(dir, "postbox.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(name string) string {
+		if name == "CREDENTIALS_DIRECTORY" {
+			return dir
+		}
+		return secrets[name]
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"postbox", "serve", "--config", path, "--print-config"}, getenv, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("serve --print-config: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for name, secret := range secrets {
+		if name == "ANCHORED" {
+			continue
+		}
+		if strings.Contains(out, secret) {
+			t.Errorf("the output holds %s (%q):\n%s", name, secret, out)
+		}
+	}
+	if strings.Count(out, secrets["ANCHORED"]) != 1 {
+		t.Errorf("the anchored value should be printed once, as the user name, and redacted as a token:\n%s", out)
+	}
+	for _, want := range []string{
+		"listen: 0.0.0.0:8080",
+		"read_header_timeout: 5s",
+		"idle_timeout: 2m",
+		"max_header_bytes: 64KiB",
+		"path: /hooks/env",
+		"methods: [POST]",
+		"COLOR: blue",
+		"X-Color: blue",
+		"https://hooks:[redacted]@example.org/in?token=[redacted]&x=1",
+		"postgres://postbox:[redacted]@127.0.0.1:5432/postbox?sslmode=disable",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output lacks %q:\n%s", want, out)
+		}
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Errorf("the output is not YAML: %v\n%s", err, out)
+	}
+}
