@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,9 +18,10 @@ import (
 	"time"
 )
 
-// shutdownConfig has a quick action (100 ms) for the load and a long one
-// that, the first time it runs for a delivery, outlasts any grace period;
-// both record their delivery in runs once done.
+// shutdownConfig has a quick action (100 ms) for the load, and a long one,
+// async and sync, that the first time it runs for a delivery writes its
+// pid to $MARKS/<delivery> and outlasts any grace period; every action
+// records its delivery in runs once done.
 const shutdownConfig = `
 listen: 127.0.0.1:0
 admin: off
@@ -33,12 +36,30 @@ hooks:
           env: {RUNS: "@DIR@/runs"}
   - id: long
     actions:
-      - exec:
-          command: /bin/sh
-          args: ["-c", '[ -e "$MARKS/$POSTBOX_DELIVERY" ] || { : > "$MARKS/$POSTBOX_DELIVERY"; exec sleep 60; }; echo "$POSTBOX_DELIVERY" >> "$RUNS"']
-          env: {RUNS: "@DIR@/runs", MARKS: "@DIR@"}
-          timeout: 2m
+      - exec: {command: /bin/sh, args: ["-c", "@ONCE@"], env: {RUNS: "@DIR@/runs", MARKS: "@DIR@/marks-long"}, timeout: 2m}
+  - id: long-sync
+    mode: sync
+    timeout: 1m
+    actions:
+      - exec: {command: /bin/sh, args: ["-c", "@ONCE@"], env: {RUNS: "@DIR@/runs", MARKS: "@DIR@/marks-sync"}, timeout: 2m}
 `
+
+// onceScript sleeps a minute the first time it runs for a delivery, after
+// writing its pid (that of the sleep, which it becomes) to a mark file;
+// the next time it records the delivery in $RUNS.
+const onceScript = `mkdir -p \"$MARKS\"; m=\"$MARKS/$POSTBOX_DELIVERY\"; ` +
+	`[ -e \"$m\" ] || { echo $$ > \"$m\"; exec sleep 60; }; echo \"$POSTBOX_DELIVERY\" >> \"$RUNS\"`
+
+// shutdownMargin is how long after its grace period a stopping server may
+// take to close its store and exit: far more than it needs, and less than
+// a second grace period.
+const shutdownMargin = 1500 * time.Millisecond
+
+// startShutdown starts postbox on shutdownConfig with --grace grace.
+func startShutdown(t *testing.T, grace time.Duration) *server {
+	t.Helper()
+	return startGrace(t, strings.ReplaceAll(shutdownConfig, "@ONCE@", onceScript), grace)
+}
 
 // startGrace starts postbox on config as startServer does, but with
 // `--grace grace` instead of the helpers' default.
@@ -124,8 +145,8 @@ func errKind(err error) string {
 // restart for the jobs handed back, had its action run exactly once.
 func TestGracefulShutdownUnderLoad(t *testing.T) {
 	t.Parallel()
-	const grace, margin = 2 * time.Second, 3 * time.Second
-	s := startGrace(t, shutdownConfig, grace)
+	const grace, margin = 2 * time.Second, shutdownMargin
+	s := startShutdown(t, grace)
 	runsFile := filepath.Join(s.dir, "runs")
 
 	// A long action holds a worker past the grace period: it is stopped
@@ -136,7 +157,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		t.Fatalf("long: status %d", resp.StatusCode)
 	}
 	eventually(t, 10*time.Second, func() string {
-		if _, err := os.Stat(filepath.Join(s.dir, long)); err != nil {
+		if _, err := os.Stat(filepath.Join(s.dir, "marks-long", long)); err != nil {
 			return "the long action has not started"
 		}
 		return ""
@@ -260,4 +281,125 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	if len(runs) != len(accepted) {
 		t.Errorf("actions ran for %d deliveries, want the %d accepted", len(runs), len(accepted))
 	}
+}
+
+// TestShutdownBoundsSlowWork sends SIGTERM while a sync request and an
+// async action both outlast the grace period: the process still exits
+// within the grace period plus a margin, no command it started outlives
+// it, and after a restart each action has run exactly once.
+func TestShutdownBoundsSlowWork(t *testing.T) {
+	t.Parallel()
+	const grace, margin = 2 * time.Second, shutdownMargin
+	s := startShutdown(t, grace)
+	resp, _ := s.do(t, request{method: "POST", path: "/hooks/long", header: jsonType, body: `{}`})
+	long := resp.Header.Get("Postbox-Delivery")
+	if resp.StatusCode != 200 || long == "" {
+		t.Fatalf("long: status %d", resp.StatusCode)
+	}
+	answered := make(chan string, 1)
+	go func() {
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+		resp, err := client.Post(s.url+"/hooks/long-sync", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			answered <- errKind(err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answered <- resp.Status
+	}()
+	// Both commands run: each wrote its pid under its delivery's id.
+	pids := map[string]int{}
+	eventually(t, 10*time.Second, func() string {
+		for _, dir := range []string{"marks-long", "marks-sync"} {
+			entries, _ := os.ReadDir(filepath.Join(s.dir, dir))
+			for _, e := range entries {
+				b, _ := os.ReadFile(filepath.Join(s.dir, dir, e.Name()))
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					pids[e.Name()] = pid
+				}
+			}
+		}
+		if len(pids) < 2 {
+			return fmt.Sprintf("%d of the 2 long commands run", len(pids))
+		}
+		return ""
+	})
+
+	term := time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.exited:
+		t.Logf("exited %s after SIGTERM (grace %s)", time.Since(term).Round(10*time.Millisecond), grace)
+	case <-time.After(time.Until(term.Add(grace + margin))):
+		t.Errorf("still running %s after SIGTERM, want an exit within the grace period %s plus %s", grace+margin, grace, margin)
+		select {
+		case <-s.exited:
+			t.Logf("exited %s after SIGTERM", time.Since(term).Round(10*time.Millisecond))
+		case <-time.After(20 * time.Second):
+			s.kill()
+		}
+	}
+	if s.waitErr != nil {
+		t.Errorf("postbox serve ended with %v after SIGTERM, want a clean exit", s.waitErr)
+	}
+	s.cmd = nil
+	select {
+	case a := <-answered:
+		t.Logf("the sync request got: %s", a)
+	case <-time.After(10 * time.Second):
+		t.Errorf("the sync request still waits for an answer 10s after postbox exited")
+	}
+	for id, pid := range pids {
+		if !gone(pid, 2*time.Second) {
+			t.Errorf("the command of delivery %s (pid %d) still runs after postbox exited", id, pid)
+			syscall.Kill(pid, syscall.SIGKILL) // the test's grandchild: clean up
+		}
+	}
+
+	// Restarted: each long action runs once more, this time to its end.
+	s.restart()
+	eventually(t, 30*time.Second, func() string {
+		runs := countRuns(t, filepath.Join(s.dir, "runs"))
+		for _, d := range s.deliveries() {
+			if d.State != "done" || runs[d.ID] == 0 {
+				return fmt.Sprintf("delivery %s (%s) is %s and its action ran %d times", d.ID, d.Hook, d.State, runs[d.ID])
+			}
+		}
+		return ""
+	})
+	runs := countRuns(t, filepath.Join(s.dir, "runs"))
+	for id := range pids {
+		if runs[id] != 1 {
+			t.Errorf("the action of %s ran to its end %d times, want once", id, runs[id])
+		}
+	}
+}
+
+// gone polls until process pid has ended, for at most within; it reports
+// whether it did.
+func gone(pid int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
