@@ -270,10 +270,13 @@ func TestProviderSignatures(t *testing.T) {
 // TestProviderReplays sends each provider's delivery again, byte for byte
 // and re-signed with a fresh timestamp: both are answered 2xx with
 // Postbox-Duplicate-Of naming the first, stored as duplicates, and run no
-// action. A new delivery id with the same body is a new delivery.
+// action. A new delivery id with the same body is a new delivery. The
+// server remembers the ids across a restart.
 func TestProviderReplays(t *testing.T) {
 	t.Parallel()
 	s := startProviders(t)
+	type sent struct{ id, body, first string }
+	firsts := map[string]sent{} // provider → its first delivery
 	for _, p := range signingProviders {
 		t.Run(p.name, func(t *testing.T) {
 			path := "/hooks/" + p.name
@@ -285,6 +288,7 @@ func TestProviderReplays(t *testing.T) {
 				t.Fatalf("first delivery: status %d, Postbox-Duplicate-Of %q; want 200 and none", status, dupOf)
 			}
 			waitSettled(t, s, 0, firstID)
+			firsts[p.name] = sent{id, body, firstID}
 
 			var dups []string
 			for _, again := range []struct {
@@ -332,6 +336,18 @@ func TestProviderReplays(t *testing.T) {
 				}
 			}
 		})
+	}
+	s.stop()
+	s.restart()
+	for _, p := range signingProviders {
+		f, ok := firsts[p.name]
+		if !ok {
+			continue
+		}
+		h := p.sign(p.secret, f.id, time.Now(), []byte(f.body))
+		if status, _, dupOf, _ := s.post(t, "/hooks/"+p.name, h, f.body); status != 200 || dupOf != f.first {
+			t.Errorf("%s after a restart: status %d, Postbox-Duplicate-Of %q; want 200 and %s", p.name, status, dupOf, f.first)
+		}
 	}
 }
 
