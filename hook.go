@@ -131,6 +131,9 @@ type Response struct {
 	// ErrorStatus is the status of a sync hook's answer when an action
 	// failed; the body template still runs, with .Result.
 	ErrorStatus int
+	// ExitStatus maps a sync hook's last command's exit code to the
+	// answer's status (exit_status: {0: 200, 3: 404}).
+	ExitStatus map[int]int
 }
 
 // RetryPolicy is how a failed action is retried. The zero value tries once.

@@ -62,6 +62,7 @@ const DefaultSyncTimeout = 30 * time.Second
 type responseConfig struct {
 	Status      int               `yaml:"status"`
 	ErrorStatus int               `yaml:"error_status"`
+	ExitStatus  map[int]int       `yaml:"exit_status"`
 	Headers     map[string]string `yaml:"headers"`
 	Body        *string           `yaml:"body"`
 }
@@ -437,7 +438,12 @@ func fieldOf(err error) (string, string) {
 }
 
 func (l *loader) buildResponse(n *yaml.Node, field string, rc responseConfig) postbox.Response {
-	r := postbox.Response{Status: rc.Status, ErrorStatus: rc.ErrorStatus, Header: http.Header{}}
+	r := postbox.Response{Status: rc.Status, ErrorStatus: rc.ErrorStatus, ExitStatus: rc.ExitStatus, Header: http.Header{}}
+	for code, st := range rc.ExitStatus {
+		if st < 200 || st > 599 {
+			l.addf(findKey(findKey(n, "exit_status"), fmt.Sprint(code)), fmt.Sprintf("%s.exit_status.%d", field, code), "%d is not an HTTP status from 200 to 599", st)
+		}
+	}
 	if r.Status == 0 {
 		r.Status = http.StatusOK
 	} else if r.Status < 200 || r.Status > 599 {

@@ -257,8 +257,12 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 		}
 		ctx := r.Context()
 		if h.Sync {
+			s.syncs.Add(1)
+			defer s.syncs.Done()
+			// Not the request's context: a client that hangs up does not
+			// stop the actions; the end of shutdown's grace does.
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), h.SyncTimeout)
+			ctx, cancel = context.WithTimeout(s.stop, h.SyncTimeout)
 			defer cancel()
 			// The queue takes the actions over only if this process dies
 			// before they finish.
@@ -281,11 +285,13 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 			w.Header().Set(DuplicateHeader, d.DuplicateOf)
 			log = log.With("duplicate_of", d.DuplicateOf)
 		case h.Sync && d.Actions > 0:
-			data.Results = s.runner.RunSync(ctx, h, d)
-			data.Result = data.Results[len(data.Results)-1]
-			if len(data.Results) < d.Actions || data.Result.Outcome != postbox.OutcomeOK {
-				status = h.Response.ErrorStatus
+			data.Results = s.runner.RunSync(ctx, s.stop, h, d)
+			if s.stop.Err() != nil {
+				fail(&postbox.Error{Code: postbox.EUNAVAILABLE, Message: "shutting down; the delivery " + d.ID + " is stored and its actions run after the restart"})
+				return
 			}
+			data.Result = data.Results[len(data.Results)-1]
+			status = syncStatus(h, data)
 		case d.Actions > 0:
 			s.notify()
 		}
@@ -421,4 +427,18 @@ func redact[M ~map[string][]string](m M, keys []string) M {
 		m[k] = []string{"[redacted]"}
 	}
 	return m
+}
+
+// syncStatus is the answer's status after a sync hook's actions: the
+// response status when all succeeded, else the status exit_status maps the
+// last command's exit code to, else error_status.
+func syncStatus(h *postbox.Hook, data *postbox.TemplateData) int {
+	last := data.Result
+	if st, ok := h.Response.ExitStatus[last.ExitCode]; ok && last.Outcome != postbox.OutcomeTimeout && last.Outcome != postbox.OutcomeError {
+		return st
+	}
+	if len(data.Results) < len(h.Actions) || last.Outcome != postbox.OutcomeOK {
+		return h.Response.ErrorStatus
+	}
+	return h.Response.Status
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,11 @@ type Server struct {
 
 	routes   atomic.Pointer[routes]
 	inflight atomic.Int64
+	// stop ends when shutdown's grace is over: sync hooks' actions still
+	// running then are stopped and their jobs handed back.
+	stop     context.Context
+	stopSync context.CancelFunc
+	syncs    sync.WaitGroup
 	srv      *http.Server
 }
 
@@ -65,7 +71,10 @@ type Options struct {
 
 // Runner runs a sync hook's actions before the answer (queue.Queue).
 type Runner interface {
-	RunSync(ctx context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result
+	// RunSync runs d's actions within ctx; when stop ends first (the
+	// server's grace is over) it hands the remaining work back to the
+	// queue instead.
+	RunSync(ctx, stop context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result
 }
 
 // NewServer returns a server for o.Hooks.
@@ -84,6 +93,7 @@ func NewServer(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.stop, s.stopSync = context.WithCancel(context.Background())
 	s.SetHooks(o.Hooks)
 	s.srv = &http.Server{
 		Handler:           s,
@@ -114,8 +124,18 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting and waits for requests in flight until ctx ends.
+// Sync hooks still running when ctx ends have their actions stopped (the
+// jobs go back to the queue, to run after a restart) and answer 503.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.srv.Shutdown(ctx)
+	err := s.srv.Shutdown(ctx)
+	s.stopSync()
+	done := make(chan struct{})
+	go func() { s.syncs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	return err
 }
 
 // ServeHTTP routes r to its hook.

@@ -212,3 +212,19 @@ func TestBeyondMaxInflightRequestsAreRefusedAtOnce(t *testing.T) {
 		t.Errorf("first request: %d", st)
 	}
 }
+
+func TestExitStatusMapsACommandsExitCodeToTheAnswer(t *testing.T) {
+	url, _ := serve(t, `
+  - id: find
+    mode: sync
+    actions:
+      - exec: {command: sh, args: ["-c", "exit $0", "{{ .Payload.code }}"]}
+    response: {status: 200, error_status: 500, exit_status: {3: 404, 4: 409}, body: "{{ .Result.ExitCode }}"}
+`)
+	for code, want := range map[string]int{"0": 200, "3": 404, "4": 409, "5": 500} {
+		res, body := post(t, url+"/hooks/find", `{"code":`+code+`}`, map[string]string{"Content-Type": "application/json"})
+		if res.StatusCode != want || body != code {
+			t.Errorf("exit %s: %d %q, want %d", code, res.StatusCode, body, want)
+		}
+	}
+}

@@ -249,6 +249,10 @@ func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox
 		log.Error("record attempt failed", "err", err)
 		return res, next
 	}
+	if next.Next == postbox.StatePending {
+		// Wake when the retry is due rather than at the next poll.
+		time.AfterFunc(time.Until(next.RetryAt), q.Notify)
+	}
 	q.observer.Attempt(postbox.AttemptEvent{Hook: h.ID, Attempt: *a, Next: next.Next})
 	level := slog.LevelInfo
 	if res.Outcome != postbox.OutcomeOK {
@@ -264,16 +268,16 @@ func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox
 // results. It stops at the first failure: a retry, if the hook has any,
 // then runs from the queue. ctx bounds the whole run (the hook's timeout);
 // an action still running then is stopped and counts as timed out.
-func (q *Queue) RunSync(ctx context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result {
+func (q *Queue) RunSync(ctx, stop context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result {
 	data := postbox.NewTemplateData(d)
 	h.EvalVars(data, postbox.Env(data, d.Method, d.RemoteAddr))
 	job := &postbox.Job{DeliveryID: d.ID, HookID: h.ID}
 	for i := range h.Actions {
 		job.Action = i
-		res, next := q.attempt(ctx, context.Background(), h, job, data, d.Hold)
+		res, next := q.attempt(ctx, stop, h, job, data, d.Hold)
 		data.Result = &res
 		data.Results = append(data.Results, &res)
-		if res.Outcome != postbox.OutcomeOK && !next.Continue {
+		if stop.Err() != nil || res.Outcome != postbox.OutcomeOK && !next.Continue {
 			break
 		}
 	}

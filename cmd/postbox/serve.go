@@ -156,13 +156,15 @@ wait:
 		}
 	}
 	logger.Info("shutting down", "grace", *grace)
+	// One grace for everything: the queue drains while the listener
+	// finishes its requests.
+	stopQueue()
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil {
 		logger.Warn("requests still running at shutdown", "err", serr)
 	}
 	pub.stop(sctx)
-	stopQueue()
 	wg.Wait()
 	// Connections to MQTT brokers are shared by all mqtt actions.
 	mqtt.DefaultPool.Close()
