@@ -297,6 +297,9 @@ func TestScaleOutKill9(t *testing.T) {
 // PostgreSQL, and on one instance with as many connections as the three
 // have together. It only logs the rates: speed is not asserted in tests.
 func TestScaleOutIngestRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping a measurement in -short mode")
+	}
 	const n, clients = 3000, 16
 	f := startFleet(t, 3)
 	// Instance 3: one instance with the three's connections (default pool
