@@ -89,3 +89,42 @@ type Attempt struct {
 	Truncated  bool          `json:"truncated,omitempty"`
 	Error      string        `json:"error,omitempty"`
 }
+
+// ResumeAt says where the actions of pending delivery d stand, judged by
+// its attempts of the current series: the action to run next, the attempts
+// already made at it, and whether an earlier action failed and was passed
+// over (continue_on_error), which makes the delivery end as failed.
+//
+// Attempts do not say whether a failure was final: a pending delivery whose
+// latest attempt failed resumes with a retry of that action, counted as
+// its next attempt, so the hook's retry limit still holds. (Only when the
+// failure was final under continue_on_error and the next action had not
+// started does that action run once more than it would have.) The postgres
+// package holds the same function.
+func (d *Delivery) ResumeAt() (action, attempt int, failed bool) {
+	last := map[int]*Attempt{} // the latest attempt at each action
+	top := -1
+	for _, a := range d.Attempts {
+		if a.Series != d.Series {
+			continue
+		}
+		if p := last[a.Action]; p == nil || a.N > p.N {
+			last[a.Action] = a
+		}
+		top = max(top, a.Action)
+	}
+	if top < 0 {
+		return 0, 0, false
+	}
+	for i, a := range last {
+		if i < top && a.Outcome != OutcomeOK {
+			failed = true
+		}
+	}
+	if a := last[top]; a.Outcome != OutcomeOK || top+1 >= d.Actions {
+		// A retry was due, or (a state Finish never leaves) every action
+		// succeeded: run the last one attempted again.
+		return top, a.N, failed
+	}
+	return top + 1, 0, failed
+}

@@ -14,7 +14,7 @@ import (
 // store to another (postbox store copy): its fields, state, series and
 // attempts, where Append would make a new pending delivery. A pending d
 // gets a job that resumes its actions where its attempts stopped, due now
-// and free to claim (see resumeAt); its lease and retry time in the store
+// and free to claim (see Delivery.ResumeAt); its lease and retry time in the store
 // it came from are not carried over. A d whose id is already stored is an
 // ECONFLICT error and changes nothing. Dedup entries are not made: a
 // delivery that repeats an imported one's dedup key is not a duplicate.
@@ -56,7 +56,7 @@ func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
 		if d.State != postbox.StatePending || d.Actions == 0 {
 			return nil
 		}
-		action, attempt, failed := resumeAt(d)
+		action, attempt, failed := d.ResumeAt()
 		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
 			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`, d.ID, d.HookID, d.Series, action, attempt, db.Now().UnixNano(), failed, d.Key)
 		return err
@@ -68,43 +68,4 @@ func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
 		return fmt.Errorf("import %s: %w", d.ID, err)
 	}
 	return nil
-}
-
-// resumeAt says where the actions of pending delivery d stand, judged by
-// its attempts of the current series: the action to run next, the attempts
-// already made at it, and whether an earlier action failed and was passed
-// over (continue_on_error), which makes the delivery end as failed.
-//
-// Attempts do not say whether a failure was final: a pending delivery whose
-// latest attempt failed resumes with a retry of that action, counted as
-// its next attempt, so the hook's retry limit still holds. (Only when the
-// failure was final under continue_on_error and the next action had not
-// started does that action run once more than it would have.) The postgres
-// package holds the same function.
-func resumeAt(d *postbox.Delivery) (action, attempt int, failed bool) {
-	last := map[int]*postbox.Attempt{} // the latest attempt at each action
-	top := -1
-	for _, a := range d.Attempts {
-		if a.Series != d.Series {
-			continue
-		}
-		if p := last[a.Action]; p == nil || a.N > p.N {
-			last[a.Action] = a
-		}
-		top = max(top, a.Action)
-	}
-	if top < 0 {
-		return 0, 0, false
-	}
-	for i, a := range last {
-		if i < top && a.Outcome != postbox.OutcomeOK {
-			failed = true
-		}
-	}
-	if a := last[top]; a.Outcome != postbox.OutcomeOK || top+1 >= d.Actions {
-		// A retry was due, or (a state Finish never leaves) every action
-		// succeeded: run the last one attempted again.
-		return top, a.N, failed
-	}
-	return top + 1, 0, failed
 }

@@ -1,5 +1,6 @@
-// Command postbox is the webhook server: postbox serve, check, deliveries
-// and version. main only wires the process to run, which tests call.
+// Command postbox is the webhook server: postbox serve, check, deliveries,
+// sign, import, migrate, store copy and version. main only wires the
+// process to run, which tests call.
 package main
 
 import (
