@@ -11,7 +11,8 @@
 //	e  a sync exec hook (mode: sync) running /bin/true before answering
 //
 // For each scenario and connection count it reports req/s, p50/p99/p99.9
-// latency, errors, the ratio to the ceiling, RSS idle and at peak, and the
+// latency, errors, the ratio to the ceiling, the server's CPU time per request
+// (which shares less of a busy machine's noise), RSS idle and at peak, and the
 // time from process start to ready; for postbox also the binary size and,
 // for exec hooks, whether the queue kept up. Every measurement starts a
 // fresh server with an empty store; runs are repeated and the median shown.
@@ -19,7 +20,13 @@
 // Usage, from the repository:
 //
 //	go run ./bench -duration 10s [-runs 3] [-conns 1,16,64] [-json out.json] [-compare old.json]
-//	go run ./bench -quick   # a smoke run of a second or two
+//	go run ./bench -quick   # a smoke run of a few seconds
+//
+// -only abc runs some scenarios (keep a and b: the ratios need them),
+// -postbox FILE measures a prebuilt binary (to compare two builds in one
+// sitting), -workers N sets postbox's queue size, -admin=false turns the
+// admin listener off, -v logs each server's pid (for perf record -p).
+// Results are in docs/performance.md.
 package main
 
 import (
@@ -56,8 +63,10 @@ type options struct {
 	settle   time.Duration // wait after ready before idle RSS is read
 	drain    time.Duration // how long to wait for an exec backlog to empty
 	runs     int
+	workers  int // postbox's queue workers; 0 means its default
 	conns    []int
 	only     string // scenario keys to run, e.g. "ab"; empty means all
+	postbox  string // a prebuilt postbox binary; empty means build ./cmd/postbox
 	jsonOut  string
 	compare  string
 	admin    bool
@@ -74,8 +83,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 3, "repetitions; the median is reported")
 	conns := fs.String("conns", "1,16,64", "comma-separated connection `counts`")
 	fs.StringVar(&o.only, "only", "", "run only these scenario `keys`, e.g. ab (a is needed for ratios)")
+	fs.StringVar(&o.postbox, "postbox", "", "measure this postbox `binary` instead of building ./cmd/postbox (to compare builds)")
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&o.compare, "compare", "", "print the change from an earlier -json `file`")
+	fs.IntVar(&o.workers, "workers", 0, "postbox's queue `workers` (0: its default, the number of CPUs)")
 	fs.BoolVar(&o.admin, "admin", true, "run postbox with its admin listener, as by default")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: 1 run, 4 connections, 150ms loads")
 	fs.BoolVar(&o.verbose, "v", false, "log each measurement (with the server's pid, for perf) to stderr")
@@ -143,14 +154,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	rep := &report{Started: time.Now().UTC(), Duration: o.duration, Warmup: o.warmup, Runs: o.runs, Admin: o.admin,
+	rep := &report{Started: time.Now().UTC(), Duration: o.duration, Warmup: o.warmup, Runs: o.runs, Admin: o.admin, Workers: o.workers,
 		Command: "go run ./bench " + strings.Join(args, " "), Machine: describeMachine()}
 	fmt.Fprintf(stderr, "building ./cmd/postbox and ./bench/ceiling ...\n")
-	bins, err := build(ctx, root, tmp, !o.quick)
+	bins, err := build(ctx, root, tmp, o.postbox, !o.quick)
 	if err != nil {
 		return err
 	}
-	rep.Binary = binarySize{Built: bins.Size, Stripped: bins.Stripped}
+	rep.Binary = binarySize{Built: bins.Size, Stripped: bins.Stripped, Prebuilt: o.postbox != ""}
 
 	// samples[key][conns] lists one sample per run. Within a run the
 	// scenarios at one connection count follow each other, so that the

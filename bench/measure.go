@@ -26,7 +26,12 @@ type sample struct {
 	RSSIdle  int64         `json:"rss_idle"` // bytes, just after ready
 	RSSPeak  int64         `json:"rss_peak"` // bytes, VmHWM after the load
 	Ready    time.Duration `json:"ready"`    // process start to first 200 on /healthz
-	Exec     *execStats    `json:"exec,omitempty"`
+	// CPU is the server's CPU time (with its exec children) per answered
+	// request over the whole load, warm-up included; Client is the load
+	// generator's.
+	CPU    time.Duration `json:"cpu_per_req"`
+	Client time.Duration `json:"client_cpu_per_req"`
+	Exec   *execStats    `json:"exec,omitempty"`
 }
 
 // execStats says whether the queue kept up with an exec hook.
@@ -79,7 +84,7 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 			}
 		}
 		var cfg string
-		if cfg, err = sc.writeConfig(dir, addr, admin); err != nil {
+		if cfg, err = sc.writeConfig(dir, addr, admin, m.opts.workers); err != nil {
 			return sample{}, err
 		}
 		p, err = startProc(ctx, dir, addr, m.bins.Postbox,
@@ -97,10 +102,13 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 	if err != nil {
 		return sample{}, err
 	}
-	started := time.Now()
+	started, cpu0, client0 := time.Now(), p.cpuTime(), selfCPU()
 	res := runLoad(ctx, loadSpec{addr: addr, conns: conns, warmup: m.opts.warmup, duration: m.opts.duration,
 		timeout: 30 * time.Second, request: req})
 	elapsed := time.Since(started)
+	if n := time.Duration(res.Sent + res.Non2xx); n > 0 {
+		s.CPU, s.Client = (p.cpuTime()-cpu0)/n, (selfCPU()-client0)/n
+	}
 	s.RSSPeak = p.readMemory().Peak
 	if !p.alive() {
 		return sample{}, fmt.Errorf("%s exited under load\n%s", sc.Key, p.out.String())

@@ -28,9 +28,16 @@ type binaries struct {
 
 // build compiles ./cmd/postbox and ./bench/ceiling of the module at root
 // into dir. withStripped also builds a stripped postbox to report its size.
-func build(ctx context.Context, root, dir string, withStripped bool) (*binaries, error) {
+// A prebuilt postbox, when not empty, is used as it is.
+func build(ctx context.Context, root, dir, prebuilt string, withStripped bool) (*binaries, error) {
 	b := &binaries{Postbox: filepath.Join(dir, "postbox"), Ceiling: filepath.Join(dir, "ceiling")}
-	if err := goBuild(ctx, root, b.Postbox, "./cmd/postbox"); err != nil {
+	if prebuilt != "" {
+		abs, err := filepath.Abs(prebuilt)
+		if err != nil {
+			return nil, err
+		}
+		b.Postbox, withStripped = abs, false
+	} else if err := goBuild(ctx, root, b.Postbox, "./cmd/postbox"); err != nil {
 		return nil, err
 	}
 	if err := goBuild(ctx, root, b.Ceiling, "./bench/ceiling"); err != nil {
@@ -213,6 +220,49 @@ func (p *proc) readMemory() memory {
 		}
 	}
 	return m
+}
+
+// clockTick is the unit of the CPU times in /proc/<pid>/stat (USER_HZ,
+// 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime returns the CPU time the process and its waited-for children
+// (commands run by exec actions) used so far: utime+stime+cutime+cstime
+// from /proc/<pid>/stat, 0 where there is no /proc.
+func (p *proc) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: skip past it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After the name: state is field 3, utime..cstime are fields 14..17.
+	if len(f) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, s := range f[11:15] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick
+}
+
+// selfCPU returns the CPU time the harness itself (the load generator)
+// used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's writers and the

@@ -20,7 +20,8 @@ type report struct {
 	Duration time.Duration `json:"duration"`
 	Warmup   time.Duration `json:"warmup"`
 	Runs     int           `json:"runs"`
-	Admin    bool          `json:"admin"` // whether postbox ran with its admin listener
+	Admin    bool          `json:"admin"`   // whether postbox ran with its admin listener
+	Workers  int           `json:"workers"` // postbox's queue workers; 0 means its default
 	Binary   binarySize    `json:"binary"`
 	Rows     []row         `json:"rows"`
 	Targets  []target      `json:"targets"`
@@ -40,6 +41,7 @@ type machine struct {
 type binarySize struct {
 	Built    int64 `json:"built"`
 	Stripped int64 `json:"stripped,omitempty"`
+	Prebuilt bool  `json:"prebuilt,omitempty"` // given with -postbox, not built
 }
 
 // row is one scenario at one connection count: the median of its runs.
@@ -94,6 +96,8 @@ func aggregate(sc scenario, conns int, runs, ceiling, b []sample) row {
 	r.RSSIdle = medianOf(runs, func(s sample) int64 { return s.RSSIdle })
 	r.RSSPeak = medianOf(runs, func(s sample) int64 { return s.RSSPeak })
 	r.Ready = medianOf(runs, func(s sample) time.Duration { return s.Ready })
+	r.CPU = medianOf(runs, func(s sample) time.Duration { return s.CPU })
+	r.Client = medianOf(runs, func(s sample) time.Duration { return s.Client })
 	for _, s := range runs {
 		r.OK += s.OK
 		r.Non2xx += s.Non2xx
@@ -141,15 +145,18 @@ func checkTargets(rep *report) []target {
 		return best
 	}
 	var ts []target
+	// A ratio is 0 when its base scenario was left out (-only).
 	if b := find("b"); b != nil {
-		ts = append(ts,
-			target{fmt.Sprintf("(b) ≥ 0.5× ceiling at %d conns", b.Conns), fmt.Sprintf("%.2f×", b.VsCeiling), b.VsCeiling >= 0.5},
-			target{fmt.Sprintf("(b) p99 ≤ 25ms at %d conns", b.Conns), ms(b.P99), b.P99 <= 25*time.Millisecond})
+		if b.VsCeiling > 0 {
+			ts = append(ts, target{fmt.Sprintf("(b) ≥ 0.5× ceiling at %d conns", b.Conns), ratioText(b.VsCeiling), b.VsCeiling >= 0.5})
+		}
+		ts = append(ts, target{fmt.Sprintf("(b) p99 ≤ 25ms at %d conns", b.Conns), ms(b.P99), b.P99 <= 25*time.Millisecond})
 	}
 	if d := find("d"); d != nil {
-		ts = append(ts,
-			target{fmt.Sprintf("(d) ≥ 0.8× (b) at %d conns", d.Conns), fmt.Sprintf("%.2f×", d.VsB), d.VsB >= 0.8},
-			target{fmt.Sprintf("(d) p99 ≤ 25ms at %d conns", d.Conns), ms(d.P99), d.P99 <= 25*time.Millisecond})
+		if d.VsB > 0 {
+			ts = append(ts, target{fmt.Sprintf("(d) ≥ 0.8× (b) at %d conns", d.Conns), ratioText(d.VsB), d.VsB >= 0.8})
+		}
+		ts = append(ts, target{fmt.Sprintf("(d) p99 ≤ 25ms at %d conns", d.Conns), ms(d.P99), d.P99 <= 25*time.Millisecond})
 	}
 	var idle []int64
 	var ready []time.Duration
@@ -166,7 +173,11 @@ func checkTargets(rep *report) []target {
 			target{"idle RSS ≤ 20 MB (median of postbox starts)", mb(median(idle)), median(idle) <= 20<<20},
 			target{"start to ready ≤ 100ms (median of postbox starts)", ms(median(ready)), median(ready) <= 100*time.Millisecond})
 	}
-	bin := fmt.Sprintf("%s as built", mb(rep.Binary.Built))
+	what := "as built"
+	if rep.Binary.Prebuilt {
+		what = "as given with -postbox"
+	}
+	bin := fmt.Sprintf("%s %s", mb(rep.Binary.Built), what)
 	if rep.Binary.Stripped > 0 {
 		bin += fmt.Sprintf(", %s with -ldflags=\"-s -w\"", mb(rep.Binary.Stripped))
 	}
@@ -176,6 +187,10 @@ func checkTargets(rep *report) []target {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+func us(d time.Duration) string {
+	return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1fMB", float64(n)/(1<<20)) }
@@ -197,16 +212,18 @@ func printTable(w io.Writer, rep *report) {
 		width = max(width, len(r.Key)+1+len(r.Name))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tconns\treq/s\t×ceiling\t×(b)\tp50\tp99\tp99.9\terrors\tRSS idle\tRSS peak\tready\t\n", width, "scenario")
+	fmt.Fprintf(tw, "%-*s\tconns\treq/s\t×ceiling\t×(b)\tp50\tp99\tp99.9\terrors\tCPU/req\tRSS idle\tRSS peak\tready\t\n", width, "scenario")
 	for _, r := range rep.Rows {
 		vsB := "-"
 		if r.VsB > 0 {
 			vsB = ratioText(r.VsB)
 		}
-		fmt.Fprintf(tw, "%-*s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", width, r.Key+" "+r.Name, r.Conns, r.RPS,
-			ratioText(r.VsCeiling), vsB, ms(r.P50), ms(r.P99), ms(r.P999), r.Errors+r.Non2xx, mb(r.RSSIdle), mb(r.RSSPeak), ms(r.Ready))
+		fmt.Fprintf(tw, "%-*s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", width, r.Key+" "+r.Name, r.Conns, r.RPS,
+			ratioText(r.VsCeiling), vsB, ms(r.P50), ms(r.P99), ms(r.P999), r.Errors+r.Non2xx, us(r.CPU), mb(r.RSSIdle), mb(r.RSSPeak), ms(r.Ready))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "CPU/req: the server's CPU time (with its exec children) per answered request; the load")
+	fmt.Fprintln(w, "generator's own is in the JSON (client_cpu_per_req).")
 	fmt.Fprintln(w)
 	for _, r := range rep.Rows {
 		if e := r.Exec; e != nil {

@@ -69,10 +69,15 @@ func scenarios() []scenario {
 }
 
 // writeConfig writes postbox.yaml for s into dir and returns its path.
-// admin is the admin listener's address or "off".
-func (s scenario) writeConfig(dir, listen, admin string) (string, error) {
-	cfg := fmt.Sprintf("listen: %s\nadmin: %s\ndata: %s\nlimits: {max_body: 1MiB, read_timeout: 10s}\nhooks:\n%s",
-		listen, admin, filepath.Join(dir, "data"), s.Hook)
+// admin is the admin listener's address or "off"; workers is the queue's
+// size, 0 for postbox's default.
+func (s scenario) writeConfig(dir, listen, admin string, workers int) (string, error) {
+	cfg := fmt.Sprintf("listen: %s\nadmin: %s\ndata: %s\nlimits: {max_body: 1MiB, read_timeout: 10s}\n",
+		listen, admin, filepath.Join(dir, "data"))
+	if workers > 0 {
+		cfg += fmt.Sprintf("workers: %d\n", workers)
+	}
+	cfg += "hooks:\n" + s.Hook
 	path := filepath.Join(dir, "postbox.yaml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
