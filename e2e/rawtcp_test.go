@@ -19,24 +19,6 @@ import (
 	"time"
 )
 
-// rawConfig has short limits so that slow clients are cut off quickly.
-const rawConfig = `
-listen: 127.0.0.1:0
-admin: off
-data: ./data
-limits:
-  read_header_timeout: 1s
-  read_timeout: 2s
-  max_header_bytes: 4KiB
-  max_body: 1KiB
-hooks:
-  - id: lamp
-    path: /post
-  - id: get
-    path: /get
-    methods: [GET]
-`
-
 // clte is a request with both Content-Length and Transfer-Encoding: the
 // smuggling probe that must be refused.
 const clte = "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"

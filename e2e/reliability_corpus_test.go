@@ -93,6 +93,9 @@ func TestMalformedRequests(t *testing.T) {
 		t.Fatalf("healthz after the corpus: %v", err)
 	}
 	resp.Body.Close()
+	if got, _ := exchange(t, s.addr, clte+closer, false); !statusesMatch(got, []string{"400"}) {
+		t.Errorf("after the corpus, a CL+TE request is answered %v, want [400]", got)
+	}
 	after := s.memory()
 	t.Logf("%d cases; server memory before: %s; after: %s", len(cases), before, after)
 	var slow []string
@@ -147,5 +150,52 @@ func checkArgs(t *testing.T, s *server, a answer, want []string) {
 	got := strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
 	if !slices.Equal(got, want) {
 		t.Errorf("the command received\n  %q\nwant\n  %q", got, want)
+	}
+}
+
+// TestCorpusFormat checks the corpus file format on known bytes: escapes,
+// layout line breaks, templates and the header keys.
+func TestCorpusFormat(t *testing.T) {
+	t.Parallel()
+	c, err := parseCase("example", []byte(`# a comment
+why: the smuggling probe, then a request that closes
+want: 400 2xx|404
+or-closed: yes
+close-write: yes
+body: SUCCESS
+args: ["a", "b"]
+---
+POST /post HTTP/1.1\r\n
+Host: x\r\n
+Content-Length: 3\r\n
+Transfer-Encoding: chunked\r\n
+\r\n
+{{ chunked 5 "" }}
+GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.raw) != clte+closer {
+		t.Errorf("raw %q, want %q", c.raw, clte+closer)
+	}
+	if !slices.Equal(c.want, []string{"400", "2xx|404"}) || !c.orClosed || !c.closeWrite || c.body != "SUCCESS" || !slices.Equal(c.args, []string{"a", "b"}) {
+		t.Errorf("parsed %+v", c)
+	}
+	for _, tt := range []struct{ text, want string }{
+		{`a\0b\x7f\tc\\d\u0000`, "a\x00b\x7f\tc\\d\\u0000"},
+		{`{{ $b := nest 2 "[" "]" }}{{ len $b }} {{ $b }}`, "4 [[]]"},
+		{`{{ repeat 3 "ab" }}`, "ababab"},
+		{`{{ multipart 1 "b" }}`, "--b\r\nContent-Disposition: form-data; name=\"f0\"\r\n\r\nv\r\n--b--\r\n"},
+	} {
+		got, err := expandRequest(tt.text)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("expandRequest(%q) = %q, %v; want %q", tt.text, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"why: x\nwant: 200\n", "want: 200\n---\nx", "why: x\n---\nx", "why: x\nwant: 200\nwhat: y\n---\nx"} {
+		if _, err := parseCase("bad", []byte(bad)); err == nil {
+			t.Errorf("parseCase(%q) gave no error", bad)
+		}
 	}
 }
