@@ -50,8 +50,8 @@ func TestQuickRun(t *testing.T) {
 				sc.Key, r.OK, r.RPS, r.P50, r.P99, r.FirstErr)
 		case r.Errors+r.Non2xx > 0:
 			t.Errorf("scenario %s: %d errors and %d non-2xx answers (first error: %s)", sc.Key, r.Errors, r.Non2xx, r.FirstErr)
-		case r.RSSIdle <= 0 || r.RSSPeak < r.RSSIdle || r.Ready <= 0:
-			t.Errorf("scenario %s: RSS idle %d, peak %d, ready %v", sc.Key, r.RSSIdle, r.RSSPeak, r.Ready)
+		case r.RSSIdle <= 0 || r.RSSPeak < r.RSSIdle || r.Ready <= 0 || (!sc.Ceiling && r.ReadyRestart <= 0):
+			t.Errorf("scenario %s: RSS idle %d, peak %d, ready %v, %v on restart", sc.Key, r.RSSIdle, r.RSSPeak, r.Ready, r.ReadyRestart)
 		case r.VsCeiling <= 0:
 			t.Errorf("scenario %s: no ratio to the ceiling", sc.Key)
 		case sc.Exec && (r.Exec == nil || r.Exec.Accepted == 0 || r.VsB <= 0):

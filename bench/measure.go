@@ -26,6 +26,9 @@ type sample struct {
 	RSSIdle  int64         `json:"rss_idle"` // bytes, just after ready
 	RSSPeak  int64         `json:"rss_peak"` // bytes, VmHWM after the load
 	Ready    time.Duration `json:"ready"`    // process start to first 200 on /healthz
+	// ReadyRestart is the same on a store that exists (a restart); 0 for
+	// the ceiling.
+	ReadyRestart time.Duration `json:"ready_restart,omitempty"`
 	// CPU is the server's CPU time (with its exec children) per answered
 	// request over the whole load, warm-up included; Client is the load
 	// generator's.
@@ -74,21 +77,11 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 		return sample{}, err
 	}
 	var p *proc
+	var restart time.Duration
 	if sc.Ceiling {
 		p, err = startProc(ctx, dir, addr, m.bins.Ceiling, "-addr", addr)
 	} else {
-		admin := "off"
-		if m.opts.admin {
-			if admin, err = freeAddr(); err != nil {
-				return sample{}, err
-			}
-		}
-		var cfg string
-		if cfg, err = sc.writeConfig(dir, addr, admin, m.opts.workers); err != nil {
-			return sample{}, err
-		}
-		p, err = startProc(ctx, dir, addr, m.bins.Postbox,
-			"serve", "--config", cfg, "--log-level", "warn", "--grace", "2s")
+		p, restart, err = m.startPostbox(ctx, sc, dir, addr)
 	}
 	if err != nil {
 		return sample{}, err
@@ -96,7 +89,7 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 	defer p.stop()
 	m.logf("  %s conns=%d pid=%d ready in %v", sc.Key, conns, p.cmd.Process.Pid, p.Ready.Round(time.Millisecond/10))
 	sleep(ctx, m.opts.settle)
-	s := sample{Ready: p.Ready, RSSIdle: p.readMemory().RSS}
+	s := sample{Ready: p.Ready, ReadyRestart: restart, RSSIdle: p.readMemory().RSS}
 
 	req, err := sc.requests(addr)
 	if err != nil {
@@ -129,6 +122,37 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 			s.Errors, s.FirstErr, p.out.String())
 	}
 	return s, nil
+}
+
+// startPostbox starts postbox for sc twice: on an empty data directory
+// (its Ready is the first start's time to ready, migrations included),
+// then again on the store the first left (restart). The second process
+// is returned.
+func (m *measurer) startPostbox(ctx context.Context, sc scenario, dir, addr string) (*proc, time.Duration, error) {
+	admin := "off"
+	if m.opts.admin {
+		var err error
+		if admin, err = freeAddr(); err != nil {
+			return nil, 0, err
+		}
+	}
+	cfg, err := sc.writeConfig(dir, addr, admin, m.opts.workers)
+	if err != nil {
+		return nil, 0, err
+	}
+	args := []string{"serve", "--config", cfg, "--log-level", "warn", "--grace", "2s"}
+	first, err := startProc(ctx, dir, addr, m.bins.Postbox, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	first.stop()
+	p, err := startProc(ctx, dir, addr, m.bins.Postbox, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("restart: %w", err)
+	}
+	restart := p.Ready
+	p.Ready = first.Ready
+	return p, restart, nil
 }
 
 // execStats counts, in the store of a running postbox, the deliveries whose
