@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -86,6 +89,10 @@ hooks:
     auth:
       token: {header: X-Token, secret: s3cret}
     response: {status: 200, body: SUCCESS}
+  - id: twilio
+    path: /twilio
+    auth:
+      twilio: {secret: twilio-auth-token}
 `
 
 // TestTLS serves hooks over HTTPS with a certificate from files and checks
@@ -129,6 +136,16 @@ func TestTLS(t *testing.T) {
 		resp, _ := s.do(t, request{method: "POST", path: "/post", header: lamp, body: strings.Repeat("x", 2048)})
 		if resp.StatusCode != 413 {
 			t.Errorf("got %d, want 413", resp.StatusCode)
+		}
+	})
+
+	t.Run("requests carry their TLS state: Twilio's https URL verifies", func(t *testing.T) {
+		mac := hmac.New(sha1.New, []byte("twilio-auth-token"))
+		io.WriteString(mac, s.url+"/twilio"+"Bodyon"+"Fromalice")
+		resp, body := s.do(t, request{method: "POST", path: "/twilio", body: "Body=on&From=alice", header: with(formType,
+			"X-Twilio-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))})
+		if resp.StatusCode != 200 {
+			t.Errorf("got %d %q, want 200: the URL was not rebuilt as https", resp.StatusCode, body)
 		}
 	})
 

@@ -35,6 +35,18 @@ func (s *Server) ServeTLS(ln net.Listener, config *tls.Config) error {
 	}
 	cfg.NextProtos = protos
 	tl := &tlsListener{Listener: ln, config: cfg, timeout: s.limits.ReadHeaderTimeout, server: s}
+	// net/http fills in Request.TLS only for connections it wraps itself;
+	// verifiers rely on it (Twilio's signed URL is https when TLS ends here).
+	next := s.srv.Handler
+	s.srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rc := rawConnFrom(r.Context()); rc != nil {
+			if tc, ok := rc.Conn.(*tlsConn); ok {
+				state := tc.ConnectionState()
+				r.TLS = &state
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 	err := s.srv.Serve(&rawListener{Listener: tl})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
