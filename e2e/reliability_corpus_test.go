@@ -106,11 +106,7 @@ func TestMalformedRequests(t *testing.T) {
 	for _, name := range slow[:min(5, len(slow))] {
 		t.Logf("slowest: %s took %s", name, took[name].Round(time.Millisecond))
 	}
-	// Generous: the server idles near 15 MB; the bound catches a leak or
-	// an unbounded buffer, not a few megabytes.
-	if after.Peak > 200<<20 {
-		t.Errorf("peak resident memory %d MB, want under 200 MB", after.Peak>>20)
-	}
+	checkBounded(t, after)
 
 	stored := s.deliveries("--limit", "100000")
 	var extra []string

@@ -66,9 +66,7 @@ func TestFlood(t *testing.T) {
 			t.Errorf("%s", e)
 		}
 	}
-	if during.Peak > 200<<20 {
-		t.Errorf("peak resident memory %d MB, want under 200 MB", during.Peak>>20)
-	}
+	checkBounded(t, during)
 
 	// The flood is over (flood waited for every answer): the cap is free.
 	for i := range 20 {

@@ -91,7 +91,7 @@ func TestStorageReadOnly(t *testing.T) {
 	f := &faultClient{s: s}
 	f.expect(t, 5, "before the files are read-only", want2xx)
 
-	files, _ := filepath.Glob(filepath.Join(data, "postbox.db*"))
+	files := []string{filepath.Join(data, "postbox.db"), filepath.Join(data, "postbox.db-wal")}
 	chattr(t, "+i", files...)
 	t.Cleanup(func() { exec.Command("chattr", append([]string{"-i"}, files...)...).Run() })
 	f.expect(t, 10, "while the files are read-only", want503)

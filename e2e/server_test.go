@@ -58,6 +58,9 @@ func newServer(t *testing.T, config string) *server {
 	t.Cleanup(func() {
 		s.stop()
 		s.client.CloseIdleConnections()
+		if strings.Contains(s.logs.String(), "WARNING: DATA RACE") {
+			t.Errorf("the server reported a data race (built with POSTBOX_E2E_RACE=1)")
+		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", s.logs.String())
 		}
@@ -335,4 +338,19 @@ func (s *server) memory() memory {
 		}
 	}
 	return m
+}
+
+// memoryBound is the most resident memory a reliability test lets the
+// server reach. Generous: the server idles near 20 MB; the bound catches a
+// leak or an unbounded buffer, not a few megabytes.
+const memoryBound = 200 << 20
+
+// checkBounded fails t when m's peak is over memoryBound, except for a
+// binary built with -race (POSTBOX_E2E_RACE=1), whose memory is several
+// times larger by design.
+func checkBounded(t *testing.T, m memory) {
+	t.Helper()
+	if m.Peak > memoryBound && os.Getenv("POSTBOX_E2E_RACE") != "1" {
+		t.Errorf("peak resident memory %d MB, want under %d MB", m.Peak>>20, memoryBound>>20)
+	}
 }
