@@ -67,10 +67,12 @@ func TestStorageFull(t *testing.T) {
 }
 
 // TestStorageReadOnly runs the server with its data directory on a small
-// ext4 file system (a loop device) and makes the database files immutable
-// while it runs, so that every write fails with EPERM as on a file system
-// gone read-only (a tmpfs cannot be remounted read-only while SQLite holds
-// its files open for writing). Requests must then get 503 with
+// ext4 file system (a loop device) and makes the database and its WAL
+// immutable while it runs, so that every write fails with EPERM as on a
+// file system gone read-only (a file system cannot be remounted read-only
+// while SQLite holds its files open for writing). The -shm file is left
+// alone: SQLite maps it into memory, and a write fault there is SIGBUS,
+// which ends any SQLite process. Requests must then get 503 with
 // Retry-After; once the files are writable again the server must take
 // deliveries without a restart; every delivery answered 2xx must be in the
 // store.
