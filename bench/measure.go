@@ -24,6 +24,9 @@ type sample struct {
 	FirstErr string        `json:"first_error,omitempty"`
 	Statuses map[int]int   `json:"statuses,omitempty"`
 	RSSIdle  int64         `json:"rss_idle"` // bytes, just after ready
+	// AnonIdle is the anonymous part of RSSIdle (the rest is pages of
+	// the binary).
+	AnonIdle int64         `json:"anon_idle"`
 	RSSPeak  int64         `json:"rss_peak"` // bytes, VmHWM after the load
 	Ready    time.Duration `json:"ready"`    // process start to first 200 on /healthz
 	// ReadyRestart is the same on a store that exists (a restart); 0 for
@@ -89,7 +92,8 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 	defer p.stop()
 	m.logf("  %s conns=%d pid=%d ready in %v", sc.Key, conns, p.cmd.Process.Pid, p.Ready.Round(time.Millisecond/10))
 	sleep(ctx, m.opts.settle)
-	s := sample{Ready: p.Ready, ReadyRestart: restart, RSSIdle: p.readMemory().RSS}
+	idle := p.readMemory()
+	s := sample{Ready: p.Ready, ReadyRestart: restart, RSSIdle: idle.RSS, AnonIdle: idle.Anon}
 
 	req, err := sc.requests(addr)
 	if err != nil {

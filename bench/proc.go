@@ -186,10 +186,12 @@ func (p *proc) stop() {
 	}
 }
 
-// memory is a process's resident set size now and at its peak, in bytes.
-type memory struct{ RSS, Peak int64 }
+// memory is a process's resident set size now and at its peak, and the
+// part of it that is anonymous (heap, stacks: not pages of the binary,
+// which the kernel shares and may drop), in bytes.
+type memory struct{ RSS, Peak, Anon int64 }
 
-// readMemory reads VmRSS and VmHWM from /proc/<pid>/status (Linux); zeros
+// readMemory reads VmRSS, VmHWM and RssAnon from /proc/<pid>/status (Linux); zeros
 // elsewhere.
 func (p *proc) readMemory() memory {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
@@ -217,6 +219,8 @@ func (p *proc) readMemory() memory {
 			m.RSS = kb << 10
 		case "VmHWM":
 			m.Peak = kb << 10
+		case "RssAnon":
+			m.Anon = kb << 10
 		}
 	}
 	return m

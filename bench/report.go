@@ -94,6 +94,7 @@ func aggregate(sc scenario, conns int, runs, ceiling, b []sample) row {
 	r.P99 = medianOf(runs, func(s sample) time.Duration { return s.P99 })
 	r.P999 = medianOf(runs, func(s sample) time.Duration { return s.P999 })
 	r.RSSIdle = medianOf(runs, func(s sample) int64 { return s.RSSIdle })
+	r.AnonIdle = medianOf(runs, func(s sample) int64 { return s.AnonIdle })
 	r.RSSPeak = medianOf(runs, func(s sample) int64 { return s.RSSPeak })
 	r.Ready = medianOf(runs, func(s sample) time.Duration { return s.Ready })
 	r.ReadyRestart = medianOf(runs, func(s sample) time.Duration { return s.ReadyRestart })
@@ -159,19 +160,20 @@ func checkTargets(rep *report) []target {
 		}
 		ts = append(ts, target{fmt.Sprintf("(d) p99 ≤ 25ms at %d conns", d.Conns), ms(d.P99), d.P99 <= 25*time.Millisecond})
 	}
-	var idle []int64
+	var idle, anon []int64
 	var ready, restart []time.Duration
 	for _, r := range rep.Rows {
 		if r.Key == "a" {
 			continue
 		}
 		for _, s := range r.PerRun {
-			idle, ready, restart = append(idle, s.RSSIdle), append(ready, s.Ready), append(restart, s.ReadyRestart)
+			idle, anon = append(idle, s.RSSIdle), append(anon, s.AnonIdle)
+			ready, restart = append(ready, s.Ready), append(restart, s.ReadyRestart)
 		}
 	}
 	if len(idle) > 0 {
 		ts = append(ts,
-			target{"idle RSS ≤ 20 MB (median of postbox starts)", mb(median(idle)), median(idle) <= 20<<20},
+			target{"idle RSS ≤ 20 MB (median of postbox starts)", mb(median(idle)) + " (anonymous: " + mb(median(anon)) + ")", median(idle) <= 20<<20},
 			target{"start to ready ≤ 100ms (median; new store, restart)", ms(median(ready)) + ", " + ms(median(restart)),
 				median(ready) <= 100*time.Millisecond && median(restart) <= 100*time.Millisecond})
 	}
@@ -221,14 +223,14 @@ func printTable(w io.Writer, rep *report) {
 		width = max(width, len(r.Key)+1+len(r.Name))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-*s\tconns\treq/s\t×ceiling\t×(b)\tp50\tp99\tp99.9\terrors\tCPU/req\tRSS idle\tRSS peak\tready new/restart\t\n", width, "scenario")
+	fmt.Fprintf(tw, "%-*s\tconns\treq/s\t×ceiling\t×(b)\tp50\tp99\tp99.9\terrors\tCPU/req\tRSS idle (anon)\tRSS peak\tready new/restart\t\n", width, "scenario")
 	for _, r := range rep.Rows {
 		vsB := "-"
 		if r.VsB > 0 {
 			vsB = ratioText(r.VsB)
 		}
 		fmt.Fprintf(tw, "%-*s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", width, r.Key+" "+r.Name, r.Conns, r.RPS,
-			ratioText(r.VsCeiling), vsB, ms(r.P50), ms(r.P99), ms(r.P999), r.Errors+r.Non2xx, us(r.CPU), mb(r.RSSIdle), mb(r.RSSPeak), readyText(r))
+			ratioText(r.VsCeiling), vsB, ms(r.P50), ms(r.P99), ms(r.P999), r.Errors+r.Non2xx, us(r.CPU), mb(r.RSSIdle)+" ("+mb(r.AnonIdle)+")", mb(r.RSSPeak), readyText(r))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "CPU/req: the server's CPU time (with its exec children) per answered request; the load")
