@@ -43,6 +43,7 @@ const usage = `postbox — a webhook server that keeps every delivery.
 
 Usage:
   postbox serve      --config FILE   receive hooks, store them, run their actions
+  postbox serve      --config FILE --print-config   print the effective config, secrets redacted
   postbox check      --config FILE   validate a configuration file
   postbox deliveries list --config FILE [--hook ID] [--state S] [--limit N] [--json]
   postbox deliveries show --config FILE [--json] ID

@@ -124,8 +124,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
 			return
 		}
-		if next.Listen != cfg.Listen || next.Data != cfg.Data || next.Store != cfg.Store || next.Admin != cfg.Admin {
-			logger.Warn("listen, admin, data and store changes take effect on restart only")
+		if next.Listen != cfg.Listen || next.Data != cfg.Data || next.Store != cfg.Store || next.Admin != cfg.Admin || !sameTLS(next.TLS, cfg.TLS) {
+			logger.Warn("listen, admin, data, store and tls changes take effect on restart only")
 		}
 		srv.SetHooks(next.Hooks)
 		q.SetHooks(next.Hooks)

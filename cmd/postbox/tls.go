@@ -210,6 +210,22 @@ func (p *publicTLS) stop(ctx context.Context) {
 	}
 }
 
+// sameTLS reports whether two configurations' tls: blocks are the same, for
+// a reload: TLS settings change only at a restart.
+func sameTLS(a, b *config.TLS) bool {
+	switch {
+	case a == nil || b == nil:
+		return a == b
+	case (a.ACME == nil) != (b.ACME == nil):
+		return false
+	case a.ACME == nil:
+		return a.CertFile == b.CertFile && a.KeyFile == b.KeyFile
+	}
+	x, y := *a.ACME, *b.ACME
+	return slices.Equal(x.Domains, y.Domains) && x.Email == y.Email && x.Directory == y.Directory &&
+		x.DirectoryCA == y.DirectoryCA && x.Cache == y.Cache && x.HTTP == y.HTTP && x.Redirect == y.Redirect
+}
+
 // trustingClient is an HTTP client that trusts the system's roots and the
 // PEM certificates in file, for a private ACME directory.
 func trustingClient(file string) (*http.Client, error) {
