@@ -1,7 +1,9 @@
 // Package e2e drives the built postbox binary over loopback: the answers
-// clients get, what is stored, what actions run, malformed raw requests,
-// `postbox check` and kill -9. Nothing is mocked; every test runs the real
-// binary on a config written into its own temporary directory.
+// clients get, what is stored, what actions run, malformed raw requests
+// (the corpus in testdata/corpus), `postbox check`, kill -9 and crash
+// loops, slow clients, floods and storage faults (reliability_*_test.go;
+// docs/reliability.md). Nothing is mocked; every test runs the real binary
+// on a config written into its own temporary directory.
 package e2e
 
 import (

@@ -54,6 +54,7 @@ func TestFlood(t *testing.T) {
 	t.Logf("sustained flood, %d clients for %s: %d answered 2xx (%s), %d answered 503 (%s)",
 		clients, lasting, len(f.ok), summarize(f.ok), len(f.busy), summarize(f.busy))
 	t.Logf("server memory: before %s; after the floods %s", before, during)
+	t.Logf("time to 503 inside the server (its log's duration): %s", summarize(rejectedDurations(s)))
 
 	for _, r := range []floodResult{b, f} {
 		if len(r.ok) == 0 {
@@ -137,4 +138,21 @@ func flood(t *testing.T, url string, n int, lasting time.Duration) floodResult {
 	close(release)
 	wg.Wait()
 	return r
+}
+
+// rejectedDurations returns the durations the server logged for the
+// requests it answered 503: its own time to refuse, without the client's
+// and the network's.
+func rejectedDurations(s *server) []time.Duration {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	var ds []time.Duration
+	for _, r := range s.logs.records {
+		if r["msg"] == "rejected" && r["status"] == float64(http.StatusServiceUnavailable) {
+			if ns, ok := r["duration"].(float64); ok {
+				ds = append(ds, time.Duration(ns))
+			}
+		}
+	}
+	return ds
 }
