@@ -110,9 +110,6 @@ func parseMultipart(body []byte, boundary string) (any, error) {
 	vals := url.Values{}
 	files := map[string]any{}
 	for n := 0; ; n++ {
-		if n >= maxMultipartParts {
-			return nil, Errorf(EINVALID, "malformed multipart body: more than %d parts", maxMultipartParts)
-		}
 		p, err := mr.NextPart()
 		// Only a bare io.EOF is the closing boundary; a wrapped one means
 		// the body ended before any boundary.
@@ -121,6 +118,9 @@ func parseMultipart(body []byte, boundary string) (any, error) {
 		}
 		if err != nil {
 			return nil, Errorf(EINVALID, "malformed multipart body: %v", err)
+		}
+		if n >= maxMultipartParts {
+			return nil, Errorf(EINVALID, "malformed multipart body: more than %d parts", maxMultipartParts)
 		}
 		data, err := io.ReadAll(io.LimitReader(p, maxMultipartMem+1))
 		if err != nil {

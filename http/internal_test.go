@@ -1,35 +1,67 @@
 package http
 
 import (
-	"io"
-	"net"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
-func TestCheckHead(t *testing.T) {
+// verdicts frames raw as it arrives in pieces of size and returns the
+// verdict on each request head, "ok" or "refused".
+func verdicts(raw string, size int) []string {
+	c := &rawConn{}
+	for b := []byte(raw); len(b) > 0; {
+		k := min(size, len(b))
+		c.feed(b[:k])
+		b = b[k:]
+	}
+	var out []string
+	for range c.verdicts {
+		if c.next() != nil {
+			out = append(out, "refused")
+		} else {
+			out = append(out, "ok")
+		}
+	}
+	return out
+}
+
+func TestFraming(t *testing.T) {
 	tests := []struct {
-		name string
-		raw  string
-		bad  bool
+		name, raw string
+		want      []string
 	}{
-		{"a plain request passes", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", false},
-		{"chunked alone passes", "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false},
-		{"Content-Length with Transfer-Encoding is refused", "POST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", true},
-		{"header names are case-insensitive", "POST /p HTTP/1.1\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n", true},
-		{"a request line that lost its first byte is still found", "OST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", true},
-		{"headers in the body do not count", "POST /p HTTP/1.1\r\nContent-Length: 30\r\n\r\nTransfer-Encoding: chunked\r\n", false},
-		{"the first unhandled head is checked, not a later pipelined one", "POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\nPOST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", false},
+		{"a plain request passes", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", []string{"ok"}},
+		{"chunked alone passes", "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", []string{"ok"}},
+		{"Content-Length with Transfer-Encoding is refused", "POST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", []string{"refused"}},
+		{"header names are case-insensitive", "POST /p HTTP/1.1\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n", []string{"refused"}},
+		{"headers quoted in a body do not count", "POST /p HTTP/1.1\r\nContent-Length: 57\r\n\r\nPOST /p HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: x\r\n\r\n" +
+			"GET /q HTTP/1.1\r\n\r\n", []string{"ok", "ok"}},
+		{"pipelined requests get their own verdicts", "GET /a HTTP/1.1\r\n\r\nPOST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+			[]string{"ok", "refused", "ok"}},
+		{"a chunked body with extensions and trailers is framed", "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\nPOST /p HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+			[]string{"ok", "refused"}},
+		{"bare LF line endings are framed", "POST /p HTTP/1.1\nContent-Length: 2\nTransfer-Encoding: chunked\n\n", []string{"refused"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := &rawConn{buf: []byte(tt.raw)}
-			err := checkHead(c.head("/p"))
-			if (err != nil) != tt.bad {
-				t.Errorf("checkHead = %v, want error %v", err, tt.bad)
-			}
-		})
+		for _, size := range []int{1, 3, 7, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/read %d bytes at a time", tt.name, size), func(t *testing.T) {
+				if got := verdicts(tt.raw, size); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+					t.Errorf("verdicts %v, want %v", got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+func TestALineTooLongLosesTheFramingSafely(t *testing.T) {
+	c := &rawConn{}
+	c.feed([]byte("POST /p HTTP/1.1\r\nX: " + strings.Repeat("a", maxLine+1)))
+	c.feed([]byte("\r\n\r\n"))
+	if len(c.verdicts) != 0 || c.state != lost {
+		t.Errorf("state %d verdicts %d: an oversize line must stop the framing (net/http refuses it with 431)", c.state, len(c.verdicts))
 	}
 }
 
@@ -56,50 +88,4 @@ func TestClientAddr(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestHeadsOfPipelinedRequestsAreFoundInTurn(t *testing.T) {
-	c := &rawConn{}
-	c.buf = []byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
-	if err := checkHead(c.head("/healthz")); err != nil {
-		t.Fatalf("first: %v", err)
-	}
-	if err := checkHead(c.head("/p")); err == nil {
-		t.Error("the pipelined CL+TE request was not found")
-	}
-}
-
-func TestTheWindowKeepsTheLatestHeadAfterALargeBody(t *testing.T) {
-	ln := &fakeConn{}
-	c := &rawConn{Conn: ln}
-	ln.data = append([]byte("POST /a HTTP/1.1\r\nContent-Length: 300000\r\n\r\n"), make([]byte, 300000)...)
-	ln.data = append(ln.data, "POST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"...)
-	buf := make([]byte, 4096)
-	for {
-		if _, err := c.Read(buf); err != nil {
-			break
-		}
-	}
-	if len(c.buf) > window {
-		t.Errorf("window holds %d bytes, want at most %d", len(c.buf), window)
-	}
-	if err := checkHead(c.head("/p")); err == nil {
-		t.Error("the CL+TE head after a large body was not found")
-	}
-}
-
-// fakeConn is a net.Conn reading from data: the window logic needs bytes
-// in read-sized pieces, which no real peer can hand out deterministically.
-type fakeConn struct {
-	net.Conn
-	data []byte
-}
-
-func (f *fakeConn) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, f.data)
-	f.data = f.data[n:]
-	return n, nil
 }

@@ -14,13 +14,16 @@ import (
 // endpoints.
 type routes struct {
 	mux      *http.ServeMux
+	handlers map[*registered]bool // what was registered, to tell a match from a redirect
 	observer postbox.Observer
 	trusted  []netip.Prefix
 }
 
 func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", handleHealth())
+	health := &registered{handleHealth()}
+	handlers := map[*registered]bool{health: true}
+	mux.Handle("GET /healthz", health)
 	var paths []string
 	byPath := map[string][]*postbox.Hook{}
 	for _, h := range hooks {
@@ -30,22 +33,25 @@ func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 		byPath[h.Path] = append(byPath[h.Path], h)
 	}
 	for _, p := range paths {
-		mux.Handle(p, s.handlePath(byPath[p]))
+		h := &registered{s.handlePath(byPath[p])}
+		mux.Handle(p, h)
+		handlers[h] = true
 	}
-	return &routes{mux: mux, observer: s.observer, trusted: s.trusted}
+	return &routes{mux: mux, handlers: handlers, observer: s.observer, trusted: s.trusted}
 }
 
 func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rc := rawConnFrom(r.Context()); rc != nil {
-		if err := checkHead(rc.head(r.RequestURI)); err != nil {
+		if err := rc.next(); err != nil {
 			w.Header().Set("Connection", "close")
 			writeError(w, r, err)
 			return
 		}
 	}
-	// ServeMux answers a path that needs cleaning with a redirect; a
-	// webhook sender would not follow it with its body, so refuse it.
-	if _, pattern := rt.mux.Handler(r); pattern == "" || !isClean(r.URL.EscapedPath()) {
+	// ServeMux answers a path that needs cleaning, or a subtree's path
+	// without its slash, with a redirect; a webhook sender would not follow
+	// it with its body, so refuse it.
+	if h, _ := rt.mux.Handler(r); !rt.isRegistered(h) || !isClean(r.URL.EscapedPath()) {
 		err := postbox.Errorf(postbox.ENOTFOUND, "no hook at %s", r.URL.Path)
 		rt.observer.Request(postbox.RequestEvent{Time: time.Now(), Method: r.Method, Path: r.URL.Path,
 			Remote: clientAddr(r, rt.trusted), Status: http.StatusNotFound, Reason: err.Error()})
@@ -74,4 +80,13 @@ func isClean(p string) bool {
 		c += "/"
 	}
 	return c == p
+}
+
+// registered wraps a handler given to the mux, so that it can be told
+// (by pointer) from the redirect and not-found handlers the mux makes.
+type registered struct{ http.Handler }
+
+func (rt *routes) isRegistered(h http.Handler) bool {
+	reg, ok := h.(*registered)
+	return ok && rt.handlers[reg]
 }
