@@ -97,6 +97,18 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	s := p.line()
+	// A value quoted in a message may hold control characters: the
+	// problem stays one line.
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '␤'
+		}
+		return r
+	}, s)
+}
+
+func (p Problem) line() string {
 	loc := p.File
 	if p.Line > 0 {
 		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
