@@ -89,3 +89,17 @@ func TestClientAddr(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFraming: any bytes, read in any pieces, frame the same way and never
+// panic.
+func FuzzFraming(f *testing.F) {
+	f.Add([]byte("POST /p HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), uint8(3))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\nPOST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, raw []byte, size uint8) {
+		whole := verdicts(string(raw), len(raw)+1)
+		pieces := verdicts(string(raw), int(size%16)+1)
+		if strings.Join(whole, " ") != strings.Join(pieces, " ") {
+			t.Fatalf("read whole: %v; read in pieces of %d: %v", whole, size%16+1, pieces)
+		}
+	})
+}
