@@ -223,7 +223,7 @@ func TestTLS(t *testing.T) {
 func TestTLSCheck(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	a := newSelfSigned(t, filepath.Join(dir))
+	a := newSelfSigned(t, dir)
 	otherDir := filepath.Join(dir, "other")
 	if err := os.Mkdir(otherDir, 0o755); err != nil {
 		t.Fatal(err)
