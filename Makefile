@@ -19,14 +19,13 @@ GO      ?= go
 # os-arch; armv6 and armv7 are GOARCH=arm with GOARM=6 (Raspberry Pi Zero
 # and 1) and GOARM=7 (Pi 2 and later on a 32-bit system).
 PLATFORMS := linux-amd64 linux-arm64 linux-armv6 linux-armv7 \
-             darwin-amd64 darwin-arm64
+             darwin-amd64 darwin-arm64 windows-amd64
 
 # Wanted, and not buildable yet:
 # - linux-mipsle (routers, GOMIPS=softfloat): modernc.org/sqlite has no
-#   mips port, so the embedded store does not build there;
-# - windows-amd64: action/exec uses Unix process groups (Setpgid, Kill).
-# `make release-all` tries them too.
-PLATFORMS_BLOCKED := linux-mipsle windows-amd64
+#   mips port, so the embedded store does not build there.
+# `make release-all` tries it too.
+PLATFORMS_BLOCKED := linux-mipsle
 
 binary = dist/postbox-$(VERSION)-$(1)$(if $(findstring windows,$(1)),.exe)
 TARGETS := $(foreach p,$(PLATFORMS),$(call binary,$(p)))

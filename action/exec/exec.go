@@ -12,7 +12,6 @@ import (
 	osexec "os/exec"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/postbox/postbox"
@@ -154,13 +153,10 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	cmd.Dir = a.dir
 	out := &boundedBuffer{max: MaxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
-	// The command leads a process group of its own, so that a timeout
-	// kills whatever it started too (a shell script's children).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	killGroupOnCancel(cmd)
 	if a.runAs != nil {
 		a.runAs.apply(cmd)
 	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// Children that keep stdout open must not hold Wait forever.
 	cmd.WaitDelay = time.Second
 

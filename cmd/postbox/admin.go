@@ -29,7 +29,7 @@ func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, no
 		Token:    cfg.AdminToken,
 		Notify:   notify,
 		Logger:   logger.With("listener", "admin"),
-		HookBase: hookBase(cfg.Listen),
+		HookBase: hookBase(cfg),
 	})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Admin)
 	if err != nil {
@@ -67,13 +67,23 @@ func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, no
 
 // hookBase is the URL of the public listener as the console shows it: a
 // wildcard host becomes 127.0.0.1.
-func hookBase(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
+func hookBase(cfg *config.Config) string {
+	host, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return ""
+	}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
+		if cfg.TLS.ACME != nil && len(cfg.TLS.ACME.Domains) > 0 {
+			host = cfg.TLS.ACME.Domains[0]
+		}
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	if port == "443" && scheme == "https://" {
+		return scheme + host
+	}
+	return scheme + net.JoinHostPort(host, port)
 }
