@@ -35,7 +35,7 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 	received := d.Received.UnixNano()
 	var duplicateOf string
 	initial := state
-	err = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		state, duplicateOf = initial, ""
 		if d.DedupKey != "" {
 			err := tx.QueryRowContext(ctx, `SELECT delivery FROM dedup WHERE hook = ? AND key = ? AND expires > ?`,

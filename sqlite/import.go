@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -34,7 +33,7 @@ func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
 	if body == nil {
 		body = []byte{}
 	}
-	err = db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
 			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

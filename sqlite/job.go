@@ -27,7 +27,7 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks
 		}
 	}
 	var jobs []*postbox.Job
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		jobs = jobs[:0]
 		now := db.Now()
 		q := `UPDATE jobs SET lease = ?
@@ -59,7 +59,7 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks
 
 // Finish records a and moves job on as next says.
 func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		if a != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO attempts
 				(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
@@ -129,7 +129,7 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 
 // Release hands a claimed job back to be claimed again at once.
 func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
-	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?`,
 			job.DeliveryID, job.Series, job.Action, job.Attempt)
 		return err
@@ -144,7 +144,7 @@ func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 // process uses the file (serve holds a lock on the data directory), after a
 // crash left leases behind.
 func (db *DB) ReleaseAll(ctx context.Context) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE lease != 0`)
 		return err
 	})
@@ -152,7 +152,7 @@ func (db *DB) ReleaseAll(ctx context.Context) error {
 
 // Replay starts a new series of attempts for delivery id.
 func (db *DB) Replay(ctx context.Context, id string) error {
-	return db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var actions, series int
 		err := tx.QueryRowContext(ctx, `SELECT actions, series FROM deliveries WHERE id = ?`, id).Scan(&actions, &series)
 		if err == sql.ErrNoRows {

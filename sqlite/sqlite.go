@@ -50,7 +50,7 @@ func (db *DB) SetCommitObserver(fn func(d time.Duration, n int)) { db.onCommit.S
 
 type op struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *wtx) error
 	done chan error
 }
 
@@ -95,7 +95,7 @@ func (db *DB) Close() error {
 // write runs fn inside a transaction shared with other writers and returns
 // once that transaction is committed (durable) or fn failed. fn's changes
 // are rolled back on its own error without affecting the others.
-func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.ops <- o:
@@ -133,55 +133,114 @@ func (db *DB) writer() {
 	}
 }
 
-// commit runs a batch of ops in one transaction, each in its own savepoint.
+// commit runs a batch of ops in one transaction. Ops almost never fail, so
+// they run plainly first; if one does, the transaction is rolled back and
+// the batch runs again with a savepoint per op, so that only the failing
+// op's writes are undone.
 func (db *DB) commit(batch []*op) {
-	errs := make([]error, len(batch))
-	finish := func(commitErr error) {
-		for i, o := range batch {
-			if commitErr != nil && errs[i] == nil {
-				errs[i] = commitErr
-			}
-			o.done <- errs[i]
-		}
-	}
-	ctx := context.Background()
 	start := time.Now()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		finish(fmt.Errorf("begin: %w", err))
+	errs, err := db.run(batch, len(batch) == 1)
+	if err == nil && !anyErr(errs) || err != nil || len(batch) == 1 {
+		db.finish(batch, errs, err, start)
 		return
 	}
+	errs, err = db.run(batch, true)
+	db.finish(batch, errs, err, start)
+}
+
+func anyErr(errs []error) bool {
+	for _, e := range errs {
+		if e != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// run executes batch in one transaction and commits it, with a savepoint
+// per op when isolate is set; without, it rolls back at the first failing
+// op. It returns each op's error and the transaction's.
+func (db *DB) run(batch []*op, isolate bool) ([]error, error) {
+	ctx := context.Background()
+	errs := make([]error, len(batch))
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return errs, fmt.Errorf("begin: %w", err)
+	}
+	w := &wtx{tx: tx, db: db}
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			errs[i] = err
-			continue
-		}
-		if err := o.fn(ctx, tx); err != nil {
-			errs[i] = err
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+		if isolate && len(batch) > 1 {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
 				_ = tx.Rollback()
-				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
-				return
+				return errs, fmt.Errorf("savepoint: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+		errs[i] = o.fn(ctx, w)
+		switch {
+		case errs[i] != nil && !isolate:
 			_ = tx.Rollback()
-			finish(fmt.Errorf("release savepoint: %w", err))
-			return
+			return errs, nil
+		case errs[i] != nil && len(batch) > 1:
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+				_ = tx.Rollback()
+				return errs, fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		}
+		if isolate && len(batch) > 1 {
+			if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+				_ = tx.Rollback()
+				return errs, fmt.Errorf("release savepoint: %w", err)
+			}
 		}
 	}
+	if len(batch) == 1 && errs[0] != nil {
+		_ = tx.Rollback()
+		return errs, nil
+	}
 	if err := tx.Commit(); err != nil {
-		finish(fmt.Errorf("commit: %w", err))
-		return
+		return errs, fmt.Errorf("commit: %w", err)
 	}
-	if fn := db.onCommit.Load(); fn != nil {
-		(*fn)(time.Since(start), len(batch))
+	return errs, nil
+}
+
+// finish tells each op how it went; a failed transaction fails them all.
+func (db *DB) finish(batch []*op, errs []error, txErr error, start time.Time) {
+	if txErr == nil {
+		if fn := db.onCommit.Load(); fn != nil {
+			(*fn)(time.Since(start), len(batch))
+		}
 	}
-	finish(nil)
+	for i, o := range batch {
+		if txErr != nil && errs[i] == nil {
+			errs[i] = txErr
+		}
+		o.done <- errs[i]
+	}
+}
+
+// wtx is the writer's transaction, as the ops see it.
+type wtx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+// ExecContext runs query in the transaction.
+func (w *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return w.tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs query in the transaction.
+func (w *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return w.tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query in the transaction.
+func (w *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return w.tx.QueryRowContext(ctx, query, args...)
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -24,6 +24,47 @@ var moreTests = []struct {
 	{"deliveries sharing a key run one after another", testPerKeyOrder},
 	{"jobs of skipped hooks are not claimed", testSkipHooks},
 	{"finishing a job that moved on is an error", testFinishNotHeld},
+	{"a failing write among concurrent ones fails alone", testFailureInBatch},
+}
+
+func testFailureInBatch(t *testing.T, s postbox.Store) {
+	dups := make([]*postbox.Delivery, 10)
+	for i := range dups {
+		dups[i] = NewDelivery("h", 1)
+		mustAppend(t, s, dups[i])
+	}
+	errs := make(chan error, 60)
+	var fresh []*postbox.Delivery
+	for i := 0; i < 50; i++ {
+		fresh = append(fresh, NewDelivery("h", 1))
+	}
+	for i := 0; i < 60; i++ {
+		go func() {
+			if i < 10 {
+				errs <- s.Append(context.Background(), dups[i])
+				return
+			}
+			errs <- s.Append(context.Background(), fresh[i-10])
+		}()
+	}
+	conflicts := 0
+	for i := 0; i < 60; i++ {
+		switch err := <-errs; postbox.ErrorCode(err) {
+		case "":
+		case postbox.ECONFLICT:
+			conflicts++
+		default:
+			t.Errorf("Append: %v", err)
+		}
+	}
+	if conflicts != 10 {
+		t.Errorf("%d conflicts, want the 10 repeated ids", conflicts)
+	}
+	for _, d := range fresh {
+		if got := state(t, s, d.ID); got.State != postbox.StatePending {
+			t.Errorf("delivery %s written beside a failing one is %q, want pending", d.ID, got.State)
+		}
+	}
 }
 
 func testPerKeyOrder(t *testing.T, s postbox.Store) {
