@@ -173,7 +173,7 @@ func checkTargets(rep *report) []target {
 	}
 	if len(idle) > 0 {
 		ts = append(ts,
-			target{"idle RSS ≤ 20 MB (median of postbox starts)", mb(median(idle)) + " (anonymous: " + mb(median(anon)) + ")", median(idle) <= 20<<20},
+			target{"idle RSS ≤ 20 MiB (median of postbox starts)", mb(median(idle)) + " (anonymous: " + mb(median(anon)) + ")", median(idle) <= 20<<20},
 			target{"start to ready ≤ 100ms (median; new store, restart)", ms(median(ready)) + ", " + ms(median(restart)),
 				median(ready) <= 100*time.Millisecond && median(restart) <= 100*time.Millisecond})
 	}
@@ -185,7 +185,7 @@ func checkTargets(rep *report) []target {
 	if rep.Binary.Stripped > 0 {
 		bin += fmt.Sprintf(", %s with -ldflags=\"-s -w\"", mb(rep.Binary.Stripped))
 	}
-	ts = append(ts, target{"binary ≤ 25 MB (as built)", bin, rep.Binary.Built <= 25<<20})
+	ts = append(ts, target{"binary ≤ 25 MiB (as built)", bin, rep.Binary.Built <= 25<<20})
 	return ts
 }
 
@@ -204,7 +204,7 @@ func readyText(r row) string {
 	return ms(r.Ready) + " / " + ms(r.ReadyRestart)
 }
 
-func mb(n int64) string { return fmt.Sprintf("%.1fMB", float64(n)/(1<<20)) }
+func mb(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
 
 func ratioText(f float64) string {
 	if f == 0 {
