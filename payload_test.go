@@ -31,6 +31,9 @@ func TestParsePayload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := postbox.ParsePayload(tt.ct, []byte(tt.body))
+			if cerr := postbox.CheckPayload(tt.ct, []byte(tt.body)); (cerr == nil) != (err == nil) {
+				t.Errorf("CheckPayload = %v but ParsePayload = %v: they must agree", cerr, err)
+			}
 			if tt.want == "error" {
 				if postbox.ErrorCode(err) != postbox.EINVALID {
 					t.Fatalf("ParsePayload = %v, %v; want an EINVALID error", got, err)
@@ -54,8 +57,12 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add("multipart/form-data; boundary=b", []byte("--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n"))
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		// Any input gives a payload or an EINVALID error, never a panic.
-		if _, err := postbox.ParsePayload(ct, body); err != nil && postbox.ErrorCode(err) != postbox.EINVALID {
+		_, err := postbox.ParsePayload(ct, body)
+		if err != nil && postbox.ErrorCode(err) != postbox.EINVALID {
 			t.Fatalf("error %v has code %s", err, postbox.ErrorCode(err))
+		}
+		if cerr := postbox.CheckPayload(ct, body); (cerr == nil) != (err == nil) {
+			t.Fatalf("CheckPayload = %v but ParsePayload = %v", cerr, err)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"mime"
 	"net"
@@ -79,6 +80,11 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 	for _, m := range wildcard.FindAllStringSubmatch(hooks[0].Path, -1) {
 		names = append(names, m[1])
 	}
+	needPayload := false
+	for _, h := range hooks {
+		needPayload = needPayload || h.When != nil || len(h.Vars) > 0 || h.Schema != nil || h.Dedup.Key != nil ||
+			h.OrderKey != nil || h.Response.Body != nil
+	}
 	var unmatched *postbox.Hook
 	for _, h := range hooks {
 		if h.AcceptUnmatched && unmatched == nil {
@@ -89,7 +95,10 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 		start := s.now()
 		r.RemoteAddr = clientAddr(r, s.trusted)
 		ev := postbox.RequestEvent{Time: start, Hook: hooks[0].ID, Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr}
-		log := s.logger.With("method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		log := s.logger
+		if log.Enabled(r.Context(), slog.LevelInfo) {
+			log = log.With("method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		}
 		var body []byte
 		fail := func(err error) {
 			ev.Status, ev.Reason, ev.Duration = ErrorStatus(err), err.Error(), s.now().Sub(start)
@@ -121,11 +130,6 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 			return
 		}
 		contentType := r.Header.Get("Content-Type")
-		payload, err := postbox.ParsePayload(contentType, body)
-		if err != nil {
-			fail(err)
-			return
-		}
 		// A delivery as the hooks' conditions and templates see it; its
 		// id, hook and secrets are filled in once a hook is chosen.
 		received := s.now().UTC()
@@ -144,8 +148,27 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 				d.PathValues[n] = r.PathValue(n)
 			}
 		}
-		data := postbox.TemplateDataFor(d, payload)
+		data := postbox.TemplateDataFor(d, nil)
 		env := postbox.Env(data, r.Method, r.RemoteAddr)
+		// The body is parsed once a hook's authentication passed (a
+		// stranger's body costs nothing), and only checked when no hook
+		// of the path looks into it.
+		var payload any
+		parsed := false
+		parse := func() error {
+			if parsed {
+				return nil
+			}
+			parsed = true
+			var err error
+			if needPayload {
+				payload, err = postbox.ParsePayload(contentType, body)
+			} else {
+				err = postbox.CheckPayload(contentType, body)
+			}
+			data.Payload, env["payload"] = payload, payload
+			return err
+		}
 
 		var chosen *route
 		var refusal error // the most telling reason no hook took the request
@@ -162,6 +185,10 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 				}
 				reasons = append(reasons, h.ID+": "+err.Error())
 				continue
+			}
+			if err := parse(); err != nil {
+				fail(err)
+				return
 			}
 			for _, a := range rt.answerers {
 				if ans, ok := a.Answer(r, body); ok {
@@ -218,6 +245,10 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 				}
 			}
 			fail(refusal)
+			return
+		}
+		if err := parse(); err != nil {
+			fail(err)
 			return
 		}
 		h := chosen.h
