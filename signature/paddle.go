@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/postbox/postbox"
@@ -37,30 +36,7 @@ func newPaddle(decode func(any) error) (postbox.Verifier, error) {
 // key=value pairs, ts once, h1 any number of times; h1 values that are not
 // hex are ignored, like unknown keys.
 func parsePaddleSignature(s string) (ts string, h1 [][]byte, err error) {
-	for _, item := range strings.Split(s, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "ts":
-			if ts != "" {
-				return "", nil, errString("ts= appears twice")
-			}
-			ts = v
-		case "h1":
-			if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
-				h1 = append(h1, b)
-			}
-		}
-	}
-	switch {
-	case ts == "":
-		return "", nil, errString("no ts= timestamp")
-	case len(h1) == 0:
-		return "", nil, errString("no h1= signature")
-	}
-	return ts, h1, nil
+	return parseTimestamped(s, ";", "ts", "h1")
 }
 
 func (v *paddleVerifier) Verify(r *http.Request, body []byte) error {

@@ -36,30 +36,38 @@ func newStripe(decode func(any) error) (postbox.Verifier, error) {
 // key=value pairs, t once, v1 any number of times (other schemes, such as
 // the test-mode v0, are ignored, and so are v1 values that are not hex).
 func parseStripeSignature(s string) (ts string, v1 [][]byte, err error) {
-	for _, item := range strings.Split(s, ",") {
+	return parseTimestamped(s, ",", "t", "v1")
+}
+
+// parseTimestamped reads a header of sep-separated key=value pairs with a
+// timestamp under tsKey (once) and hex HMAC-SHA256 signatures under sigKey
+// (any number of times; values that are not one are ignored, as are other
+// keys). Stripe-Signature and Paddle-Signature are both of this shape.
+func parseTimestamped(s, sep, tsKey, sigKey string) (ts string, sigs [][]byte, err error) {
+	for _, item := range strings.Split(s, sep) {
 		k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
 		if !ok {
 			continue
 		}
 		switch k {
-		case "t":
+		case tsKey:
 			if ts != "" {
-				return "", nil, errString("t= appears twice")
+				return "", nil, errString(tsKey + "= appears twice")
 			}
 			ts = v
-		case "v1":
+		case sigKey:
 			if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
-				v1 = append(v1, b)
+				sigs = append(sigs, b)
 			}
 		}
 	}
 	switch {
 	case ts == "":
-		return "", nil, errString("no t= timestamp")
-	case len(v1) == 0:
-		return "", nil, errString("no v1= signature")
+		return "", nil, errString("no " + tsKey + "= timestamp")
+	case len(sigs) == 0:
+		return "", nil, errString("no " + sigKey + "= signature")
 	}
-	return ts, v1, nil
+	return ts, sigs, nil
 }
 
 func (v *stripeVerifier) Verify(r *http.Request, body []byte) error {
