@@ -1,14 +1,9 @@
 package e2e
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/postbox/postbox/internal/testenv"
 )
 
@@ -49,43 +43,7 @@ const scaleWorkers = 4
 // PostgreSQL is not reachable; POSTBOX_TEST_POSTGRES names another server.
 func pgStore(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("POSTBOX_TEST_POSTGRES")
-	addr := testenv.PostgresAddr
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	} else if u, err := url.Parse(base); err == nil && u.Port() != "" {
-		addr = u.Host
-	}
-	testenv.Require(t, "PostgreSQL", addr)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "pbe2e_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		ctx := context.Background()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		_, err = c.Exec(ctx, sql)
-		return err
-	}
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testenv.PostgresSchema(t, "pbe2e")
 }
 
 // fleet is several postbox instances on one store, as behind a load

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/internal/testenv"
 	"github.com/postbox/postbox/sqlite"
@@ -29,43 +26,7 @@ import (
 // another server than 127.0.0.1:5432).
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("POSTBOX_TEST_POSTGRES")
-	addr := testenv.PostgresAddr
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	} else if u, err := url.Parse(base); err == nil && u.Port() != "" {
-		addr = u.Host
-	}
-	testenv.Require(t, "PostgreSQL", addr)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "pbtest_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		ctx := context.Background()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		_, err = c.Exec(ctx, sql)
-		return err
-	}
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testenv.PostgresSchema(t, "pbtest")
 }
 
 // postboxCmd runs the command in-process and returns what it printed.
