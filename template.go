@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 )
 
@@ -116,3 +118,65 @@ var templateFuncs = template.FuncMap{
 
 // Name returns the name the template was parsed with.
 func (t *Template) Name() string { return t.t.Name() }
+
+// UsesPayload reports whether the template may read .Payload, so that a
+// request whose templates never do is not parsed for them. It errs on the
+// side of yes: the whole data passed on (`.` or `$`) counts.
+func (t *Template) UsesPayload() bool {
+	for _, tt := range t.t.Templates() {
+		if tt.Tree != nil && usesPayload(tt.Tree.Root) {
+			return true
+		}
+	}
+	return false
+}
+
+func usesPayload(n parse.Node) bool {
+	switch n := n.(type) {
+	case nil:
+		return false
+	case *parse.ListNode:
+		if n == nil {
+			return false
+		}
+		for _, c := range n.Nodes {
+			if usesPayload(c) {
+				return true
+			}
+		}
+	case *parse.ActionNode:
+		return usesPayload(n.Pipe)
+	case *parse.PipeNode:
+		if n == nil {
+			return false
+		}
+		for _, c := range n.Cmds {
+			if usesPayload(c) {
+				return true
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			if usesPayload(a) {
+				return true
+			}
+		}
+	case *parse.IfNode:
+		return usesPayload(n.Pipe) || usesPayload(n.List) || usesPayload(n.ElseList)
+	case *parse.RangeNode:
+		return usesPayload(n.Pipe) || usesPayload(n.List) || usesPayload(n.ElseList)
+	case *parse.WithNode:
+		return usesPayload(n.Pipe) || usesPayload(n.List) || usesPayload(n.ElseList)
+	case *parse.TemplateNode:
+		return true // the named template sees whatever is passed; assume the worst
+	case *parse.ChainNode:
+		return usesPayload(n.Node) || slices.Contains(n.Field, "Payload")
+	case *parse.FieldNode:
+		return n.Ident[0] == "Payload"
+	case *parse.VariableNode:
+		return n.Ident[0] == "$" && (len(n.Ident) == 1 || n.Ident[1] == "Payload")
+	case *parse.DotNode:
+		return true
+	}
+	return false
+}

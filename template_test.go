@@ -33,3 +33,32 @@ func TestTemplates(t *testing.T) {
 		})
 	}
 }
+
+func TestTemplateUsesPayload(t *testing.T) {
+	for src, want := range map[string]bool{
+		"SUCCESS": false,
+		"":        false,
+		"{{ .Delivery.ID }} {{ .Header.Get \"X-A\" }}": false,
+		"{{ .Body }}": false,
+		"{{ if .Result }}{{ .Result.Output }}{{ end }}":                      false,
+		"{{ .Payload.ref }}":                                                 true,
+		"{{ default \"x\" .Payload.a }}":                                     true,
+		"{{ json . }}":                                                       true,
+		"{{ $.Payload.a }}":                                                  true,
+		"{{ $ }}":                                                            true,
+		"{{ $p := .Payload }}{{ $p.a }}":                                     true,
+		"{{ with .Delivery }}{{ $.Payload.x }}{{ end }}":                     true,
+		"{{ range .Payload.commits }}{{ .id }}{{ end }}":                     true,
+		"{{ if .Vars }}{{ else }}{{ .Payload }}{{ end }}":                    true,
+		"{{ define \"u\" }}{{ .Payload }}{{ end }}ok":                        true,
+		"{{ template \"x\" .Delivery }}{{ define \"x\" }}{{ .ID }}{{ end }}": true,
+	} {
+		tpl, err := postbox.ParseTemplate("t", src)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if got := tpl.UsesPayload(); got != want {
+			t.Errorf("UsesPayload(%q) = %v, want %v", src, got, want)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 	needPayload := false
 	for _, h := range hooks {
 		needPayload = needPayload || h.When != nil || len(h.Vars) > 0 || h.Schema != nil || h.Dedup.Key != nil ||
-			h.OrderKey != nil || h.Response.Body != nil
+			h.OrderKey != nil || h.Response.Body != nil && h.Response.Body.UsesPayload()
 	}
 	var unmatched *postbox.Hook
 	for _, h := range hooks {
