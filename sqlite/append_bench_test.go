@@ -33,7 +33,9 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				defer db.Close()
 				var commits, batched int
-				db.SetCommitObserver(func(_ time.Duration, n int) { commits++; batched += n })
+				var busy time.Duration
+				t0 := time.Now()
+				db.SetCommitObserver(func(d time.Duration, n int) { commits++; batched += n; busy += d })
 				b.ReportAllocs()
 				b.SetBytes(int64(len(body)))
 				cpu0 := cpuTime()
@@ -58,11 +60,14 @@ func BenchmarkAppend(b *testing.B) {
 						}
 					})
 				}
+				// writer-busy is the share of the time the writer spent in commits:
+				// near 1, the one writer is the bottleneck.
 				// CPU time per append shares less of a busy machine's
 				// noise than ns/op, which includes waiting for fsync.
 				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 				if commits > 0 {
 					b.ReportMetric(float64(batched)/float64(commits), "appends/commit")
+					b.ReportMetric(float64(busy)/float64(time.Since(t0)), "writer-busy")
 				}
 			})
 		}

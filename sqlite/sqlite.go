@@ -42,7 +42,18 @@ type DB struct {
 	Now func() time.Time
 
 	onCommit atomic.Pointer[func(d time.Duration, n int)]
+
+	// stmts are the writer's statements, compiled once: the writer
+	// prepares a query it ran unprepared after that transaction ends
+	// (preparing inside it would wait for the one connection the
+	// transaction holds). Only the writer goroutine touches them.
+	stmts  map[string]*sql.Stmt
+	misses map[string]bool
 }
+
+// maxStmts bounds the writer's statement cache; queries beyond it run
+// unprepared.
+const maxStmts = 64
 
 // SetCommitObserver makes the store call fn after every commit with its
 // duration and the number of writes it carried (for metrics).
@@ -78,7 +89,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	db := &DB{path: path, w: w, r: r, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now}
+	db := &DB{path: path, w: w, r: r, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
+		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}}
 	db.wg.Add(1)
 	go db.writer()
 	return db, nil
@@ -89,6 +101,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.closed.Do(func() { close(db.quit) })
 	db.wg.Wait()
+	for _, st := range db.stmts {
+		st.Close()
+	}
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -130,6 +145,21 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		db.prepareMisses()
+	}
+}
+
+// prepareMisses compiles the queries the last transaction ran unprepared,
+// now that no transaction holds the writer's connection.
+func (db *DB) prepareMisses() {
+	for q := range db.misses {
+		delete(db.misses, q)
+		if len(db.stmts) >= maxStmts {
+			continue
+		}
+		if st, err := db.w.PrepareContext(context.Background(), q); err == nil {
+			db.stmts[q] = st
+		}
 	}
 }
 
@@ -228,18 +258,39 @@ type wtx struct {
 	db *DB
 }
 
+// stmt returns query's compiled statement bound to the transaction, or nil
+// (noting the query, to be compiled after the transaction).
+func (w *wtx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := w.db.stmts[query]; ok {
+		return w.tx.StmtContext(ctx, st)
+	}
+	if len(w.db.stmts) < maxStmts {
+		w.db.misses[query] = true
+	}
+	return nil
+}
+
 // ExecContext runs query in the transaction.
 func (w *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return w.tx.ExecContext(ctx, query, args...)
 }
 
 // QueryContext runs query in the transaction.
 func (w *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return w.tx.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs query in the transaction.
 func (w *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return w.tx.QueryRowContext(ctx, query, args...)
 }
 
