@@ -43,6 +43,18 @@ type DB struct {
 
 	onCommit atomic.Pointer[func(d time.Duration, n int)]
 
+	// wal, when set, is the WAL file that the syncer fsyncs: the writer
+	// commits with synchronous=NORMAL (no fsync in the commit) and callers
+	// are answered only after that fsync, so a write is durable when it
+	// returns, as with synchronous=FULL, but the next batch's inserts run
+	// while the disk flushes. Nil where pipelined syncing is not built
+	// (the commits then use synchronous=FULL).
+	wal *walFile
+
+	ck              *sql.DB // the checkpointer's connection
+	checkpoint      chan struct{}
+	sinceCheckpoint int // writes committed since the checkpointer was last asked (writer only)
+
 	// stmts are the writer's statements, compiled once: the writer
 	// prepares a query it ran unprepared after that transaction ends
 	// (preparing inside it would wait for the one connection the
@@ -82,6 +94,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	var wal *walFile
+	if pipelinedSync {
+		// Only the writer's connection commits without fsync; the WAL
+		// is fsynced by the syncer before any caller is answered.
+		if _, err := w.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		wal = &walFile{path: path + "-wal"}
+	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -89,11 +111,64 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	db := &DB{path: path, w: w, r: r, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
-		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}}
-	db.wg.Add(1)
+	// Checkpoints (copying the WAL into the database file, with two
+	// fsyncs) run on a connection of their own, beside the writer, which
+	// runs one itself only when the WAL has grown past 40 MiB.
+	ck, err := sql.Open("sqlite", dsn)
+	if err == nil {
+		ck.SetMaxOpenConns(1)
+		_, err = w.ExecContext(ctx, "PRAGMA wal_autocheckpoint=10000")
+	}
+	if err == nil {
+		_, err = w.ExecContext(ctx, "PRAGMA journal_size_limit=67108864")
+	}
+	if err != nil {
+		w.Close()
+		r.Close()
+		if ck != nil {
+			ck.Close()
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{path: path, w: w, r: r, ck: ck, wal: wal, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
+		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}, checkpoint: make(chan struct{}, 1)}
+	db.wg.Add(2)
 	go db.writer()
+	go db.checkpointer()
 	return db, nil
+}
+
+// checkpointAfter is how many writes the writer commits between two
+// checkpoints: about 1,000 pages of WAL (SQLite's default) with 2 KiB
+// bodies.
+const checkpointAfter = 512
+
+// checkpointer copies the WAL into the database file when the writer asks,
+// so that the copy and its fsyncs are not in the way of commits. It runs
+// PASSIVE checkpoints: they never wait for the writer or readers.
+func (db *DB) checkpointer() {
+	defer db.wg.Done()
+	for {
+		select {
+		case <-db.checkpoint:
+		case <-db.quit:
+			return
+		}
+		_, _ = db.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	}
+}
+
+// wrote counts n committed writes towards the next checkpoint.
+func (db *DB) wrote(n int) {
+	db.sinceCheckpoint += n
+	if db.sinceCheckpoint < checkpointAfter {
+		return
+	}
+	db.sinceCheckpoint = 0
+	select {
+	case db.checkpoint <- struct{}{}:
+	default: // one is running or asked for
+	}
 }
 
 // Close stops the writer after the writes already handed to it and closes
@@ -104,7 +179,7 @@ func (db *DB) Close() error {
 	for _, st := range db.stmts {
 		st.Close()
 	}
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.r.Close(), db.ck.Close(), db.w.Close())
 }
 
 // write runs fn inside a transaction shared with other writers and returns
@@ -126,9 +201,18 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) e
 
 func (db *DB) writer() {
 	defer db.wg.Done()
-	batch := make([]*op, 0, maxBatch)
+	var synced chan *committed
+	if db.wal != nil {
+		// Unbuffered: a committed batch waits here while the previous
+		// one's fsync runs, and meanwhile the next batch grows, so that
+		// one transaction carries it rather than several small ones.
+		synced = make(chan *committed)
+		db.wg.Add(1)
+		go db.syncer(synced)
+		defer close(synced)
+	}
 	for {
-		batch = batch[:0]
+		batch := make([]*op, 0, 16)
 		select {
 		case o := <-db.ops:
 			batch = append(batch, o)
@@ -144,8 +228,57 @@ func (db *DB) writer() {
 				break drain
 			}
 		}
-		db.commit(batch)
+		c := db.commit(batch)
 		db.prepareMisses()
+		if c.err == nil {
+			db.wrote(len(batch))
+		}
+		if synced == nil || c.err != nil {
+			db.finish(c, nil)
+			continue
+		}
+		// The batch is committed but perhaps not yet on disk: the
+		// syncer answers its callers after the WAL's fsync, while this
+		// goroutine runs the next batch.
+		synced <- c
+	}
+}
+
+// committed is a batch whose transaction ended: its ops' errors and the
+// transaction's.
+type committed struct {
+	batch []*op
+	errs  []error
+	err   error
+	start time.Time
+}
+
+// syncer makes committed batches durable, one fsync of the WAL for all the
+// batches that are waiting, and answers their callers.
+func (db *DB) syncer(in <-chan *committed) {
+	defer db.wg.Done()
+	defer db.wal.close()
+	for c := range in {
+		group := []*committed{c}
+	more:
+		for {
+			select {
+			case c, ok := <-in:
+				if !ok {
+					break more
+				}
+				group = append(group, c)
+			default:
+				break more
+			}
+		}
+		err := db.wal.sync()
+		if err != nil {
+			err = fmt.Errorf("sync: %w", err)
+		}
+		for _, c := range group {
+			db.finish(c, err)
+		}
 	}
 }
 
@@ -167,15 +300,14 @@ func (db *DB) prepareMisses() {
 // they run plainly first; if one does, the transaction is rolled back and
 // the batch runs again with a savepoint per op, so that only the failing
 // op's writes are undone.
-func (db *DB) commit(batch []*op) {
+func (db *DB) commit(batch []*op) *committed {
 	start := time.Now()
 	errs, err := db.run(batch, len(batch) == 1)
 	if err == nil && !anyErr(errs) || err != nil || len(batch) == 1 {
-		db.finish(batch, errs, err, start)
-		return
+		return &committed{batch: batch, errs: errs, err: err, start: start}
 	}
 	errs, err = db.run(batch, true)
-	db.finish(batch, errs, err, start)
+	return &committed{batch: batch, errs: errs, err: err, start: start}
 }
 
 func anyErr(errs []error) bool {
@@ -237,11 +369,16 @@ func (db *DB) run(batch []*op, isolate bool) ([]error, error) {
 	return errs, nil
 }
 
-// finish tells each op how it went; a failed transaction fails them all.
-func (db *DB) finish(batch []*op, errs []error, txErr error, start time.Time) {
+// finish tells each op of c how it went; a failed transaction or sync
+// (syncErr) fails them all.
+func (db *DB) finish(c *committed, syncErr error) {
+	batch, errs, txErr := c.batch, c.errs, c.err
+	if txErr == nil {
+		txErr = syncErr
+	}
 	if txErr == nil {
 		if fn := db.onCommit.Load(); fn != nil {
-			(*fn)(time.Since(start), len(batch))
+			(*fn)(time.Since(c.start), len(batch))
 		}
 	}
 	for i, o := range batch {
