@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep.Binary = binarySize{Built: bins.Size, Stripped: bins.Stripped, Prebuilt: o.postbox != ""}
+	rep.Binary = binarySize{Built: bins.Size, Unstripped: bins.Unstripped, Prebuilt: o.postbox != ""}
 
 	// samples[key][conns] lists one sample per run. Within a run the
 	// scenarios at one connection count follow each other, so that the

@@ -20,24 +20,29 @@ import (
 
 // binaries are the programs a benchmark run starts, built once.
 type binaries struct {
-	Postbox  string
-	Ceiling  string
-	Size     int64 // postbox as built by go build
-	Stripped int64 // postbox built with -ldflags="-s -w"; 0 when not built
+	Postbox    string
+	Ceiling    string
+	Size       int64 // postbox as measured: built as releases are (releaseFlags)
+	Unstripped int64 // postbox built by a plain go build; 0 when not built
 }
 
+// releaseFlags build postbox as `make release` and the Dockerfile do: the
+// binary measured is the binary shipped.
+var releaseFlags = []string{"-trimpath", "-ldflags=-s -w"}
+
 // build compiles ./cmd/postbox and ./bench/ceiling of the module at root
-// into dir. withStripped also builds a stripped postbox to report its size.
-// A prebuilt postbox, when not empty, is used as it is.
-func build(ctx context.Context, root, dir, prebuilt string, withStripped bool) (*binaries, error) {
+// into dir, postbox with releaseFlags. withPlain also builds it with a plain
+// go build to report that size. A prebuilt postbox, when not empty, is used
+// as it is.
+func build(ctx context.Context, root, dir, prebuilt string, withPlain bool) (*binaries, error) {
 	b := &binaries{Postbox: filepath.Join(dir, "postbox"), Ceiling: filepath.Join(dir, "ceiling")}
 	if prebuilt != "" {
 		abs, err := filepath.Abs(prebuilt)
 		if err != nil {
 			return nil, err
 		}
-		b.Postbox, withStripped = abs, false
-	} else if err := goBuild(ctx, root, b.Postbox, "./cmd/postbox"); err != nil {
+		b.Postbox, withPlain = abs, false
+	} else if err := goBuild(ctx, root, b.Postbox, append(releaseFlags, "./cmd/postbox")...); err != nil {
 		return nil, err
 	}
 	if err := goBuild(ctx, root, b.Ceiling, "./bench/ceiling"); err != nil {
@@ -48,15 +53,15 @@ func build(ctx context.Context, root, dir, prebuilt string, withStripped bool) (
 		return nil, err
 	}
 	b.Size = fi.Size()
-	if withStripped {
-		stripped := filepath.Join(dir, "postbox-stripped")
-		if err := goBuild(ctx, root, stripped, "-ldflags=-s -w", "./cmd/postbox"); err != nil {
+	if withPlain {
+		plain := filepath.Join(dir, "postbox-plain")
+		if err := goBuild(ctx, root, plain, "./cmd/postbox"); err != nil {
 			return nil, err
 		}
-		if fi, err = os.Stat(stripped); err != nil {
+		if fi, err = os.Stat(plain); err != nil {
 			return nil, err
 		}
-		b.Stripped = fi.Size()
+		b.Unstripped = fi.Size()
 	}
 	return b, nil
 }

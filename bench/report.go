@@ -39,9 +39,9 @@ type machine struct {
 
 // binarySize is postbox's binary size in bytes.
 type binarySize struct {
-	Built    int64 `json:"built"`
-	Stripped int64 `json:"stripped,omitempty"`
-	Prebuilt bool  `json:"prebuilt,omitempty"` // given with -postbox, not built
+	Built      int64 `json:"built"` // as released: -trimpath -ldflags="-s -w"
+	Unstripped int64 `json:"unstripped,omitempty"`
+	Prebuilt   bool  `json:"prebuilt,omitempty"` // given with -postbox, not built
 }
 
 // row is one scenario at one connection count: the median of its runs.
@@ -177,15 +177,15 @@ func checkTargets(rep *report) []target {
 			target{"start to ready ≤ 100ms (median; new store, restart)", ms(median(ready)) + ", " + ms(median(restart)),
 				median(ready) <= 100*time.Millisecond && median(restart) <= 100*time.Millisecond})
 	}
-	what := "as built"
+	what := "release build"
 	if rep.Binary.Prebuilt {
 		what = "as given with -postbox"
 	}
 	bin := fmt.Sprintf("%s %s", mb(rep.Binary.Built), what)
-	if rep.Binary.Stripped > 0 {
-		bin += fmt.Sprintf(", %s with -ldflags=\"-s -w\"", mb(rep.Binary.Stripped))
+	if rep.Binary.Unstripped > 0 {
+		bin += fmt.Sprintf(" (%s with a plain go build)", mb(rep.Binary.Unstripped))
 	}
-	ts = append(ts, target{"binary ≤ 25 MiB (as built)", bin, rep.Binary.Built <= 25<<20})
+	ts = append(ts, target{"binary ≤ 25 MiB (as released: -trimpath -ldflags=\"-s -w\")", bin, rep.Binary.Built <= 25<<20})
 	return ts
 }
 
