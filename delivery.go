@@ -28,7 +28,7 @@ type Delivery struct {
 	Path       string      `json:"path"`
 	Query      url.Values  `json:"query,omitempty"`
 	Header     http.Header `json:"header,omitempty"`
-	Body       []byte      `json:"body,omitempty"`
+	Body       []byte      `json:"body,omitempty"` // never modified once read: templates share its bytes
 	RemoteAddr string      `json:"remote_addr"`
 	Received   time.Time   `json:"received"`
 	// PathValues holds the values of the hook path's wildcards.

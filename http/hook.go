@@ -80,8 +80,9 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 	for _, m := range wildcard.FindAllStringSubmatch(hooks[0].Path, -1) {
 		names = append(names, m[1])
 	}
-	needPayload := false
+	needPayload, needEnv := false, false
 	for _, h := range hooks {
+		needEnv = needEnv || h.When != nil || len(h.Vars) > 0
 		needPayload = needPayload || h.When != nil || len(h.Vars) > 0 || h.Schema != nil || h.Dedup.Key != nil ||
 			h.OrderKey != nil || h.Response.Body != nil && h.Response.Body.UsesPayload()
 	}
@@ -149,7 +150,10 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 			}
 		}
 		data := postbox.TemplateDataFor(d, nil)
-		env := postbox.Env(data, r.Method, r.RemoteAddr)
+		var env map[string]any // what conditions and vars see, when a hook has some
+		if needEnv {
+			env = postbox.Env(data, r.Method, r.RemoteAddr)
+		}
 		// The body is parsed once a hook's authentication passed (a
 		// stranger's body costs nothing), and only checked when no hook
 		// of the path looks into it.
@@ -166,7 +170,10 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 			} else {
 				err = postbox.CheckPayload(contentType, body)
 			}
-			data.Payload, env["payload"] = payload, payload
+			data.Payload = payload
+			if env != nil {
+				env["payload"] = payload
+			}
 			return err
 		}
 
