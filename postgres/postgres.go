@@ -103,8 +103,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		wake:      make(chan struct{}, 1),
 		notifyReq: make(chan struct{}, 1),
 	}
-	db.wg.Add(1)
+	db.wg.Add(2)
 	go db.notifier()
+	go db.pruner()
 	return db, nil
 }
 

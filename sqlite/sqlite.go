@@ -132,9 +132,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db := &DB{path: path, w: w, r: r, ck: ck, wal: wal, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
 		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}, checkpoint: make(chan struct{}, 1)}
-	db.wg.Add(2)
+	db.wg.Add(3)
 	go db.writer()
 	go db.checkpointer()
+	go db.pruner()
 	return db, nil
 }
 
