@@ -3,12 +3,11 @@ package admin
 import (
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/postbox/postbox/internal/prom"
 )
 
 func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
-	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
+	dropped := new(prom.Counter)
 	h := newHub(2, dropped)
 	slow, ok := h.subscribe()
 	if !ok {
@@ -31,12 +30,8 @@ func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
 		t.Errorf("missed is not reset: %d", got)
 	}
 	// fast read the first two and buffers events 3 and 4 but not 5.
-	var m dto.Metric
-	if err := dropped.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	if got := m.GetCounter().GetValue(); got != 4 {
-		t.Errorf("dropped counter = %v, want 3 for slow and 1 for fast", got)
+	if got := dropped.Value(); got != 4 {
+		t.Errorf("dropped counter = %d, want 3 for slow and 1 for fast", got)
 	}
 	h.unsubscribe(slow)
 	h.close()

@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/postbox/postbox/internal/prom"
 )
 
 // Metric names, as /metrics exposes them and deploy/grafana-dashboard.json
@@ -32,87 +30,87 @@ const (
 	MetricStatsScrapeError = "postbox_stats_scrape_errors_total"     // -
 )
 
-// metrics holds the Server's collectors in a registry of its own: two
-// Servers in one process (tests) never share a series.
+// metrics holds the Server's metrics in a registry of its own: two Servers
+// in one process (tests) never share a series.
 type metrics struct {
-	reg             *prometheus.Registry
-	requests        *prometheus.CounterVec
-	requestDuration *prometheus.HistogramVec
-	rejections      *prometheus.CounterVec
-	commitDuration  prometheus.Histogram
-	commitBatch     prometheus.Histogram
-	attempts        *prometheus.CounterVec
-	actionDuration  *prometheus.HistogramVec
-	deadTotal       *prometheus.CounterVec
-	sseDropped      prometheus.Counter
+	reg             *prom.Registry
+	requests        *prom.CounterVec
+	requestDuration *prom.HistogramVec
+	rejections      *prom.CounterVec
+	commitDuration  *prom.Histogram
+	commitBatch     *prom.Histogram
+	attempts        *prom.CounterVec
+	actionDuration  *prom.HistogramVec
+	deadTotal       *prom.CounterVec
+	sseDropped      *prom.Counter
 }
 
 func newMetrics(stats *statsCache) *metrics {
+	commitDuration := prom.NewHistogramVec(MetricCommitDuration,
+		"Duration of one store commit (a group of writes sharing one fsync).",
+		prom.ExponentialBuckets(0.00025, 2, 14))
+	commitBatch := prom.NewHistogramVec(MetricCommitBatch, "Writes carried by one store commit.",
+		prom.ExponentialBuckets(1, 2, 9))
+	sseDropped := prom.NewCounterVec(MetricLiveDropped, "Live-feed events dropped because a subscriber was behind.")
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRequests,
-			Help: "Requests to hooks answered, by hook and HTTP status (hook is empty when none matched)."},
-			[]string{"hook", "status"}),
-		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricRequestDuration,
-			Help:    "Time from the start of a hook request to its answer, by hook.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
-			[]string{"hook"}),
-		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRejections,
-			Help: "Requests refused, by hook and reason class (auth, method, too_large, bad_request, not_found, unavailable, ...)."},
-			[]string{"hook", "reason"}),
-		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: MetricCommitDuration,
-			Help:    "Duration of one store commit (a group of writes sharing one fsync).",
-			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14)}),
-		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: MetricCommitBatch,
-			Help:    "Writes carried by one store commit.",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 9)}),
-		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricAttempts,
-			Help: "Attempts at actions, by hook, action kind and outcome (ok, failed, timeout, error)."},
-			[]string{"hook", "kind", "outcome"}),
-		actionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricActionDuration,
-			Help:    "Duration of one attempt at an action, by action kind.",
-			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}},
-			[]string{"kind"}),
-		deadTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricDeadTotal,
-			Help: "Deliveries that became dead (an action failed its last retry) since the process started, by hook."},
-			[]string{"hook"}),
-		sseDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: MetricLiveDropped,
-			Help: "Live-feed events dropped because a subscriber was behind."}),
+		reg: prom.NewRegistry(),
+		requests: prom.NewCounterVec(MetricRequests,
+			"Requests to hooks answered, by hook and HTTP status (hook is empty when none matched).",
+			"hook", "status"),
+		requestDuration: prom.NewHistogramVec(MetricRequestDuration,
+			"Time from the start of a hook request to its answer, by hook.",
+			[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			"hook"),
+		rejections: prom.NewCounterVec(MetricRejections,
+			"Requests refused, by hook and reason class (auth, method, too_large, bad_request, not_found, unavailable, ...).",
+			"hook", "reason"),
+		commitDuration: commitDuration.With(),
+		commitBatch:    commitBatch.With(),
+		attempts: prom.NewCounterVec(MetricAttempts,
+			"Attempts at actions, by hook, action kind and outcome (ok, failed, timeout, error).",
+			"hook", "kind", "outcome"),
+		actionDuration: prom.NewHistogramVec(MetricActionDuration,
+			"Duration of one attempt at an action, by action kind.",
+			[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+			"kind"),
+		deadTotal: prom.NewCounterVec(MetricDeadTotal,
+			"Deliveries that became dead (an action failed its last retry) since the process started, by hook.",
+			"hook"),
+		sseDropped: sseDropped.With(),
 	}
-	m.reg.MustRegister(m.requests, m.requestDuration, m.rejections, m.commitDuration, m.commitBatch,
-		m.attempts, m.actionDuration, m.deadTotal, m.sseDropped,
+	m.reg.Register(m.requests, m.requestDuration, m.rejections, commitDuration, commitBatch,
+		m.attempts, m.actionDuration, m.deadTotal, sseDropped,
 		newStoreCollector(stats),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		prom.GoCollector(),
+		prom.ProcessCollector())
 	return m
 }
 
-// handler serves the registry in the Prometheus exposition format.
+// handler serves the registry in the Prometheus text exposition format.
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError,
-		Timeout: 10 * time.Second})
+	return m.reg
 }
 
 // subscribersGauge exposes the number of open live-feed streams.
 func (m *metrics) subscribersGauge(h *hub) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricLiveSubscribers,
-		Help: "Open live-feed (SSE) streams."}, func() float64 { return float64(h.subscribers()) }))
+	m.reg.Register(prom.GaugeFunc(MetricLiveSubscribers, "Open live-feed (SSE) streams.",
+		func() float64 { return float64(h.subscribers()) }))
 }
 
 func (m *metrics) request(ev postbox.RequestEvent, class string) {
-	m.requests.WithLabelValues(ev.Hook, strconv.Itoa(ev.Status)).Inc()
-	m.requestDuration.WithLabelValues(ev.Hook).Observe(ev.Duration.Seconds())
+	m.requests.With(ev.Hook, strconv.Itoa(ev.Status)).Inc()
+	m.requestDuration.With(ev.Hook).Observe(ev.Duration.Seconds())
 	if class != "" {
-		m.rejections.WithLabelValues(ev.Hook, class).Inc()
+		m.rejections.With(ev.Hook, class).Inc()
 	}
 }
 
 func (m *metrics) attempt(ev postbox.AttemptEvent) {
 	a := ev.Attempt
-	m.attempts.WithLabelValues(ev.Hook, a.Kind, string(a.Outcome)).Inc()
-	m.actionDuration.WithLabelValues(a.Kind).Observe(a.Duration.Seconds())
+	m.attempts.With(ev.Hook, a.Kind, string(a.Outcome)).Inc()
+	m.actionDuration.With(a.Kind).Observe(a.Duration.Seconds())
 	if ev.Next == postbox.StateDead {
-		m.deadTotal.WithLabelValues(ev.Hook).Inc()
+		m.deadTotal.With(ev.Hook).Inc()
 	}
 }
 
@@ -125,52 +123,38 @@ func (m *metrics) observeCommit(d time.Duration, n int) {
 // storeCollector reads the store's counts at scrape time: deliveries by
 // hook and state, pending ones (the queue depth) and dead ones.
 type storeCollector struct {
-	stats      *statsCache
-	deliveries *prometheus.Desc
-	depth      *prometheus.Desc
-	dead       *prometheus.Desc
-	errors     prometheus.Counter
+	stats  *statsCache
+	errors *prom.CounterVec
 }
 
 func newStoreCollector(stats *statsCache) *storeCollector {
-	return &storeCollector{
-		stats: stats,
-		deliveries: prometheus.NewDesc(MetricDeliveries, "Stored deliveries, by hook and state.",
-			[]string{"hook", "state"}, nil),
-		depth: prometheus.NewDesc(MetricQueueDepth, "Deliveries whose actions have not finished (state pending), by hook.",
-			[]string{"hook"}, nil),
-		dead: prometheus.NewDesc(MetricDeadDeliveries, "Stored deliveries whose action failed its last retry, by hook.",
-			[]string{"hook"}, nil),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: MetricStatsScrapeError,
-			Help: "Scrapes that could not read the store's counts."}),
-	}
+	return &storeCollector{stats: stats, errors: prom.NewCounterVec(MetricStatsScrapeError,
+		"Scrapes that could not read the store's counts.")}
 }
 
-// Describe sends the collector's descriptions.
-func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.deliveries
-	ch <- c.depth
-	ch <- c.dead
-	c.errors.Describe(ch)
-}
-
-// Collect reads Store.HookStats and sends one series per hook and state.
-func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// Collect reads Store.HookStats and appends one series per hook and state.
+// When the store cannot answer, it counts the error and leaves the store's
+// gauges out of the scrape rather than report them as 0.
+func (c *storeCollector) Collect(ctx context.Context, dst []prom.Family) []prom.Family {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	stats, err := c.stats.get(ctx)
 	if err != nil {
-		c.errors.Inc()
-		ch <- c.errors
-		ch <- prometheus.NewInvalidMetric(c.deliveries, err)
-		return
+		c.errors.With().Inc()
+		return c.errors.Collect(ctx, dst)
 	}
-	ch <- c.errors
+	deliveries := prom.Family{Name: MetricDeliveries, Help: "Stored deliveries, by hook and state.",
+		Type: prom.GaugeType, Labels: []string{"hook", "state"}}
+	depth := prom.Family{Name: MetricQueueDepth, Help: "Deliveries whose actions have not finished (state pending), by hook.",
+		Type: prom.GaugeType, Labels: []string{"hook"}}
+	dead := prom.Family{Name: MetricDeadDeliveries, Help: "Stored deliveries whose action failed its last retry, by hook.",
+		Type: prom.GaugeType, Labels: []string{"hook"}}
 	for _, st := range stats {
 		for state, n := range st.States {
-			ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.GaugeValue, float64(n), st.Hook, string(state))
+			deliveries.Series = append(deliveries.Series, prom.Series{LabelValues: []string{st.Hook, string(state)}, Value: float64(n)})
 		}
-		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(st.States[postbox.StatePending]), st.Hook)
-		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(st.States[postbox.StateDead]), st.Hook)
+		depth.Series = append(depth.Series, prom.Series{LabelValues: []string{st.Hook}, Value: float64(st.States[postbox.StatePending])})
+		dead.Series = append(dead.Series, prom.Series{LabelValues: []string{st.Hook}, Value: float64(st.States[postbox.StateDead])})
 	}
+	return c.errors.Collect(ctx, append(dst, deliveries, depth, dead))
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/postbox/postbox/internal/prom"
 )
 
 // event is one message of the live feed: kind is the SSE event name
@@ -27,7 +27,7 @@ type hub struct {
 	buffer  int
 	closed  bool
 	done    chan struct{} // closed by close: every stream ends
-	dropped prometheus.Counter
+	dropped *prom.Counter
 }
 
 // subscriber is one live-feed stream.
@@ -35,10 +35,10 @@ type subscriber struct {
 	ch      chan event
 	mu      sync.Mutex
 	missed  int // events dropped since the stream last said so
-	dropped prometheus.Counter
+	dropped *prom.Counter
 }
 
-func newHub(buffer int, dropped prometheus.Counter) *hub {
+func newHub(buffer int, dropped *prom.Counter) *hub {
 	return &hub{subs: map[*subscriber]struct{}{}, buffer: buffer, done: make(chan struct{}), dropped: dropped}
 }
 
