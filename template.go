@@ -18,6 +18,9 @@ import (
 type Template struct {
 	src string
 	t   *template.Template
+	// constant is set when the template is plain text (no actions, as
+	// in `body: SUCCESS`): Execute returns it without running anything.
+	constant *string
 }
 
 // ParseTemplate compiles src. name is used in error messages.
@@ -26,7 +29,28 @@ func ParseTemplate(name, src string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Template{src: src, t: t}, nil
+	tpl := &Template{src: src, t: t}
+	if c, ok := constantText(t); ok {
+		c = strings.ReplaceAll(c, "<no value>", "") // as Execute does
+		tpl.constant = &c
+	}
+	return tpl, nil
+}
+
+// constantText returns the text of a template made of text alone.
+func constantText(t *template.Template) (string, bool) {
+	if len(t.Templates()) > 1 || t.Tree == nil || t.Tree.Root == nil {
+		return "", t.Tree != nil && t.Tree.Root == nil && len(t.Templates()) <= 1
+	}
+	var b strings.Builder
+	for _, n := range t.Tree.Root.Nodes {
+		tn, ok := n.(*parse.TextNode)
+		if !ok {
+			return "", false
+		}
+		b.Write(tn.Text)
+	}
+	return b.String(), true
 }
 
 // String returns the template's source.
@@ -34,6 +58,9 @@ func (t *Template) String() string { return t.src }
 
 // Execute renders the template over data.
 func (t *Template) Execute(data *TemplateData) (string, error) {
+	if t.constant != nil {
+		return *t.constant, nil
+	}
 	var b strings.Builder
 	if err := t.t.Execute(&b, data); err != nil {
 		return "", err

@@ -62,3 +62,25 @@ func TestTemplateUsesPayload(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateConstant(t *testing.T) {
+	data := postbox.TemplateDataFor(&postbox.Delivery{ID: "d1", Body: []byte(`{"a":1}`)}, map[string]any{"a": 1})
+	for src, want := range map[string]string{
+		"SUCCESS":                       "SUCCESS",
+		"":                              "",
+		"line one\nline two\n":          "line one\nline two\n",
+		"{{/* a comment */}}ok":         "ok",
+		"id={{ .Delivery.ID }}":         "id=d1",
+		"{{ .Payload.a }}":              "1",
+		"{{ define \"x\" }}y{{ end }}z": "z",
+	} {
+		tpl, err := postbox.ParseTemplate("t", src)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		got, err := tpl.Execute(data)
+		if err != nil || got != want {
+			t.Errorf("Execute(%q) = %q, %v; want %q", src, got, err, want)
+		}
+	}
+}
