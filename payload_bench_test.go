@@ -28,3 +28,27 @@ func BenchmarkParsePayload(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckPayload measures the check of a 2 KiB GitHub JSON body
+// that no hook reads: "old" is checkJSONDepth then encoding/json.Valid,
+// "new" the single pass of validJSON.
+func BenchmarkCheckPayload(b *testing.B) {
+	body := benchBody(b)
+	for _, bc := range []struct {
+		name  string
+		check func(string, []byte) error
+	}{
+		{"old", postbox.CheckPayloadBefore},
+		{"new", postbox.CheckPayload},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := bc.check("application/json", body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
