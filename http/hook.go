@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -451,18 +450,14 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	}
 }
 
-// redact returns m with the values of keys replaced, copying m only when a
-// key is present.
+// redact replaces the values of keys in m and returns m. It changes m in
+// place: it runs once authentication is over, on the request's own header
+// and query, which nothing reads for a secret afterwards.
 func redact[M ~map[string][]string](m M, keys []string) M {
-	copied := false
 	for _, k := range keys {
-		if _, ok := m[k]; !ok {
-			continue
+		if _, ok := m[k]; ok {
+			m[k] = []string{"[redacted]"}
 		}
-		if !copied {
-			m, copied = maps.Clone(m), true
-		}
-		m[k] = []string{"[redacted]"}
 	}
 	return m
 }

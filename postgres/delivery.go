@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/headerjson"
 )
 
 // dedupSQL claims a dedup key for a delivery: it inserts (hook, key) or
@@ -51,13 +52,13 @@ SELECT count(*), coalesce(max(state), ''), coalesce(max(duplicate_of), '') FROM 
 // duplicate. It returns once the transaction is committed; Channel is
 // notified just after (see notifySoon).
 func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
-	header, err := json.Marshal(d.Header)
-	if err != nil {
-		return fmt.Errorf("append: %w", err)
-	}
-	pathValues, err := json.Marshal(d.PathValues)
-	if err != nil {
-		return fmt.Errorf("append: %w", err)
+	header := headerjson.Append(nil, d.Header)
+	pathValues := []byte("null")
+	if d.PathValues != nil {
+		var err error
+		if pathValues, err = json.Marshal(d.PathValues); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
 	}
 	state := postbox.StatePending
 	if d.Actions == 0 {

@@ -12,17 +12,18 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/headerjson"
 )
 
 // Append stores d durably, with a job for its first action.
 func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
-	header, err := json.Marshal(d.Header)
-	if err != nil {
-		return fmt.Errorf("append: %w", err)
-	}
-	pathValues, err := json.Marshal(d.PathValues)
-	if err != nil {
-		return fmt.Errorf("append: %w", err)
+	header := headerjson.Append(nil, d.Header)
+	pathValues := []byte("null")
+	if d.PathValues != nil {
+		var err error
+		if pathValues, err = json.Marshal(d.PathValues); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
 	}
 	state := postbox.StatePending
 	if d.Actions == 0 {
@@ -35,7 +36,7 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 	received := d.Received.UnixNano()
 	var duplicateOf string
 	initial := state
-	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
+	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		state, duplicateOf = initial, ""
 		if d.DedupKey != "" {
 			err := tx.QueryRowContext(ctx, `SELECT delivery FROM dedup WHERE hook = ? AND key = ? AND expires > ?`,
