@@ -1,7 +1,17 @@
-// Package sqlite is the embedded postbox.Store: one SQLite file in WAL mode
-// with synchronous=FULL, written by a single goroutine that commits many
-// callers' writes in one transaction (group commit), so that concurrent
-// requests share one fsync.
+// Package sqlite is the embedded postbox.Store: one SQLite file in WAL mode,
+// written by a single goroutine that commits many callers' writes in one
+// transaction (group commit), so that concurrent requests share one fsync.
+//
+// Durability is that of synchronous=FULL, by other means: the writer
+// commits with synchronous=NORMAL (no fsync inside the commit) and a second
+// goroutine fdatasyncs the WAL (and, once, its directory) before any caller
+// of that commit is answered, while the writer runs the next batch. A write
+// that returned nil is on disk. The one difference a reader can see: a
+// transaction is visible to other connections (the admin API, the queue's
+// next claim) a moment before its fsync ends; if power fails in that moment
+// it is lost together with its callers' answers, which were never sent.
+// Checkpoints run on a connection of their own and sync the WAL before
+// copying it, as in FULL mode.
 package sqlite
 
 import (

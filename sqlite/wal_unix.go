@@ -5,6 +5,8 @@ package sqlite
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"syscall"
 )
 
 // pipelinedSync: the writer commits without fsync and the syncer fsyncs
@@ -33,10 +35,31 @@ func (w *walFile) sync() error {
 		if err != nil {
 			return err
 		}
+		// The WAL may have been created just now: its directory entry
+		// must be on disk too, as SQLite itself ensures on its first
+		// sync of a new WAL.
+		if err := syncDir(filepath.Dir(w.path)); err != nil {
+			f.Close()
+			return err
+		}
 		w.f = f
 	}
 	if err := fdatasync(w.f); err != nil {
 		return errors.Join(err, w.close())
+	}
+	return nil
+}
+
+// syncDir flushes the directory dir, so that the files created in it
+// survive a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err // EINVAL: the platform cannot sync a directory
 	}
 	return nil
 }
