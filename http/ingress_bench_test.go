@@ -124,7 +124,7 @@ func BenchmarkRoute(b *testing.B) {
 
 // BenchmarkIngress measures accepted requests through the handler, without
 // the network: the 2 KiB JSON body is read, parsed, authenticated (token
-// or github HMAC), stored durably (WAL, synchronous=FULL, group commit) and
+// or github HMAC), stored durably (WAL fsync'd before the answer, group commit) and
 // answered. single waits for each commit; parallel64 has 64 requests in
 // flight, as the harness's 64 connections, sharing commits.
 func BenchmarkIngress(b *testing.B) {

@@ -14,7 +14,7 @@ import (
 	"github.com/postbox/postbox/storetest"
 )
 
-// BenchmarkAppend measures durable appends (WAL, synchronous=FULL, group
+// BenchmarkAppend measures durable appends (WAL fsync'd before return, group
 // commit) of a delivery with the harness's 2 KiB GitHub body: from one
 // caller, where every append waits for its own fsync, and from 64 callers
 // at once, as the ingress makes them under load, where appends share
