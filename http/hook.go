@@ -64,9 +64,15 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 	var routes []*route
 	var allowed []string
 	var maxBody int64
+	// Credentials are redacted with every hook's names: a request that one
+	// hook authenticated may be taken by another (on_unmatched), whose
+	// secrets have other names.
+	var secretHeaders, secretQuery []string
 	for _, h := range hooks {
 		rt := newRoute(h)
 		routes = append(routes, rt)
+		secretHeaders = append(secretHeaders, rt.secretHeaders...)
+		secretQuery = append(secretQuery, rt.secretQuery...)
 		for _, m := range rt.methods {
 			if !slices.Contains(allowed, m) {
 				allowed = append(allowed, m)
@@ -281,8 +287,8 @@ func (s *Server) handlePath(hooks []*postbox.Hook) http.Handler {
 		d.ID = s.ids.New(received)
 		d.HookID = h.ID
 		d.Actions = len(h.Actions)
-		d.Query = redact(d.Query, chosen.secretQuery)
-		d.Header = redact(d.Header, chosen.secretHeaders)
+		d.Query = redact(d.Query, secretQuery)
+		d.Header = redact(d.Header, secretHeaders)
 		data.Delivery = postbox.DeliveryInfo{ID: d.ID, Received: received}
 		data.Hook = postbox.HookInfo{ID: h.ID}
 		data.Header, data.Query = d.Header, d.Query

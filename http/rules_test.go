@@ -126,3 +126,27 @@ func TestASchemaViolationIsAnswered422WithItsProblems(t *testing.T) {
 }
 
 func postboxFilter() postbox.DeliveryFilter { return postbox.DeliveryFilter{} }
+
+// A request that carries one hook's credential but is taken by another hook
+// of the path is stored with that credential redacted too.
+func TestCredentialsRedactedWhicheverHookTakesTheRequest(t *testing.T) {
+	url, db := serve(t, `
+  - id: on
+    path: /hooks/lamp
+    auth: {token: {header: X-Lamp-Token, secret: s3cret}}
+    when: payload.state == "on"
+  - id: rest
+    path: /hooks/lamp
+`)
+	res, body := post(t, url+"/hooks/lamp", `{"state":"off"}`, map[string]string{"Content-Type": "application/json", "X-Lamp-Token": "s3cret"})
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	d, err := db.Delivery(t.Context(), res.Header.Get(phttp.DeliveryHeader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Header.Get("X-Lamp-Token"); got != "[redacted]" {
+		t.Errorf("stored X-Lamp-Token %q under hook %s, want [redacted]", got, d.HookID)
+	}
+}
