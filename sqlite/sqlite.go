@@ -6,7 +6,10 @@
 // commits with synchronous=NORMAL (no fsync inside the commit) and a second
 // goroutine fdatasyncs the WAL (and, once, its directory) before any caller
 // of that commit is answered, while the writer runs the next batch. A write
-// that returned nil is on disk. The one difference a reader can see: a
+// that returned nil is on disk. If an fsync fails, the store refuses every
+// later write until it is reopened: the callers of the failed batches get
+// an error, though their writes may be in the WAL (indeterminate, as when a
+// connection drops before the answer). The one difference a reader can see: a
 // transaction is visible to other connections (the admin API, the queue's
 // next claim) a moment before its fsync ends; if power fails in that moment
 // it is lost together with its callers' answers, which were never sent.
@@ -61,6 +64,13 @@ type DB struct {
 	// (the commits then use synchronous=FULL).
 	wal *walFile
 
+	// failed is set, for good, when an fsync of the WAL failed: the
+	// batches committed since may not be on disk, and no later fsync
+	// can be trusted to have written them (Linux drops the dirty pages of
+	// a failed write-back), so every write fails until postbox restarts
+	// and SQLite recovers the WAL from what the disk holds.
+	failed atomic.Pointer[error]
+
 	ck              *sql.DB // the checkpointer's connection
 	checkpoint      chan struct{}
 	sinceCheckpoint int // writes committed since the checkpointer was last asked (writer only)
@@ -112,7 +122,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			w.Close()
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		wal = &walFile{path: path + "-wal"}
+		// SQLite names the WAL after the database's real path (a
+		// symlink resolved), so ask it rather than guess.
+		var file string
+		if err := w.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil || file == "" {
+			w.Close()
+			return nil, fmt.Errorf("open %s: locating the database file: %v", path, err)
+		}
+		wal = &walFile{path: file + "-wal"}
 	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
@@ -197,6 +214,9 @@ func (db *DB) Close() error {
 // once that transaction is committed (durable) or fn failed. fn's changes
 // are rolled back on its own error without affecting the others.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	if err := db.failed.Load(); err != nil {
+		return *err
+	}
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.ops <- o:
@@ -238,6 +258,10 @@ func (db *DB) writer() {
 			default:
 				break drain
 			}
+		}
+		if f := db.failed.Load(); f != nil {
+			db.finish(&committed{batch: batch, errs: make([]error, len(batch)), err: *f}, nil)
+			continue
 		}
 		c := db.commit(batch)
 		db.prepareMisses()
@@ -283,9 +307,13 @@ func (db *DB) syncer(in <-chan *committed) {
 				break more
 			}
 		}
-		err := db.wal.sync()
-		if err != nil {
-			err = fmt.Errorf("sync: %w", err)
+		var err error
+		if f := db.failed.Load(); f != nil {
+			err = *f
+		} else if err = db.wal.sync(); err != nil {
+			err = fmt.Errorf("sync: the WAL could not be written to disk (%w); "+
+				"the store refuses writes until postbox is restarted", err)
+			db.failed.Store(&err)
 		}
 		for _, c := range group {
 			db.finish(c, err)

@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,8 @@ import (
 
 // TestAnswerWaitsForSync: a write is answered with the outcome of the WAL's
 // fsync, not of the commit alone (which, with synchronous=NORMAL, leaves
-// the transaction in the page cache).
+// the transaction in the page cache), and a failed fsync fails every later
+// write: the frames it did not write are never written again.
 func TestAnswerWaitsForSync(t *testing.T) {
 	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "postbox.db"))
 	if err != nil {
@@ -35,9 +37,47 @@ func TestAnswerWaitsForSync(t *testing.T) {
 	}
 	// Make the next fsync fail: the file it syncs is gone.
 	db.wal.close()
+	good := db.wal.path
 	db.wal.path = filepath.Join(t.TempDir(), "missing-wal")
 	err = db.Append(context.Background(), storetest.NewDelivery("h", 0))
 	if err == nil || !strings.Contains(err.Error(), "sync") {
 		t.Fatalf("Append with a failing fsync = %v, want an error naming the sync", err)
+	}
+	db.wal.path = good
+	err = db.Append(context.Background(), storetest.NewDelivery("h", 0))
+	if err == nil || !strings.Contains(err.Error(), "restarted") {
+		t.Fatalf("Append after a failed fsync = %v, want the store to refuse writes until restarted", err)
+	}
+}
+
+// TestSymlinkedDatabase: the syncer fsyncs the WAL SQLite writes, next to
+// the real file, not one next to the symlink.
+func TestSymlinkedDatabase(t *testing.T) {
+	real, link := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(real, "postbox.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(real, "postbox.db"), filepath.Join(link, "postbox.db")); err != nil {
+		t.Fatal(err)
+	}
+	// A stray file where a naive syncer would look.
+	if err := os.WriteFile(filepath.Join(link, "postbox.db-wal"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), filepath.Join(link, "postbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Append(context.Background(), storetest.NewDelivery("h", 0)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := filepath.EvalSymlinks(filepath.Join(real, "postbox.db-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := filepath.EvalSymlinks(db.wal.path)
+	if err != nil || got != want {
+		t.Fatalf("syncer fsyncs %s (%v), want SQLite's WAL %s", db.wal.path, err, want)
 	}
 }
