@@ -37,6 +37,19 @@ type Store interface {
 	// Release hands a claimed job back unchanged, to be claimed again now
 	// (used on shutdown when an action could not finish).
 	Release(ctx context.Context, job *Job) error
+	// Advance does in one write what a queue would otherwise ask for in
+	// several: it finishes the jobs of s.Done (each as Finish would), hands
+	// back s.Release (as Release would) and then claims up to s.Claim jobs
+	// (as Claim would, seeing those changes). A worker that finished a job
+	// thus waits for one commit before its next job, not two, and a queue
+	// can keep a few jobs claimed ahead at the cost of no extra commit.
+	//
+	// failed has one entry per s.Done: nil when it was recorded, or the
+	// error Finish would have returned for it alone (a job that moved on);
+	// one such job does not undo the others. err is set when nothing was
+	// recorded, released nor claimed. With nothing to finish or release,
+	// Advance may answer from a read, without a write, when no job is due.
+	Advance(ctx context.Context, s Step) (claimed []*Job, failed []error, err error)
 	// Replay runs a delivery's actions again as a new series of attempts
 	// (the earlier attempts stay as they were); the delivery is pending
 	// again. Replaying a delivery whose actions are still running is an
@@ -92,4 +105,22 @@ type JobTransition struct {
 	// Hold, when positive, keeps the job for the next action claimed by
 	// the caller for this long (a sync hook running its actions inline).
 	Hold time.Duration
+}
+
+// Step is what a queue hands its store in one Advance. The zero value does
+// nothing.
+type Step struct {
+	Done    []Done        // attempts made, to record and move on
+	Release []*Job        // claimed jobs handed back unchanged
+	Claim   int           // claim up to this many due jobs after the above
+	Lease   time.Duration // how long the claimed jobs are reserved
+	Skip    []string      // hooks whose jobs are not claimed (at their concurrency limit)
+}
+
+// Done is an attempt made at a claimed job and what follows it, as the
+// arguments of Store.Finish.
+type Done struct {
+	Job     *Job
+	Attempt *Attempt
+	Next    JobTransition
 }

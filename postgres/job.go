@@ -22,7 +22,7 @@ const claimSQL = `WITH c AS (
 	WHERE j.due <= ` + nowNS + ` AND j.lease <= ` + nowNS + `
 		AND NOT (j.hook = ANY($3::text[]))
 		AND (j.key = '' OR NOT EXISTS (
-			SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.delivery < j.delivery))
+			SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.key <> '' AND e.delivery < j.delivery))
 	ORDER BY j.due, j.delivery
 	LIMIT $1
 	FOR UPDATE OF j SKIP LOCKED
@@ -37,21 +37,28 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks
 	if max <= 0 {
 		return nil, nil
 	}
-	if skipHooks == nil {
-		skipHooks = []string{}
-	}
-	rows, err := db.pool.Query(ctx, claimSQL, max, int64(lease), skipHooks)
+	rows, err := db.pool.Query(ctx, claimSQL, max, int64(lease), skipList(skipHooks))
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*postbox.Job, error) {
-		j := &postbox.Job{}
-		return j, r.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt)
-	})
+	jobs, err := pgx.CollectRows(rows, scanJob)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return jobs, nil
+}
+
+func scanJob(r pgx.CollectableRow) (*postbox.Job, error) {
+	j := &postbox.Job{}
+	return j, r.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt)
+}
+
+// skipList is hooks as claimSQL's $3 (an array, never NULL).
+func skipList(hooks []string) []string {
+	if hooks == nil {
+		return []string{}
+	}
+	return hooks
 }
 
 // errNotHeld says a job moved on since it was claimed (another worker took
@@ -60,76 +67,163 @@ var errNotHeld = errors.New("no longer held")
 
 // Finish records a and moves job on as next says, in one transaction.
 func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var actions int32
-		var failed bool
-		// FOR UPDATE: two workers finishing the same job (one whose lease
-		// ran out) take turns; the second finds it moved on.
-		err := tx.QueryRow(ctx, `SELECT d.actions, j.failed FROM jobs j JOIN deliveries d ON d.id = j.delivery
-			WHERE j.delivery = $1 AND j.series = $2 AND j.action = $3 AND j.attempt = $4 FOR UPDATE OF j`,
-			job.DeliveryID, job.Series, job.Action, job.Attempt).Scan(&actions, &failed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("job %s/%d/%d is %w", job.DeliveryID, job.Action, job.Attempt, errNotHeld)
-		}
-		if err != nil {
-			return err
-		}
-		b := &pgx.Batch{}
-		if a != nil {
-			b.Queue(`INSERT INTO attempts
-				(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				job.DeliveryID, job.Series, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
-				string(a.Outcome), a.ExitCode, a.Status, []byte(a.Output), a.Truncated, []byte(a.Error))
-		}
-		// The next action is due now; with a Hold it stays leased to the
-		// caller (a sync hook running its actions inline) until now+Hold.
-		advance := func(failed bool) {
-			b.Queue(`UPDATE jobs SET action = action + 1, attempt = 0, due = `+nowNS+`,
-				lease = CASE WHEN $3::int8 > 0 THEN `+nowNS+` + $3::int8 ELSE 0 END, failed = $2
-				WHERE delivery = $1`, job.DeliveryID, failed, int64(max(next.Hold, 0)))
-		}
-		end := func(state postbox.State) {
-			b.Queue(`DELETE FROM jobs WHERE delivery = $1`, job.DeliveryID)
-			b.Queue(`UPDATE deliveries SET state = $2 WHERE id = $1`, job.DeliveryID, string(state))
-		}
-		last := job.Action+1 >= int(actions)
-		switch next.Next {
-		case postbox.StateDone:
-			switch {
-			case !last:
-				advance(failed)
-			case failed:
-				end(postbox.StateFailed)
-			default:
-				end(postbox.StateDone)
-			}
-		case postbox.StatePending:
-			b.Queue(`UPDATE jobs SET attempt = attempt + 1, due = $2, lease = 0 WHERE delivery = $1`,
-				job.DeliveryID, next.RetryAt.UnixNano())
-		case postbox.StateFailed, postbox.StateDead:
-			if next.Continue && !last {
-				advance(true)
-			} else {
-				end(next.Next)
-			}
-		default:
-			return fmt.Errorf("unknown next state %q", next.Next)
-		}
-		return tx.SendBatch(ctx, b).Close()
-	})
+	_, failed, err := db.advance(ctx, postbox.Step{Done: []postbox.Done{{Job: job, Attempt: a, Next: next}}})
+	if err == nil {
+		err = failed[0]
+	}
 	if err != nil {
 		return fmt.Errorf("finish %s action %d: %w", job.DeliveryID, job.Action, err)
 	}
 	return nil
 }
 
+// Advance finishes s.Done, releases s.Release and claims up to s.Claim jobs
+// in one transaction of three round trips (begin, lock the finished jobs,
+// one batch of writes with the claim), committed once.
+func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []error, error) {
+	if len(s.Done) == 0 && len(s.Release) == 0 {
+		jobs, err := db.Claim(ctx, s.Claim, s.Lease, s.Skip...)
+		return jobs, nil, err
+	}
+	jobs, failed, err := db.advance(ctx, s)
+	if err != nil {
+		return nil, nil, fmt.Errorf("advance: %w", err)
+	}
+	for i, err := range failed {
+		if err != nil {
+			d := s.Done[i]
+			failed[i] = fmt.Errorf("finish %s action %d: %w", d.Job.DeliveryID, d.Job.Action, err)
+		}
+	}
+	return jobs, failed, nil
+}
+
+// heldJob is a finished job's row, locked.
+type heldJob struct {
+	series, action, attempt, actions int32
+	failed                           bool
+}
+
+func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []error, error) {
+	failed := make([]error, len(s.Done))
+	var jobs []*postbox.Job
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// FOR UPDATE: two workers finishing the same job (one whose lease
+		// ran out) take turns; the second finds it moved on. Rows are
+		// locked in one order, so that two calls never wait on each other
+		// in a cycle.
+		held := map[string]heldJob{}
+		if len(s.Done) > 0 {
+			ids := make([]string, len(s.Done))
+			for i, d := range s.Done {
+				ids[i] = d.Job.DeliveryID
+			}
+			rows, err := tx.Query(ctx, `SELECT j.delivery, j.series, j.action, j.attempt, d.actions, j.failed
+				FROM jobs j JOIN deliveries d ON d.id = j.delivery
+				WHERE j.delivery = ANY($1) ORDER BY j.delivery FOR UPDATE OF j`, ids)
+			if err != nil {
+				return err
+			}
+			var id string
+			var h heldJob
+			_, err = pgx.ForEachRow(rows, []any{&id, &h.series, &h.action, &h.attempt, &h.actions, &h.failed}, func() error {
+				held[id] = h
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		b := &pgx.Batch{}
+		for i, d := range s.Done {
+			j := d.Job
+			h, ok := held[j.DeliveryID]
+			if !ok || int(h.series) != j.Series || int(h.action) != j.Action || int(h.attempt) != j.Attempt {
+				failed[i] = fmt.Errorf("job %s/%d/%d is %w", j.DeliveryID, j.Action, j.Attempt, errNotHeld)
+				continue
+			}
+			if err := queueFinish(b, d, int(h.actions), h.failed); err != nil {
+				return err
+			}
+		}
+		for _, j := range s.Release {
+			b.Queue(releaseSQL, j.DeliveryID, j.Series, j.Action, j.Attempt)
+		}
+		if s.Claim > 0 {
+			b.Queue(claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip)).Query(func(rows pgx.Rows) error {
+				var err error
+				jobs, err = pgx.CollectRows(rows, scanJob)
+				return err
+			})
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(s.Release) > 0 {
+		db.notifySoon()
+	}
+	return jobs, failed, nil
+}
+
+// queueFinish adds to b the writes that record d and move its job on; the
+// job's delivery has actions actions, and failed says whether an earlier
+// one failed (continue_on_error).
+func queueFinish(b *pgx.Batch, d postbox.Done, actions int, failed bool) error {
+	job, a, next := d.Job, d.Attempt, d.Next
+	if a != nil {
+		b.Queue(`INSERT INTO attempts
+			(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			job.DeliveryID, job.Series, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
+			string(a.Outcome), a.ExitCode, a.Status, []byte(a.Output), a.Truncated, []byte(a.Error))
+	}
+	// The next action is due now; with a Hold it stays leased to the
+	// caller (a sync hook running its actions inline) until now+Hold.
+	advance := func(failed bool) {
+		b.Queue(`UPDATE jobs SET action = action + 1, attempt = 0, due = `+nowNS+`,
+			lease = CASE WHEN $3::int8 > 0 THEN `+nowNS+` + $3::int8 ELSE 0 END, failed = $2
+			WHERE delivery = $1`, job.DeliveryID, failed, int64(max(next.Hold, 0)))
+	}
+	end := func(state postbox.State) {
+		b.Queue(`DELETE FROM jobs WHERE delivery = $1`, job.DeliveryID)
+		b.Queue(`UPDATE deliveries SET state = $2 WHERE id = $1`, job.DeliveryID, string(state))
+	}
+	last := job.Action+1 >= actions
+	switch next.Next {
+	case postbox.StateDone:
+		switch {
+		case !last:
+			advance(failed)
+		case failed:
+			end(postbox.StateFailed)
+		default:
+			end(postbox.StateDone)
+		}
+	case postbox.StatePending:
+		b.Queue(`UPDATE jobs SET attempt = attempt + 1, due = $2, lease = 0 WHERE delivery = $1`,
+			job.DeliveryID, next.RetryAt.UnixNano())
+	case postbox.StateFailed, postbox.StateDead:
+		if next.Continue && !last {
+			advance(true)
+		} else {
+			end(next.Next)
+		}
+	default:
+		return fmt.Errorf("unknown next state %q", next.Next)
+	}
+	return nil
+}
+
+// releaseSQL hands a job back if it is still the one claimed.
+const releaseSQL = `UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4`
+
 // Release hands a claimed job back to be claimed again at once, by this
 // instance or another (Channel is notified).
 func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4`,
-		job.DeliveryID, job.Series, job.Action, job.Attempt)
+	b.Queue(releaseSQL, job.DeliveryID, job.Series, job.Action, job.Attempt)
 	b.Queue(notifySQL)
 	if err := db.send(ctx, b); err != nil {
 		return fmt.Errorf("release %s: %w", job.DeliveryID, err)

@@ -1,7 +1,8 @@
-// Package queue runs the actions of stored deliveries: workers claim jobs
-// from the store, run the hook's action, record the attempt and move the job
-// on (next action, retry with backoff, done or dead). Because the work lives
-// in the store, it resumes after a restart.
+// Package queue runs the actions of stored deliveries: it claims jobs from
+// the store a few at a time, workers run the hook's action, and the attempt
+// is recorded and the job moved on (next action, retry with backoff, done
+// or dead) in the same store call that claims the next jobs. Because the
+// work lives in the store, it resumes after a restart.
 package queue
 
 import (
@@ -9,7 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +22,7 @@ type Options struct {
 	Store   postbox.Store
 	Hooks   []*postbox.Hook
 	Logger  *slog.Logger
-	Workers int              // actions running at once; at least 1
+	Workers int              // actions running at once; 0 means DefaultWorkers()
 	Grace   time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
 	Poll    time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
 	Now     func() time.Time // nil means time.Now
@@ -46,10 +47,20 @@ type Queue struct {
 // outlasts the action.
 type timeouter interface{ Timeout() time.Duration }
 
+// DefaultWorkers is the number of actions that run at once unless
+// Options.Workers says otherwise: four per CPU, between 4 and 32. Actions
+// mostly wait (an exec worker in wait() for its child, an http action for
+// the answer) and use no CPU meanwhile, so that one worker per CPU leaves
+// the CPUs idle; a hook's concurrency still bounds its own actions.
+func DefaultWorkers() int { return min(max(4*runtime.NumCPU(), 4), 32) }
+
 // New returns a queue over o.Store.
 func New(o Options) *Queue {
-	q := &Queue{store: o.Store, logger: o.Logger, workers: max(o.Workers, 1), grace: o.Grace, poll: o.Poll, now: o.Now,
+	q := &Queue{store: o.Store, logger: o.Logger, workers: o.Workers, grace: o.Grace, poll: o.Poll, now: o.Now,
 		wake: make(chan struct{}, 1)}
+	if q.workers <= 0 {
+		q.workers = DefaultWorkers()
+	}
 	if q.logger == nil {
 		q.logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,8 +100,10 @@ func (q *Queue) Notify() {
 }
 
 // lease is how long a claimed job is reserved: longer than any action may
-// run, so that it is taken over only when its worker died.
-func (q *Queue) lease() time.Duration {
+// run, so that it is taken over only when its worker died. A job claimed
+// ahead must start within wait of its claim, or be handed back, so that its
+// action ends within the lease.
+func (q *Queue) lease() (lease, wait time.Duration) {
 	longest := 30 * time.Second
 	for _, h := range *q.hooks.Load() {
 		for _, a := range h.Actions {
@@ -99,138 +112,49 @@ func (q *Queue) lease() time.Duration {
 			}
 		}
 	}
-	return longest + 30*time.Second
+	return longest + 30*time.Second, 20 * time.Second
 }
 
-// Run works until ctx is done, then lets running actions finish for the
-// grace period, stops the rest and hands their jobs back. It returns nil
-// after a clean shutdown.
-func (q *Queue) Run(ctx context.Context) error {
-	// Actions get their own context so that they outlive ctx by the grace.
-	actx, stopActions := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopActions()
-	var wg sync.WaitGroup
-	done := make(chan string, q.workers) // the hook of a finished job
-	running := 0
-	perHook := map[string]int{}
-	finished := func(hook string) {
-		running--
-		perHook[hook]--
-	}
-	ticker := time.NewTicker(q.poll)
-	defer ticker.Stop()
-	// A store shared by several instances tells of work others appended.
-	var wake <-chan struct{}
-	if w, ok := q.store.(interface{ Wake() <-chan struct{} }); ok {
-		wake = w.Wake()
-	}
-	for {
-		if free := q.workers - running; free > 0 {
-			hooks := *q.hooks.Load()
-			var skip []string
-			for id, n := range perHook {
-				if h := hooks[id]; h != nil && h.Concurrency > 0 && n >= h.Concurrency {
-					skip = append(skip, id)
-				}
-			}
-			jobs, err := q.store.Claim(ctx, free, q.lease(), skip...)
-			if err != nil && ctx.Err() == nil {
-				q.logger.Error("claim jobs failed", "err", err)
-			}
-			for _, j := range jobs {
-				if h := hooks[j.HookID]; h != nil && h.Concurrency > 0 && perHook[j.HookID] >= h.Concurrency {
-					// One claim brought more of this hook than it may run.
-					q.release(context.WithoutCancel(ctx), j, q.logger)
-					continue
-				}
-				running++
-				perHook[j.HookID]++
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					q.run(actx, j)
-					done <- j.HookID
-				}()
-			}
-			if len(jobs) == free {
-				// There may be more: claim again when a slot frees.
-				select {
-				case h := <-done:
-					finished(h)
-					continue
-				case <-ctx.Done():
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return q.drain(&wg, stopActions)
-		case <-q.wake:
-		case <-wake:
-		case h := <-done:
-			finished(h)
-		case <-ticker.C:
-		}
-	}
-}
-
-func (q *Queue) drain(wg *sync.WaitGroup, stopActions context.CancelFunc) error {
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(q.grace):
-		q.logger.Warn("stopping actions still running after the grace period", "grace", q.grace)
-		stopActions()
-		<-finished
-	}
-	return nil
-}
-
-// run makes one attempt at a claimed job and records it.
-func (q *Queue) run(ctx context.Context, job *postbox.Job) {
-	// Recording must happen even while shutting down.
+// work makes one attempt at a claimed job and says what to record: the
+// attempt, or the job to hand back unchanged.
+func (q *Queue) work(ctx context.Context, job *postbox.Job) result {
 	rctx := context.WithoutCancel(ctx)
-	log := q.logger.With("delivery", job.DeliveryID, "hook", job.HookID, "action", job.Action, "attempt", job.Attempt+1)
 	h := (*q.hooks.Load())[job.HookID]
 	if h == nil || job.Action >= len(h.Actions) {
 		a := &postbox.Attempt{Kind: "none", Started: q.now(), Outcome: postbox.OutcomeError,
 			Error: "hook or action is no longer configured"}
-		log.Error("cannot run job", "err", a.Error)
-		if err := q.store.Finish(rctx, job, a, postbox.JobTransition{Next: postbox.StateFailed}); err != nil {
-			log.Error("record attempt failed", "err", err)
-		}
-		return
+		q.jobLogger(job).Error("cannot run job", "err", a.Error)
+		return result{hook: job.HookID, done: &postbox.Done{Job: job, Attempt: a, Next: postbox.JobTransition{Next: postbox.StateFailed}}}
 	}
 	d, err := q.store.Delivery(rctx, job.DeliveryID)
 	if err != nil {
-		log.Error("load delivery failed; job handed back", "err", err)
-		q.release(rctx, job, log)
-		return
+		q.jobLogger(job).Error("load delivery failed; job handed back", "err", err)
+		return result{hook: job.HookID, release: job}
 	}
 	data := postbox.NewTemplateData(d)
 	if err := h.EvalVars(data, postbox.Env(data, d.Method, d.RemoteAddr)); err != nil {
-		log.Warn("a var could not be computed; templates see it empty", "err", err)
+		q.jobLogger(job).Warn("a var could not be computed; templates see it empty", "err", err)
 	}
-	q.attempt(ctx, ctx, h, job, data, 0)
+	_, a, next := q.act(ctx, ctx, h, job, data)
+	if a == nil {
+		return result{hook: job.HookID, release: job}
+	}
+	return result{hook: job.HookID, done: &postbox.Done{Job: job, Attempt: a, Next: next}}
 }
 
-// attempt runs job's action with data, records the attempt and moves the
-// job on. stop is the context whose end means shutdown (the job is handed
-// back, not failed); ctx may end sooner (a sync hook's timeout, which counts
-// as the action's timeout). hold keeps the next job claimed by the caller.
-func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox.Job, data *postbox.TemplateData, hold time.Duration) (postbox.Result, postbox.JobTransition) {
-	rctx := context.WithoutCancel(ctx)
-	log := q.logger.With("delivery", job.DeliveryID, "hook", job.HookID, "action", job.Action, "attempt", job.Attempt+1)
+// act runs job's action with data and returns the attempt to record and
+// what follows it. stop is the context whose end means shutdown: the
+// attempt is nil then, and the job must be handed back, not failed. ctx may
+// end sooner (a sync hook's timeout, which counts as the action's timeout).
+func (q *Queue) act(ctx, stop context.Context, h *postbox.Hook, job *postbox.Job, data *postbox.TemplateData) (postbox.Result, *postbox.Attempt, postbox.JobTransition) {
 	action := h.Actions[job.Action]
 	start := q.now()
 	res := action.Run(ctx, data)
 	dur := q.now().Sub(start)
 	if stop.Err() != nil {
 		// Stopped by shutdown, not by its own failure: run it again later.
-		log.Warn("action stopped by shutdown; job handed back", "duration", dur)
-		q.release(rctx, job, log)
-		return res, postbox.JobTransition{Next: postbox.StatePending}
+		q.jobLogger(job).Warn("action stopped by shutdown; job handed back", "duration", dur)
+		return res, nil, postbox.JobTransition{Next: postbox.StatePending}
 	}
 	if ctx.Err() != nil && res.Outcome != postbox.OutcomeOK {
 		res.Outcome = postbox.OutcomeTimeout
@@ -241,26 +165,51 @@ func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox
 	if res.Err != nil {
 		a.Error = res.Err.Error()
 	}
-	next := q.transition(h, job, res)
+	return res, a, q.transition(h, job, res)
+}
+
+// attempt runs job's action inline (a sync hook), records the attempt and
+// moves the job on; hold keeps the next job claimed by the caller.
+func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox.Job, data *postbox.TemplateData, hold time.Duration) (postbox.Result, postbox.JobTransition) {
+	rctx := context.WithoutCancel(ctx)
+	res, a, next := q.act(ctx, stop, h, job, data)
+	if a == nil {
+		q.release(rctx, job)
+		return res, next
+	}
 	if next.Next == postbox.StateDone || next.Continue {
 		next.Hold = hold
 	}
-	if err := q.store.Finish(rctx, job, a, next); err != nil {
+	err := q.store.Finish(rctx, job, a, next)
+	q.recorded(postbox.Done{Job: job, Attempt: a, Next: next}, err)
+	return res, next
+}
+
+// recorded follows up on an attempt that the store recorded (err nil) or
+// could not: it logs it, tells the observer and wakes the queue when a
+// retry is due.
+func (q *Queue) recorded(d postbox.Done, err error) {
+	log := q.jobLogger(d.Job)
+	if err != nil {
 		log.Error("record attempt failed", "err", err)
-		return res, next
+		return
 	}
-	if next.Next == postbox.StatePending {
+	a, next := d.Attempt, d.Next.Next
+	if next == postbox.StatePending {
 		// Wake when the retry is due rather than at the next poll.
-		time.AfterFunc(time.Until(next.RetryAt), q.Notify)
+		time.AfterFunc(time.Until(d.Next.RetryAt), q.Notify)
 	}
-	q.observer.Attempt(postbox.AttemptEvent{Hook: h.ID, Attempt: *a, Next: next.Next})
+	q.observer.Attempt(postbox.AttemptEvent{Hook: d.Job.HookID, Attempt: *a, Next: next})
 	level := slog.LevelInfo
-	if res.Outcome != postbox.OutcomeOK {
+	if a.Outcome != postbox.OutcomeOK {
 		level = slog.LevelWarn
 	}
-	log.Log(rctx, level, "attempt", "kind", a.Kind, "outcome", a.Outcome, "exit_code", a.ExitCode,
-		"status", a.Status, "duration", dur, "err", a.Error, "next", next.Next)
-	return res, next
+	log.Log(context.Background(), level, "attempt", "kind", a.Kind, "outcome", a.Outcome, "exit_code", a.ExitCode,
+		"status", a.Status, "duration", a.Duration, "err", a.Error, "next", next)
+}
+
+func (q *Queue) jobLogger(job *postbox.Job) *slog.Logger {
+	return q.logger.With("delivery", job.DeliveryID, "hook", job.HookID, "action", job.Action, "attempt", job.Attempt+1)
 }
 
 // RunSync runs the actions of d, a delivery of sync hook h stored with a
@@ -284,9 +233,9 @@ func (q *Queue) RunSync(ctx, stop context.Context, h *postbox.Hook, d *postbox.D
 	return data.Results
 }
 
-func (q *Queue) release(ctx context.Context, job *postbox.Job, log *slog.Logger) {
+func (q *Queue) release(ctx context.Context, job *postbox.Job) {
 	if err := q.store.Release(ctx, job); err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("hand back job failed", "err", err)
+		q.jobLogger(job).Error("hand back job failed", "err", err)
 	}
 }
 

@@ -285,3 +285,79 @@ func TestDeliveriesWithOneOrderingKeyRunInArrivalOrder(t *testing.T) {
 		t.Errorf("ran in order %v, want arrival order %v", got, ids)
 	}
 }
+
+func TestEveryDeliveryRunsOnceWhenJobsAreClaimedAhead(t *testing.T) {
+	db := openStore(t)
+	dir := t.TempDir()
+	a, _ := exec.New(exec.Config{Command: "sh", Args: []string{"-c", `echo "$0" >> ` + dir + `/ran`, "{{ .Delivery.ID }}"}, Timeout: 5 * time.Second})
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{a, a}}
+	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Workers: 1, Poll: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var ids []string
+	for i := 0; i < 20; i++ {
+		ids = append(ids, appendFor(t, db, q, h).ID)
+	}
+	for _, id := range ids {
+		if d := waitState(t, db, id, postbox.StateDone); len(d.Attempts) != 2 {
+			t.Errorf("delivery %s: %d attempts, want 2", id, len(d.Attempts))
+		}
+	}
+	ran, _ := os.ReadFile(filepath.Join(dir, "ran"))
+	count := map[string]int{}
+	for _, id := range strings.Fields(string(ran)) {
+		count[id]++
+	}
+	for _, id := range ids {
+		if count[id] != 2 {
+			t.Errorf("delivery %s: its actions ran %d times, want 2", id, count[id])
+		}
+	}
+}
+
+func TestShutdownHandsBackTheJobsClaimedAhead(t *testing.T) {
+	db := openStore(t)
+	started := filepath.Join(t.TempDir(), "started")
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{shell(t, "touch "+started+"; sleep 30", time.Minute)}}
+	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Workers: 1, Grace: 50 * time.Millisecond, Poll: 5 * time.Millisecond})
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ids = append(ids, appendFor(t, db, q, h).ID)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("action never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("queue did not stop after its grace period")
+	}
+	jobs, err := db.Claim(context.Background(), 10, time.Minute)
+	if err != nil || len(jobs) != 3 {
+		t.Fatalf("after shutdown %d of 3 jobs can be claimed (%v): the rest stay leased to a queue that stopped", len(jobs), err)
+	}
+	for _, id := range ids {
+		if d, _ := db.Delivery(context.Background(), id); d.State != postbox.StatePending || len(d.Attempts) != 0 {
+			t.Errorf("delivery %s after shutdown: state %q attempts %+v, want pending with none", id, d.State, d.Attempts)
+		}
+	}
+}
+
+func TestWorkersDefaultToSeveralPerCPU(t *testing.T) {
+	if n := queue.DefaultWorkers(); n < 4 || n > 32 {
+		t.Errorf("DefaultWorkers() = %d, want between 4 and 32", n)
+	}
+}

@@ -3,12 +3,31 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/postbox/postbox"
 )
+
+// claimSQL leases up to ? due, unleased jobs: not of the hooks in the JSON
+// array ?, nor a job whose ordering key an earlier unfinished delivery of
+// its hook has (saying that e.key is not empty lets SQLite use the partial
+// index jobs_key).
+// The statement's text never changes, so that the writer compiles it once.
+const claimSQL = `UPDATE jobs SET lease = ?
+	WHERE delivery IN (SELECT j.delivery FROM jobs j WHERE j.due <= ? AND j.lease <= ?
+		AND j.hook NOT IN (SELECT value FROM json_each(?))
+		AND (j.key = '' OR NOT EXISTS (
+			SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.key != '' AND e.delivery < j.delivery))
+		ORDER BY j.due, j.delivery LIMIT ?)
+	RETURNING delivery, hook, series, action, attempt`
+
+// dueSQL says whether a job may be due for a claim: a read, to spare the
+// writer a transaction when the queue looks for work and there is none.
+// It ignores ordering keys, so it may say yes when a claim finds nothing.
+const dueSQL = `SELECT EXISTS (SELECT 1 FROM jobs WHERE due <= ? AND lease <= ?
+	AND hook NOT IN (SELECT value FROM json_each(?)))`
 
 // Claim leases up to max due jobs until now+lease.
 // A job of a hook in skipHooks (at its concurrency limit) is left alone,
@@ -18,38 +37,14 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks
 	if max <= 0 {
 		return nil, nil
 	}
-	skip := ""
-	args := []any{}
-	if len(skipHooks) > 0 {
-		skip = " AND j.hook NOT IN (?" + strings.Repeat(", ?", len(skipHooks)-1) + ")"
-		for _, h := range skipHooks {
-			args = append(args, h)
-		}
+	skip, err := skipJSON(skipHooks)
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
 	}
 	var jobs []*postbox.Job
-	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		jobs = jobs[:0]
-		now := db.Now()
-		q := `UPDATE jobs SET lease = ?
-			WHERE delivery IN (SELECT j.delivery FROM jobs j WHERE j.due <= ? AND j.lease <= ?` + skip + `
-				AND (j.key = '' OR NOT EXISTS (
-					SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.delivery < j.delivery))
-				ORDER BY j.due, j.delivery LIMIT ?)
-			RETURNING delivery, hook, series, action, attempt`
-		qargs := append([]any{now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano()}, args...)
-		rows, err := tx.QueryContext(ctx, q, append(qargs, max)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			j := &postbox.Job{}
-			if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt); err != nil {
-				return err
-			}
-			jobs = append(jobs, j)
-		}
-		return rows.Err()
+	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
+		jobs, err = claim(ctx, tx, db.Now(), max, lease, skip)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
@@ -60,66 +55,11 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks
 // Finish records a and moves job on as next says.
 func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
 	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		if a != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO attempts
-				(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				job.DeliveryID, job.Series, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
-				string(a.Outcome), a.ExitCode, a.Status, a.Output, a.Truncated, a.Error)
-			if err != nil {
-				return err
-			}
+		held, err := finish(ctx, tx, db.Now(), postbox.Done{Job: job, Attempt: a, Next: next})
+		if err == nil && !held {
+			err = notHeld(job)
 		}
-		var actions int
-		var failed bool
-		err := tx.QueryRowContext(ctx, `SELECT d.actions, j.failed FROM jobs j JOIN deliveries d ON d.id = j.delivery
-			WHERE j.delivery = ? AND j.series = ? AND j.action = ? AND j.attempt = ?`,
-			job.DeliveryID, job.Series, job.Action, job.Attempt).Scan(&actions, &failed)
-		if err == sql.ErrNoRows {
-			return fmt.Errorf("job %s/%d/%d is no longer held", job.DeliveryID, job.Action, job.Attempt)
-		}
-		if err != nil {
-			return err
-		}
-		now := db.Now().UnixNano()
-		lease := int64(0)
-		if next.Hold > 0 {
-			lease = db.Now().Add(next.Hold).UnixNano()
-		}
-		advance := func(failed bool) error {
-			_, err := tx.ExecContext(ctx, `UPDATE jobs SET action = action + 1, attempt = 0, due = ?, lease = ?, failed = ?
-				WHERE delivery = ?`, now, lease, failed, job.DeliveryID)
-			return err
-		}
-		end := func(state postbox.State) error {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE delivery = ?`, job.DeliveryID); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ? WHERE id = ?`, string(state), job.DeliveryID)
-			return err
-		}
-		last := job.Action+1 >= actions
-		switch next.Next {
-		case postbox.StateDone:
-			if !last {
-				return advance(failed)
-			}
-			if failed {
-				return end(postbox.StateFailed)
-			}
-			return end(postbox.StateDone)
-		case postbox.StatePending:
-			_, err := tx.ExecContext(ctx, `UPDATE jobs SET attempt = attempt + 1, due = ?, lease = 0 WHERE delivery = ?`,
-				next.RetryAt.UnixNano(), job.DeliveryID)
-			return err
-		case postbox.StateFailed, postbox.StateDead:
-			if next.Continue && !last {
-				return advance(true)
-			}
-			return end(next.Next)
-		default:
-			return fmt.Errorf("unknown next state %q", next.Next)
-		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("finish %s action %d: %w", job.DeliveryID, job.Action, err)
@@ -127,17 +67,177 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 	return nil
 }
 
+// Advance finishes s.Done, releases s.Release and claims up to s.Claim jobs
+// in one write, which shares its commit with other callers' writes. With
+// nothing to finish or release it first asks a reader whether any job is
+// due, so that an idle queue's polls cost the writer nothing.
+func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []error, error) {
+	skip, err := skipJSON(s.Skip)
+	if err != nil {
+		return nil, nil, fmt.Errorf("advance: %w", err)
+	}
+	if len(s.Done) == 0 && len(s.Release) == 0 {
+		if s.Claim <= 0 {
+			return nil, nil, nil
+		}
+		now := db.Now().UnixNano()
+		var due bool
+		if err := db.r.QueryRowContext(ctx, dueSQL, now, now, skip).Scan(&due); err != nil {
+			return nil, nil, fmt.Errorf("advance: %w", err)
+		}
+		if !due {
+			return nil, nil, nil
+		}
+	}
+	failed := make([]error, len(s.Done))
+	var jobs []*postbox.Job
+	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
+		// The writer may run this twice (again, with a savepoint, when
+		// another write of its batch failed): start afresh.
+		jobs = nil
+		clear(failed)
+		for i, d := range s.Done {
+			held, err := finish(ctx, tx, db.Now(), d)
+			if err != nil {
+				return fmt.Errorf("finish %s action %d: %w", d.Job.DeliveryID, d.Job.Action, err)
+			}
+			if !held {
+				failed[i] = fmt.Errorf("finish %s action %d: %w", d.Job.DeliveryID, d.Job.Action, notHeld(d.Job))
+			}
+		}
+		for _, j := range s.Release {
+			if err := release(ctx, tx, j); err != nil {
+				return fmt.Errorf("release %s: %w", j.DeliveryID, err)
+			}
+		}
+		if s.Claim <= 0 {
+			return nil
+		}
+		var err error
+		if jobs, err = claim(ctx, tx, db.Now(), s.Claim, s.Lease, skip); err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("advance: %w", err)
+	}
+	return jobs, failed, nil
+}
+
+// skipJSON is hooks as the JSON array that claimSQL and dueSQL take (as
+// text: SQLite reads a blob as JSONB).
+func skipJSON(hooks []string) (string, error) {
+	if len(hooks) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(hooks)
+	return string(b), err
+}
+
+func claim(ctx context.Context, tx *wtx, now time.Time, max int, lease time.Duration, skip string) ([]*postbox.Job, error) {
+	rows, err := tx.QueryContext(ctx, claimSQL, now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), skip, max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var jobs []*postbox.Job
+	for rows.Next() {
+		j := &postbox.Job{}
+		if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
+func notHeld(job *postbox.Job) error {
+	return fmt.Errorf("job %s/%d/%d is no longer held", job.DeliveryID, job.Action, job.Attempt)
+}
+
+// finish records d's attempt and moves its job on, unless the job is no
+// longer the one d's worker claimed (held is false then, and nothing is
+// written).
+func finish(ctx context.Context, tx *wtx, clock time.Time, d postbox.Done) (held bool, err error) {
+	job, a, next := d.Job, d.Attempt, d.Next
+	var actions int
+	var failed bool
+	err = tx.QueryRowContext(ctx, `SELECT d.actions, j.failed FROM jobs j JOIN deliveries d ON d.id = j.delivery
+		WHERE j.delivery = ? AND j.series = ? AND j.action = ? AND j.attempt = ?`,
+		job.DeliveryID, job.Series, job.Action, job.Attempt).Scan(&actions, &failed)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if a != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO attempts
+			(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			job.DeliveryID, job.Series, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
+			string(a.Outcome), a.ExitCode, a.Status, a.Output, a.Truncated, a.Error)
+		if err != nil {
+			return false, err
+		}
+	}
+	now := clock.UnixNano()
+	lease := int64(0)
+	if next.Hold > 0 {
+		lease = clock.Add(next.Hold).UnixNano()
+	}
+	advance := func(failed bool) error {
+		_, err := tx.ExecContext(ctx, `UPDATE jobs SET action = action + 1, attempt = 0, due = ?, lease = ?, failed = ?
+			WHERE delivery = ?`, now, lease, failed, job.DeliveryID)
+		return err
+	}
+	end := func(state postbox.State) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE delivery = ?`, job.DeliveryID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = ? WHERE id = ?`, string(state), job.DeliveryID)
+		return err
+	}
+	last := job.Action+1 >= actions
+	switch next.Next {
+	case postbox.StateDone:
+		switch {
+		case !last:
+			err = advance(failed)
+		case failed:
+			err = end(postbox.StateFailed)
+		default:
+			err = end(postbox.StateDone)
+		}
+	case postbox.StatePending:
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET attempt = attempt + 1, due = ?, lease = 0 WHERE delivery = ?`,
+			next.RetryAt.UnixNano(), job.DeliveryID)
+	case postbox.StateFailed, postbox.StateDead:
+		if next.Continue && !last {
+			err = advance(true)
+		} else {
+			err = end(next.Next)
+		}
+	default:
+		err = fmt.Errorf("unknown next state %q", next.Next)
+	}
+	return err == nil, err
+}
+
 // Release hands a claimed job back to be claimed again at once.
 func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
-	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?`,
-			job.DeliveryID, job.Series, job.Action, job.Attempt)
-		return err
-	})
+	err := db.write(ctx, func(ctx context.Context, tx *wtx) error { return release(ctx, tx, job) })
 	if err != nil {
 		return fmt.Errorf("release %s: %w", job.DeliveryID, err)
 	}
 	return nil
+}
+
+func release(ctx context.Context, tx *wtx, job *postbox.Job) error {
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?`,
+		job.DeliveryID, job.Series, job.Action, job.Attempt)
+	return err
 }
 
 // ReleaseAll hands back every leased job. Call it only when no other

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"concurrent claimers never share a job", testConcurrentClaim},
 	}
 	tests = append(tests, moreTests...)
+	tests = append(tests, advanceTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
