@@ -89,7 +89,7 @@ const deliveryColumns = `id, hook, method, path, query, header, remote, received
 
 // Delivery returns one delivery with its body and attempts.
 func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error) {
-	row := db.r.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries WHERE id = ?`, id)
+	row := db.queryRow(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries WHERE id = ?`, id)
 	d, err := scanDelivery(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, postbox.Errorf(postbox.ENOTFOUND, "no delivery %s", id)
@@ -97,7 +97,7 @@ func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error
 	if err != nil {
 		return nil, fmt.Errorf("delivery %s: %w", id, err)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error
+	rows, err := db.query(ctx, `SELECT series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error
 		FROM attempts WHERE delivery = ? ORDER BY series, action, n`, id)
 	if err != nil {
 		return nil, fmt.Errorf("delivery %s: attempts: %w", id, err)
@@ -199,7 +199,7 @@ func scanDelivery(s scanner, withBody bool) (*postbox.Delivery, error) {
 
 // HookStats counts deliveries per hook and state.
 func (db *DB) HookStats(ctx context.Context) ([]postbox.HookStats, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT hook, state, count(*), max(received) FROM deliveries GROUP BY hook, state ORDER BY hook`)
+	rows, err := db.query(ctx, `SELECT hook, state, count(*), max(received) FROM deliveries GROUP BY hook, state ORDER BY hook`)
 	if err != nil {
 		return nil, fmt.Errorf("hook stats: %w", err)
 	}

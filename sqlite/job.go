@@ -82,7 +82,7 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		}
 		now := db.Now().UnixNano()
 		var due bool
-		if err := db.r.QueryRowContext(ctx, dueSQL, now, now, skip).Scan(&due); err != nil {
+		if err := db.queryRow(ctx, dueSQL, now, now, skip).Scan(&due); err != nil {
 			return nil, nil, fmt.Errorf("advance: %w", err)
 		}
 		if !due {

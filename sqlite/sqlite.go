@@ -81,6 +81,52 @@ type DB struct {
 	// transaction holds). Only the writer goroutine touches them.
 	stmts  map[string]*sql.Stmt
 	misses map[string]bool
+
+	// rstmts are the read pool's statements for constant queries, each
+	// compiled once per connection (database/sql keeps them).
+	rmu    sync.Mutex
+	rstmts map[string]*sql.Stmt
+}
+
+// read returns query's statement on the read pool, compiled on first use;
+// nil when it could not be prepared (the caller then runs query plainly).
+func (db *DB) read(ctx context.Context, query string) *sql.Stmt {
+	db.rmu.Lock()
+	st, ok := db.rstmts[query]
+	full := len(db.rstmts) >= maxStmts
+	db.rmu.Unlock()
+	if ok || full {
+		return st
+	}
+	// Prepared without the lock: preparing waits for a connection.
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	db.rmu.Lock()
+	defer db.rmu.Unlock()
+	if prev, ok := db.rstmts[query]; ok {
+		st.Close()
+		return prev
+	}
+	db.rstmts[query] = st
+	return st
+}
+
+// queryRow runs a constant query on the read pool with a compiled statement.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := db.read(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.r.QueryRowContext(ctx, query, args...)
+}
+
+// query runs a constant query on the read pool with a compiled statement.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := db.read(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.r.QueryContext(ctx, query, args...)
 }
 
 // maxStmts bounds the writer's statement cache; queries beyond it run
@@ -158,7 +204,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{path: path, w: w, r: r, ck: ck, wal: wal, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
-		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}, checkpoint: make(chan struct{}, 1)}
+		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}, rstmts: map[string]*sql.Stmt{}, checkpoint: make(chan struct{}, 1)}
 	db.wg.Add(3)
 	go db.writer()
 	go db.checkpointer()
@@ -207,6 +253,11 @@ func (db *DB) Close() error {
 	for _, st := range db.stmts {
 		st.Close()
 	}
+	db.rmu.Lock()
+	for _, st := range db.rstmts {
+		st.Close()
+	}
+	db.rmu.Unlock()
 	return errors.Join(db.r.Close(), db.ck.Close(), db.w.Close())
 }
 
