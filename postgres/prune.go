@@ -29,7 +29,7 @@ func (db *DB) pruner() {
 	for {
 		select {
 		case <-t.C:
-			if _, err := db.pruneDedup(db.ctx, time.Now().Add(-pruneSlack)); err != nil && db.ctx.Err() == nil {
+			if _, err := db.PruneDedup(db.ctx, time.Now().Add(-pruneSlack)); err != nil && db.ctx.Err() == nil {
 				if l := db.log.Load(); l != nil {
 					l.Warn("pruning expired dedup keys failed; retrying later", "err", err)
 				}
@@ -40,9 +40,9 @@ func (db *DB) pruner() {
 	}
 }
 
-// pruneDedup deletes the dedup keys that expired before t, in batches, and
+// PruneDedup deletes the dedup keys that expired before t, in batches, and
 // returns how many it deleted.
-func (db *DB) pruneDedup(ctx context.Context, t time.Time) (int64, error) {
+func (db *DB) PruneDedup(ctx context.Context, t time.Time) (int64, error) {
 	var total int64
 	for {
 		tag, err := db.pool.Exec(ctx, pruneDedupSQL, t.UnixNano(), pruneBatch)

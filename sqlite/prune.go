@@ -24,17 +24,17 @@ func (db *DB) pruner() {
 	for {
 		select {
 		case <-t.C:
-			_, _ = db.pruneDedup(context.Background(), db.Now().Add(-pruneSlack))
+			_, _ = db.PruneDedup(context.Background(), db.Now().Add(-pruneSlack))
 		case <-db.quit:
 			return
 		}
 	}
 }
 
-// pruneDedup deletes the dedup keys that expired before t, a batch per
+// PruneDedup deletes the dedup keys that expired before t, a batch per
 // write so that a large backlog never holds the writer for long, and
 // returns how many it deleted.
-func (db *DB) pruneDedup(ctx context.Context, t time.Time) (int64, error) {
+func (db *DB) PruneDedup(ctx context.Context, t time.Time) (int64, error) {
 	var total int64
 	for {
 		var n int64
