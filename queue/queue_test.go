@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -356,8 +357,8 @@ func TestShutdownHandsBackTheJobsClaimedAhead(t *testing.T) {
 	}
 }
 
-func TestWorkersDefaultToSeveralPerCPU(t *testing.T) {
-	if n := queue.DefaultWorkers(); n < 4 || n > 32 {
-		t.Errorf("DefaultWorkers() = %d, want between 4 and 32", n)
+func TestWorkersDefaultToOnePerCPU(t *testing.T) {
+	if n := queue.DefaultWorkers(); n != max(runtime.NumCPU(), 1) {
+		t.Errorf("DefaultWorkers() = %d, want the number of CPUs, %d", n, runtime.NumCPU())
 	}
 }
