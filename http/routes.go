@@ -21,7 +21,7 @@ type routes struct {
 
 func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 	mux := http.NewServeMux()
-	health := &registered{handleHealth()}
+	health := &registered{handleHealth(s.store)}
 	handlers := map[*registered]bool{health: true}
 	mux.Handle("GET /healthz", health)
 	var paths []string
@@ -62,9 +62,23 @@ func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.mux.ServeHTTP(w, r)
 }
 
-func handleHealth() http.Handler {
+// healthReporter is a store that can tell it no longer accepts writes
+// (the SQLite store after a failed fsync).
+type healthReporter interface{ Healthy() error }
+
+// handleHealth answers /healthz: 200 "ok", or 503 with the reason when the
+// store refuses writes for good, so that a supervisor or load balancer
+// notices what only a restart mends.
+func handleHealth(store postbox.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if hr, ok := store.(healthReporter); ok {
+			if err := hr.Healthy(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("unhealthy: " + err.Error() + "\n"))
+				return
+			}
+		}
 		w.Write([]byte("ok\n"))
 	})
 }

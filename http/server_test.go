@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -177,6 +178,36 @@ func TestHealthz(t *testing.T) {
 	res, err := http.Get(url + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", res, err)
+	}
+}
+
+// failedStore is a store that refuses writes for good, as the SQLite
+// store does after a failed fsync.
+type failedStore struct{ *sqlite.DB }
+
+func (failedStore) Healthy() error { return errors.New("sync: input/output error") }
+
+func TestHealthzReportsAFailedStore(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "postbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv := phttp.NewServer(phttp.Options{Store: failedStore{db}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	res, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "input/output error") {
+		t.Errorf("healthz = %d %q, want 503 naming the store's error", res.StatusCode, body)
 	}
 }
 

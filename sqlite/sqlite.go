@@ -88,6 +88,15 @@ type DB struct {
 	rstmts map[string]*sql.Stmt
 }
 
+// Healthy returns the error that made the store refuse writes for good (a
+// failed fsync of the WAL), or nil.
+func (db *DB) Healthy() error {
+	if err := db.failed.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
 // read returns query's statement on the read pool, compiled on first use;
 // nil when it could not be prepared (the caller then runs query plainly).
 func (db *DB) read(ctx context.Context, query string) *sql.Stmt {

@@ -35,6 +35,9 @@ func TestAnswerWaitsForSync(t *testing.T) {
 	if err := db.Append(context.Background(), storetest.NewDelivery("h", 0)); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.Healthy(); err != nil {
+		t.Fatalf("Healthy() = %v on a working store", err)
+	}
 	// Make the next fsync fail: the file it syncs is gone.
 	db.wal.close()
 	good := db.wal.path
@@ -44,6 +47,9 @@ func TestAnswerWaitsForSync(t *testing.T) {
 		t.Fatalf("Append with a failing fsync = %v, want an error naming the sync", err)
 	}
 	db.wal.path = good
+	if err := db.Healthy(); err == nil {
+		t.Error("Healthy() = nil after a failed fsync")
+	}
 	err = db.Append(context.Background(), storetest.NewDelivery("h", 0))
 	if err == nil || !strings.Contains(err.Error(), "restarted") {
 		t.Fatalf("Append after a failed fsync = %v, want the store to refuse writes until restarted", err)
