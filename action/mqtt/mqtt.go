@@ -243,21 +243,39 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	if err != nil {
 		return postbox.Result{Outcome: postbox.OutcomeError, Err: err}
 	}
-	if err := c.ready(pctx); err != nil {
-		return a.failed(ctx, pctx, fmt.Errorf("connect to %s: %w", a.key.broker, err), "no connection to %s within timeout %s")
-	}
-	tok := c.client.Publish(topic, a.qos, a.retain, []byte(payload))
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
+	// A connection that broke since its last use may still look open
+	// until paho notices: the publish then fails at once, and is tried
+	// again on the reopened connection, within the timeout.
+	for try := 1; ; try++ {
+		if err := c.ready(pctx); err != nil {
+			return a.failed(ctx, pctx, fmt.Errorf("connect to %s: %w", a.key.broker, err), "no connection to %s within timeout %s")
+		}
+		tok := c.client.Publish(topic, a.qos, a.retain, []byte(payload))
+		var err error
+		select {
+		case <-tok.Done():
+			err = tok.Error()
+		case <-pctx.Done():
+			return a.failed(ctx, pctx, pctx.Err(), "%s did not acknowledge the message within timeout %s")
+		}
+		if err == nil {
+			break
+		}
+		if try == publishTries || pctx.Err() != nil {
 			return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("publish to %s: %w", a.key.broker, err)}
 		}
-	case <-pctx.Done():
-		return a.failed(ctx, pctx, pctx.Err(), "%s did not acknowledge the message within timeout %s")
+		select {
+		case <-time.After(reconnectPoll):
+		case <-pctx.Done():
+		}
 	}
 	return postbox.Result{Outcome: postbox.OutcomeOK,
 		Output: fmt.Sprintf("published %d bytes to %s (qos %d, retain %t)", len(payload), topic, a.qos, a.retain)}
 }
+
+// publishTries is how many times one Run publishes when the connection
+// fails under it.
+const publishTries = 3
 
 // failed classifies an error of a publish: a stop from the caller, the
 // publish's own timeout (format names the broker and the timeout) or a
