@@ -69,7 +69,7 @@ func BenchmarkAppend(b *testing.B) {
 		"Accept": {"*/*"}, "Content-Type": {"application/json"}, "User-Agent": {"GitHub-Hookshot/abc123"},
 		"X-Github-Delivery": {"72d3162e-cc78-11e3-81ab-4c9367dc0958"}, "X-Github-Event": {"push"},
 		"X-Hub-Signature-256": {"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"},
-		"Content-Length": {"2156"}, "X-Token": {"[redacted]"},
+		"Content-Length":      {"2156"}, "X-Token": {"[redacted]"},
 	}
 	b.Run("headerjson", func(b *testing.B) {
 		b.ReportAllocs()
