@@ -73,7 +73,8 @@ type DB struct {
 
 	ck              *sql.DB // the checkpointer's connection
 	checkpoint      chan struct{}
-	sinceCheckpoint int // writes committed since the checkpointer was last asked (writer only)
+	checkpoints     atomic.Int64 // checkpoints the checkpointer ran (tests)
+	sinceCheckpoint int          // writes committed since the checkpointer was last asked (writer only)
 
 	// stmts are the writer's statements, compiled once: the writer
 	// prepares a query it ran unprepared after that transaction ends
@@ -237,7 +238,9 @@ func (db *DB) checkpointer() {
 		case <-db.quit:
 			return
 		}
-		_, _ = db.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		if _, err := db.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+			db.checkpoints.Add(1)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postbox/postbox/storetest"
 )
@@ -85,5 +86,31 @@ func TestSymlinkedDatabase(t *testing.T) {
 	got, err := filepath.EvalSymlinks(db.wal.path)
 	if err != nil || got != want {
 		t.Fatalf("syncer fsyncs %s (%v), want SQLite's WAL %s", db.wal.path, err, want)
+	}
+}
+
+// TestCheckpointsRunBesideTheWriter: the writer asks the checkpointer for a
+// checkpoint every checkpointAfter writes, and it runs one.
+func TestCheckpointsRunBesideTheWriter(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "postbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var auto int
+	if err := db.w.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != 10000 {
+		t.Fatalf("writer's wal_autocheckpoint = %d (%v), want 10000: the checkpointer does the work", auto, err)
+	}
+	for range checkpointAfter + 1 {
+		if err := db.Append(context.Background(), storetest.NewDelivery("h", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for db.checkpoints.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after %d writes", checkpointAfter+1)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
