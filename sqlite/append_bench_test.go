@@ -60,8 +60,9 @@ func BenchmarkAppend(b *testing.B) {
 						}
 					})
 				}
-				// writer-busy is the share of the time the writer spent in commits:
-				// near 1, the one writer is the bottleneck.
+				// writer-busy sums, over the run, each batch's time from the
+				// start of its transaction to its fsync's end, over the run's
+				// time: above 1 when commits overlap fsyncs (pipelining).
 				// CPU time per append shares less of a busy machine's
 				// noise than ns/op, which includes waiting for fsync.
 				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
