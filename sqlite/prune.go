@@ -24,7 +24,9 @@ func (db *DB) pruner() {
 	for {
 		select {
 		case <-t.C:
-			_, _ = db.PruneDedup(context.Background(), db.Now().Add(-pruneSlack))
+			if _, err := db.PruneDedup(context.Background(), db.Now().Add(-pruneSlack)); err != nil {
+				db.warn("pruning expired dedup keys failed; retrying later", "err", err)
+			}
 		case <-db.quit:
 			return
 		}

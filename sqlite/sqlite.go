@@ -22,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,7 @@ type DB struct {
 	Now func() time.Time
 
 	onCommit atomic.Pointer[func(d time.Duration, n int)]
+	log      atomic.Pointer[slog.Logger]
 
 	// wal, when set, is the WAL file that the syncer fsyncs: the writer
 	// commits with synchronous=NORMAL (no fsync in the commit) and callers
@@ -142,6 +144,18 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 // maxStmts bounds the writer's statement cache; queries beyond it run
 // unprepared.
 const maxStmts = 64
+
+// SetLogger makes the store report to l what fails in the background: a
+// checkpoint, the pruning of expired dedup keys. Until it is called, those
+// reports are discarded.
+func (db *DB) SetLogger(l *slog.Logger) { db.log.Store(l) }
+
+// warn logs msg when a logger is set.
+func (db *DB) warn(msg string, args ...any) {
+	if l := db.log.Load(); l != nil {
+		l.Warn(msg, args...)
+	}
+}
 
 // SetCommitObserver makes the store call fn after every commit with its
 // duration and the number of writes it carried (for metrics).
@@ -238,9 +252,11 @@ func (db *DB) checkpointer() {
 		case <-db.quit:
 			return
 		}
-		if _, err := db.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
-			db.checkpoints.Add(1)
+		if _, err := db.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			db.warn("checkpoint failed; the WAL keeps growing until one succeeds", "err", err)
+			continue
 		}
+		db.checkpoints.Add(1)
 	}
 }
 
@@ -377,6 +393,9 @@ func (db *DB) syncer(in <-chan *committed) {
 			err = fmt.Errorf("sync: the WAL could not be written to disk (%w); "+
 				"the store refuses writes until postbox is restarted", err)
 			db.failed.Store(&err)
+			if l := db.log.Load(); l != nil {
+				l.Error("store failed", "err", err)
+			}
 		}
 		for _, c := range group {
 			db.finish(c, err)

@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,8 @@ func TestAnswerWaitsForSync(t *testing.T) {
 	if err := db.Healthy(); err != nil {
 		t.Fatalf("Healthy() = %v on a working store", err)
 	}
+	var logged strings.Builder
+	db.SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
 	// Make the next fsync fail: the file it syncs is gone.
 	db.wal.close()
 	good := db.wal.path
@@ -50,6 +53,9 @@ func TestAnswerWaitsForSync(t *testing.T) {
 	db.wal.path = good
 	if err := db.Healthy(); err == nil {
 		t.Error("Healthy() = nil after a failed fsync")
+	}
+	if !strings.Contains(logged.String(), "store failed") {
+		t.Errorf("the failed fsync was not logged; log: %q", logged.String())
 	}
 	err = db.Append(context.Background(), storetest.NewDelivery("h", 0))
 	if err == nil || !strings.Contains(err.Error(), "restarted") {

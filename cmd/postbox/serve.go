@@ -61,6 +61,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer closeStore()
+	// What the store does in the background (checkpoints, pruning, the
+	// PostgreSQL listener) is reported in the server's log.
+	if l, ok := db.(interface{ SetLogger(*slog.Logger) }); ok {
+		l.SetLogger(logger.With("component", "store"))
+	}
 
 	var q *queue.Queue
 	observer, stopAdmin, err := startAdmin(ctx, cfg, db, func() { q.Notify() }, logger)
