@@ -196,22 +196,7 @@ func TestShutdownHandsBackAnActionThatOutlivesTheGrace(t *testing.T) {
 	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{shell(t, "touch "+started+"; sleep 30", time.Minute)}}
 	q, cancel, done := start(t, db, 50*time.Millisecond, h)
 	d := appendFor(t, db, q, h)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(started); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("action never started")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("queue did not stop after its grace period")
-	}
+	stopOnceStarted(t, started, cancel, done)
 	got, _ := db.Delivery(context.Background(), d.ID)
 	if got.State != postbox.StatePending || len(got.Attempts) != 0 {
 		t.Fatalf("after shutdown: state %q attempts %+v, want pending with none", got.State, got.Attempts)
@@ -330,6 +315,28 @@ func TestShutdownHandsBackTheJobsClaimedAhead(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { q.Run(ctx); close(done) }()
+	stopOnceStarted(t, started, cancel, done)
+	jobs, err := db.Claim(context.Background(), 10, time.Minute)
+	if err != nil || len(jobs) != 3 {
+		t.Fatalf("after shutdown %d of 3 jobs can be claimed (%v): the rest stay leased to a queue that stopped", len(jobs), err)
+	}
+	for _, id := range ids {
+		if d, _ := db.Delivery(context.Background(), id); d.State != postbox.StatePending || len(d.Attempts) != 0 {
+			t.Errorf("delivery %s after shutdown: state %q attempts %+v, want pending with none", id, d.State, d.Attempts)
+		}
+	}
+}
+
+func TestWorkersDefaultToOnePerCPU(t *testing.T) {
+	if n := queue.DefaultWorkers(); n != max(runtime.NumCPU(), 1) {
+		t.Errorf("DefaultWorkers() = %d, want the number of CPUs, %d", n, runtime.NumCPU())
+	}
+}
+
+// stopOnceStarted waits for the action to create the file started, then
+// stops the queue (cancel) and waits for Run to return (done).
+func stopOnceStarted(t *testing.T, started string, cancel context.CancelFunc, done <-chan struct{}) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, err := os.Stat(started); err == nil {
@@ -345,20 +352,5 @@ func TestShutdownHandsBackTheJobsClaimedAhead(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("queue did not stop after its grace period")
-	}
-	jobs, err := db.Claim(context.Background(), 10, time.Minute)
-	if err != nil || len(jobs) != 3 {
-		t.Fatalf("after shutdown %d of 3 jobs can be claimed (%v): the rest stay leased to a queue that stopped", len(jobs), err)
-	}
-	for _, id := range ids {
-		if d, _ := db.Delivery(context.Background(), id); d.State != postbox.StatePending || len(d.Attempts) != 0 {
-			t.Errorf("delivery %s after shutdown: state %q attempts %+v, want pending with none", id, d.State, d.Attempts)
-		}
-	}
-}
-
-func TestWorkersDefaultToOnePerCPU(t *testing.T) {
-	if n := queue.DefaultWorkers(); n != max(runtime.NumCPU(), 1) {
-		t.Errorf("DefaultWorkers() = %d, want the number of CPUs, %d", n, runtime.NumCPU())
 	}
 }

@@ -10,10 +10,7 @@ import (
 
 // advanceTests are the cases for Advance: a queue's finishes, hand-backs
 // and claims in one write.
-var advanceTests = []struct {
-	name string
-	fn   func(t *testing.T, s postbox.Store)
-}{
+var advanceTests = []storeCase{
 	{"one advance finishes, hands back and claims, and its claim sees the rest", testAdvance},
 	{"a job that moved on fails alone in an advance", testAdvanceNotHeld},
 	{"an advance claims nothing when nothing is due", testAdvanceNothingDue},

@@ -9,10 +9,7 @@ import (
 )
 
 // moreTests are the cases for dedup, holds, replay, filters and stats.
-var moreTests = []struct {
-	name string
-	fn   func(t *testing.T, s postbox.Store)
-}{
+var moreTests = []storeCase{
 	{"a repeated dedup key within the window is stored as a duplicate without a job", testDedup},
 	{"a dedup key is free again after its window", testDedupWindow},
 	{"dedup keys are per hook", testDedupPerHook},

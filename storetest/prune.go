@@ -18,10 +18,7 @@ type DedupPruner interface {
 // pruneBatch is more than one batch of the stores' background pruning.
 const pruneBatch = 1000
 
-var pruneTests = []struct {
-	name string
-	fn   func(t *testing.T, s postbox.Store)
-}{
+var pruneTests = []storeCase{
 	{"expired dedup keys are pruned, live ones still deduplicate", testPruneDedup},
 }
 

@@ -17,12 +17,15 @@ import (
 // Opener returns a new, empty store for one test. The suite closes it.
 type Opener func(t *testing.T) postbox.Store
 
+// storeCase is one case of the suite, run against a new store.
+type storeCase struct {
+	name string
+	fn   func(t *testing.T, s postbox.Store)
+}
+
 // Run runs the whole suite against stores made by open.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s postbox.Store)
-	}{
+	tests := []storeCase{
 		{"an appended delivery reads back byte for byte", testRoundTrip},
 		{"a delivery without actions is done at once and has no job", testNoActions},
 		{"appending the same id twice is a conflict", testDuplicate},
