@@ -293,6 +293,40 @@ func TestLiteralTextComesThroughConfigUnchanged(t *testing.T) {
 	}
 }
 
+// Keys, ids and the file name reach the comments of the output; whatever
+// bytes they hold, the output stays YAML that reads back with the comment
+// still saying which key it was about.
+func TestCommentsEscapeWhatIsNotPrintable(t *testing.T) {
+	tests := []struct {
+		name, file, hooks, want string
+	}{
+		{"control character in a key", "hooks.json",
+			"[{\"id\": \"0\", \"execute-command\": \"/bin/echo\", \"k\\u0001y\": 1}]", `NOT CONVERTED: k\x01y: is not a key`},
+		{"newline in a key", "hooks.json",
+			"[{\"id\": \"0\", \"execute-command\": \"/bin/echo\", \"a\\nlisten: 1.2.3.4:1\": 1}]", `NOT CONVERTED: a\nlisten: 1.2.3.4:1: is not a key`},
+		{"NEL and line separator in a key", "hooks.json",
+			"[{\"id\": \"0\", \"execute-command\": \"/bin/echo\", \"a\\u0085b\\u2028c\": 1}]", `NOT CONVERTED: a\u0085b\u2028c: is not a key`},
+		{"bytes that are not UTF-8 in the file name", "hoo\xffks\r.json",
+			`[{"id": "a", "execute-command": "/bin/echo"}]`, `converted from hoo\xffks\r.json`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Convert(tt.file, []byte(tt.hooks))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := string(res.YAML())
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("the output does not say %q:\n%s", tt.want, out)
+			}
+			cfg := mustParse(t, res)
+			if cfg.Listen != "0.0.0.0:9000" || len(cfg.Hooks) != 1 {
+				t.Errorf("the comment leaked into the configuration: listen %s, %d hooks", cfg.Listen, len(cfg.Hooks))
+			}
+		})
+	}
+}
+
 func TestTheConfigurationListensOnWebhooksPort(t *testing.T) {
 	res, err := Convert("hooks.json", []byte(`[{"id": "a", "execute-command": "/bin/echo"}]`))
 	if err != nil {
