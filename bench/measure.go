@@ -117,7 +117,11 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 	s.RPS = float64(res.OK) / res.Window.Seconds()
 	s.P50, s.P99, s.P999 = percentile(res.Latencies, 50), percentile(res.Latencies, 99), percentile(res.Latencies, 99.9)
 	if sc.Exec {
-		if s.Exec, err = m.execStats(ctx, filepath.Join(dir, "data", "postbox.db"), res.Sent, elapsed); err != nil {
+		drain := m.opts.drain
+		if sc.Slow {
+			drain = 0
+		}
+		if s.Exec, err = m.execStats(ctx, filepath.Join(dir, "data", "postbox.db"), res.Sent, elapsed, drain); err != nil {
 			return sample{}, err
 		}
 	}
@@ -161,7 +165,7 @@ func (m *measurer) startPostbox(ctx context.Context, sc scenario, dir, addr stri
 
 // execStats counts, in the store of a running postbox, the deliveries whose
 // action completed, then waits up to the drain limit for the rest.
-func (m *measurer) execStats(ctx context.Context, path string, accepted int, elapsed time.Duration) (*execStats, error) {
+func (m *measurer) execStats(ctx context.Context, path string, accepted int, elapsed, drain time.Duration) (*execStats, error) {
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("read the store: %w", err)
@@ -184,14 +188,14 @@ func (m *measurer) execStats(ctx context.Context, path string, accepted int, ela
 		return nil, err
 	}
 	e := &execStats{Accepted: max(accepted, total), Done: done, Failed: failed,
-		Rate: float64(done) / elapsed.Seconds(), DrainLimit: m.opts.drain, Drain: -1}
+		Rate: float64(done) / elapsed.Seconds(), DrainLimit: drain, Drain: -1}
 	start := time.Now()
 	for {
 		if done+failed >= total {
 			e.Drain = time.Since(start)
 			break
 		}
-		if time.Since(start) >= m.opts.drain || ctx.Err() != nil {
+		if time.Since(start) >= drain || ctx.Err() != nil {
 			break
 		}
 		sleep(ctx, 50*time.Millisecond)

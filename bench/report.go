@@ -160,6 +160,12 @@ func checkTargets(rep *report) []target {
 		}
 		ts = append(ts, target{fmt.Sprintf("(d) p99 ≤ 25ms at %d conns", d.Conns), ms(d.P99), d.P99 <= 25*time.Millisecond})
 	}
+	if f := find("f"); f != nil {
+		if f.VsB > 0 {
+			ts = append(ts, target{fmt.Sprintf("(f) ≥ 0.8× (b) at %d conns, a command running 1 s", f.Conns), ratioText(f.VsB), f.VsB >= 0.8})
+		}
+		ts = append(ts, target{fmt.Sprintf("(f) p99 ≤ 25ms at %d conns", f.Conns), ms(f.P99), f.P99 <= 25*time.Millisecond})
+	}
 	var idle, anon []int64
 	var ready, restart []time.Duration
 	for _, r := range rep.Rows {
@@ -239,7 +245,10 @@ func printTable(w io.Writer, rep *report) {
 	for _, r := range rep.Rows {
 		if e := r.Exec; e != nil {
 			drain := fmt.Sprintf("backlog drained %s after the load", ms(e.Drain))
-			if e.Drain < 0 {
+			switch {
+			case e.Drain < 0 && e.DrainLimit == 0:
+				drain = "backlog not waited for"
+			case e.Drain < 0:
 				drain = fmt.Sprintf("backlog not drained %v after the load (%d done by then)", e.DrainLimit, e.DoneAfter)
 			}
 			fmt.Fprintf(w, "%s at %d conns: %d accepted, %d actions done when the load ended (%.0f/s), %d failed; %s\n",

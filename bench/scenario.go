@@ -47,13 +47,20 @@ type scenario struct {
 	// Exec marks hooks whose action runs from the queue: the harness
 	// counts the attempts that completed.
 	Exec bool
+	// Slow marks an exec hook whose command outlasts the load: the harness
+	// does not wait for its backlog to drain.
+	Slow bool
 }
 
-// scenarios are the five, in order.
+// scenarios are the five, in order, and f: DESIGN.md asks that exec
+// hooks be accepted at 0.8× (b) "whatever the command's run time", which d
+// (a command that takes no time) cannot show on its own.
 func scenarios() []scenario {
 	const tokenAuth = "    auth: {token: {header: X-Token, secret: " + benchToken + "}}\n"
 	const execAction = "    actions:\n" +
 		"      - exec: {command: /bin/true, args: [\"{{ .Payload.ref }}\", \"{{ .Delivery.ID }}\"], timeout: 10s}\n"
+	const sleepAction = "    actions:\n" +
+		"      - exec: {command: sleep, args: [\"1\"], env: {REF: \"{{ .Payload.ref }}\"}, timeout: 10s}\n"
 	const ok = "    response: {status: 200, body: SUCCESS}\n"
 	return []scenario{
 		{Key: "a", Name: "ceiling: bare net/http 200", Ceiling: true, Path: "/hooks/bench"},
@@ -65,6 +72,8 @@ func scenarios() []scenario {
 			Hook: "  - id: bench\n" + tokenAuth + execAction + ok},
 		{Key: "e", Name: "exec /bin/true, sync", Path: "/hooks/bench", Exec: true,
 			Hook: "  - id: bench\n    mode: sync\n    timeout: 10s\n" + tokenAuth + execAction + ok},
+		{Key: "f", Name: "exec sleep 1, async", Path: "/hooks/bench", Exec: true, Slow: true,
+			Hook: "  - id: bench\n" + tokenAuth + sleepAction + ok},
 	}
 }
 
