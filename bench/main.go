@@ -9,6 +9,8 @@
 //	c  the same with the GitHub preset (HMAC-SHA256 of every body)
 //	d  an exec hook running /bin/true from the queue (async)
 //	e  a sync exec hook (mode: sync) running /bin/true before answering
+//	f  an exec hook whose command runs 1 s (sleep 1), async: the command's
+//	   run time must not slow the answer (DESIGN.md)
 //
 // For each scenario and connection count it reports req/s, p50/p99/p99.9
 // latency, errors, the ratio to the ceiling, the server's CPU time per request
