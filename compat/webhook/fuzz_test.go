@@ -15,6 +15,8 @@ func FuzzConvert(f *testing.F) {
 	f.Add([]byte(`[{"id": "gh", "execute-command": "/bin/echo", "trigger-rule": {"and": [` + sig256 + `, ` + refMain + `, {"not": {"or": [` + ipLocal + `, ` + tokenOK + `]}}]}}]`))
 	f.Add([]byte("- id: y\n  execute-command: /bin/echo\n  response-message: '${X} {{ y }}'\n  http-methods: [get]\n"))
 	f.Add([]byte(`[{"id": "x:y", "execute-command": "e", "trigger-rule": {"match": {"type": "regex", "regex": "\\d", "parameter": {"source": "query", "name": "in"}}}}]`))
+	// A key holding a control character: it reaches a comment (CI found it).
+	f.Add([]byte("[{\"id\": \"0\", \"\\u0001\": 1, \"x\\ny\": 2}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Convert("fuzz.json", data)
 		if err != nil {
