@@ -10,6 +10,7 @@ import (
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/config"
+	"github.com/postbox/postbox/internal/yamlcomment"
 	"gopkg.in/yaml.v3"
 )
 
@@ -29,7 +30,7 @@ func printConfig(w io.Writer, cfg *config.Config) error {
 	root := cloneNode(cfg.Tree)
 	fillDefaults(root, cfg)
 	redact(root, "")
-	root.HeadComment = "The effective configuration of " + cfg.File + ": defaults filled in, secrets redacted."
+	root.HeadComment = "The effective configuration of " + yamlcomment.Line(cfg.File) + ": defaults filled in, secrets redacted."
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(root); err != nil {

@@ -112,3 +112,29 @@ hooks:
 		t.Errorf("the output is not YAML: %v\n%s", err, out)
 	}
 }
+
+// A configuration file whose name is not UTF-8 or holds a newline is named
+// in the output's comment with escapes: the output is still one YAML
+// document (yaml.v3 panicked on the bytes that are not UTF-8).
+func TestPrintConfigEscapesTheFileName(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "odd\xff\nname.yaml")
+	if err := os.WriteFile(path, []byte("hooks:\n  - id: a\n    path: /a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"postbox", "serve", "--config", path, "--print-config"},
+		func(string) string { return "" }, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("serve --print-config: %v\n%s", err, stderr.String())
+	}
+	if want := `odd\xff\nname.yaml`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("the output does not name %s:\n%s", want, stdout.String())
+	}
+	var doc struct {
+		Hooks []struct{ ID string } `yaml:"hooks"`
+	}
+	if err := yaml.Unmarshal(stdout.Bytes(), &doc); err != nil || len(doc.Hooks) != 1 || doc.Hooks[0].ID != "a" {
+		t.Errorf("the output does not read back: %v, %+v\n%s", err, doc, stdout.String())
+	}
+}

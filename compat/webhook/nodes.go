@@ -1,12 +1,10 @@
 package webhook
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/postbox/postbox/internal/yamlcomment"
 	"gopkg.in/yaml.v3"
 )
 
@@ -82,47 +80,15 @@ func strings2seq(ss []string) *yaml.Node {
 }
 
 // comment adds lines to the head comment of n. A line may carry text from
-// the hooks file (a key, an id, a file name); see commentText.
+// the hooks file (a key, an id, a file name): what is not printable in it is
+// escaped.
 func comment(n *yaml.Node, lines ...string) {
 	for _, l := range lines {
 		if n.HeadComment != "" {
 			n.HeadComment += "\n"
 		}
-		n.HeadComment += "# " + commentText(l)
+		n.HeadComment += "# " + yamlcomment.Line(l)
 	}
-}
-
-// commentText makes s fit on one comment line: every character that is not
-// printable (control characters, line and paragraph separators, a byte
-// order mark, bytes that are not UTF-8) is written as a Go escape. Raw, a
-// newline would end the comment and turn the rest into YAML, and a control
-// character makes the whole output unreadable to a YAML parser.
-func commentText(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsPrint(r) && r != utf8.RuneError:
-			b.WriteString(s[i : i+size])
-		default:
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-		i += size
-	}
-	return b.String()
 }
 
 // escapeEnv rewrites every ${ in the scalar values under n as $${, so
