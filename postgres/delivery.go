@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/internal/headerjson"
+	"github.com/postbox/postbox/internal/storerow"
 )
 
 // dedupSQL claims a dedup key for a delivery: it inserts (hook, key) or
@@ -52,31 +52,23 @@ SELECT count(*), coalesce(max(state), ''), coalesce(max(duplicate_of), '') FROM 
 // duplicate. It returns once the transaction is committed; Channel is
 // notified just after (see notifySoon).
 func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
-	header := headerjson.Append(nil, d.Header)
-	pathValues := []byte("null")
-	if d.PathValues != nil {
-		var err error
-		if pathValues, err = json.Marshal(d.PathValues); err != nil {
-			return fmt.Errorf("append: %w", err)
-		}
+	row, err := storerow.Of(d)
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
 	}
 	state := postbox.StatePending
 	if d.Actions == 0 {
 		state = postbox.StateDone
 	}
-	body := d.Body
-	if body == nil {
-		body = []byte{}
-	}
-	received := d.Received.UnixNano()
+	received := row.Received
 	b := &pgx.Batch{}
 	if d.DedupKey != "" {
 		b.Queue(dedupSQL, d.HookID, []byte(d.DedupKey), d.ID, received+int64(d.DedupWindow), received)
 	}
 	var n int64
 	var stored, duplicateOf string
-	b.Queue(appendSQL, d.ID, d.HookID, d.Method, []byte(d.Path), d.Query.Encode(), string(header), body,
-		d.RemoteAddr, received, string(pathValues), d.Actions, []byte(d.Key), string(state),
+	b.Queue(appendSQL, d.ID, d.HookID, d.Method, []byte(d.Path), row.Query, row.Header, row.Body,
+		d.RemoteAddr, received, row.PathValues, d.Actions, []byte(d.Key), string(state),
 		[]byte(d.DedupKey), int64(max(d.Hold, 0))).
 		QueryRow(func(r pgx.Row) error { return r.Scan(&n, &stored, &duplicateOf) })
 	if err := db.send(ctx, b); err != nil {

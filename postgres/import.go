@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/storerow"
 )
 
 // Import stores d exactly as it is, for moving an installation from one
@@ -20,17 +20,9 @@ import (
 // ECONFLICT error and changes nothing. Dedup entries are not made: a
 // delivery that repeats an imported one's dedup key is not a duplicate.
 func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
-	header, err := json.Marshal(d.Header)
+	row, err := storerow.Of(d)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", d.ID, err)
-	}
-	pathValues, err := json.Marshal(d.PathValues)
-	if err != nil {
-		return fmt.Errorf("import %s: %w", d.ID, err)
-	}
-	body := d.Body
-	if body == nil {
-		body = []byte{}
 	}
 	pending := d.State == postbox.StatePending && d.Actions > 0
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -38,8 +30,8 @@ func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
 			path_values, actions, key, state, dedup_key, duplicate_of, series)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (id) DO NOTHING`,
-			d.ID, d.HookID, d.Method, []byte(d.Path), d.Query.Encode(), string(header), body, d.RemoteAddr,
-			d.Received.UnixNano(), string(pathValues), d.Actions, []byte(d.Key), string(d.State),
+			d.ID, d.HookID, d.Method, []byte(d.Path), row.Query, row.Header, row.Body, d.RemoteAddr,
+			row.Received, row.PathValues, d.Actions, []byte(d.Key), string(d.State),
 			[]byte(d.DedupKey), d.DuplicateOf, d.Series)
 		if err != nil {
 			return err

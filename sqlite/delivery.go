@@ -12,31 +12,23 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/internal/headerjson"
+	"github.com/postbox/postbox/internal/storerow"
 )
 
 // Append stores d durably, with a job for its first action.
 func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
-	header := headerjson.Append(nil, d.Header)
-	pathValues := []byte("null")
-	if d.PathValues != nil {
-		var err error
-		if pathValues, err = json.Marshal(d.PathValues); err != nil {
-			return fmt.Errorf("append: %w", err)
-		}
+	row, err := storerow.Of(d)
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
 	}
 	state := postbox.StatePending
 	if d.Actions == 0 {
 		state = postbox.StateDone
 	}
-	body := d.Body
-	if body == nil {
-		body = []byte{}
-	}
-	received := d.Received.UnixNano()
+	received := row.Received
 	var duplicateOf string
 	initial := state
-	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
+	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		state, duplicateOf = initial, ""
 		if d.DedupKey != "" {
 			err := tx.QueryRowContext(ctx, `SELECT delivery FROM dedup WHERE hook = ? AND key = ? AND expires > ?`,
@@ -57,8 +49,8 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
 			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-			d.ID, d.HookID, d.Method, d.Path, d.Query.Encode(), string(header), body,
-			d.RemoteAddr, received, string(pathValues), d.Actions, d.Key, string(state), d.DedupKey, duplicateOf)
+			d.ID, d.HookID, d.Method, d.Path, row.Query, row.Header, row.Body,
+			d.RemoteAddr, received, row.PathValues, d.Actions, d.Key, string(state), d.DedupKey, duplicateOf)
 		if err != nil {
 			return err
 		}

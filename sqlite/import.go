@@ -2,11 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/storerow"
 )
 
 // Import stores d exactly as it is, for moving an installation from one
@@ -21,24 +21,16 @@ import (
 // Imports share the writer's group commit like every other write, so
 // concurrent callers import faster than one at a time.
 func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
-	header, err := json.Marshal(d.Header)
+	row, err := storerow.Of(d)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", d.ID, err)
-	}
-	pathValues, err := json.Marshal(d.PathValues)
-	if err != nil {
-		return fmt.Errorf("import %s: %w", d.ID, err)
-	}
-	body := d.Body
-	if body == nil {
-		body = []byte{}
 	}
 	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
 			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.HookID, d.Method, d.Path, d.Query.Encode(), string(header), body, d.RemoteAddr,
-			d.Received.UnixNano(), string(pathValues), d.Actions, d.Key, string(d.State), d.DedupKey, d.DuplicateOf, d.Series)
+			d.ID, d.HookID, d.Method, d.Path, row.Query, row.Header, row.Body, d.RemoteAddr,
+			row.Received, row.PathValues, d.Actions, d.Key, string(d.State), d.DedupKey, d.DuplicateOf, d.Series)
 		if err != nil {
 			return err
 		}
