@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -213,31 +210,22 @@ func (db *DB) Deliveries(ctx context.Context, f postbox.DeliveryFilter) ([]*post
 func scanDelivery(r pgx.Row, withBody bool) (*postbox.Delivery, error) {
 	d := &postbox.Delivery{}
 	var path, key, dedupKey []byte
-	var query, header, pathValues, state string
-	var received int64
+	var row storerow.Row
+	var state string
 	var actions, series int32
-	dest := []any{&d.ID, &d.HookID, &d.Method, &path, &query, &header, &d.RemoteAddr,
-		&received, &pathValues, &actions, &key, &state, &dedupKey, &d.DuplicateOf, &series}
+	dest := []any{&d.ID, &d.HookID, &d.Method, &path, &row.Query, &row.Header, &d.RemoteAddr,
+		&row.Received, &row.PathValues, &actions, &key, &state, &dedupKey, &d.DuplicateOf, &series}
 	if withBody {
 		dest = append(dest, &d.Body)
 	}
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	var err error
-	if d.Query, err = url.ParseQuery(query); err != nil {
-		return nil, fmt.Errorf("query of %s: %w", d.ID, err)
-	}
-	d.Header = http.Header{}
-	if err := json.Unmarshal([]byte(header), &d.Header); err != nil {
-		return nil, fmt.Errorf("header of %s: %w", d.ID, err)
-	}
-	if err := json.Unmarshal([]byte(pathValues), &d.PathValues); err != nil {
-		return nil, fmt.Errorf("path values of %s: %w", d.ID, err)
+	if err := row.Fill(d); err != nil {
+		return nil, err
 	}
 	d.Path, d.Key, d.DedupKey = string(path), string(key), string(dedupKey)
 	d.Actions, d.Series = int(actions), int(series)
-	d.Received = time.Unix(0, received).UTC()
 	d.State = postbox.State(state)
 	return d, nil
 }

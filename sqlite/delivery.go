@@ -3,11 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -163,28 +160,19 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanDelivery(s scanner, withBody bool) (*postbox.Delivery, error) {
 	d := &postbox.Delivery{}
-	var query, header, pathValues, state string
-	var received int64
-	dest := []any{&d.ID, &d.HookID, &d.Method, &d.Path, &query, &header, &d.RemoteAddr,
-		&received, &pathValues, &d.Actions, &d.Key, &state, &d.DedupKey, &d.DuplicateOf, &d.Series}
+	var row storerow.Row
+	var state string
+	dest := []any{&d.ID, &d.HookID, &d.Method, &d.Path, &row.Query, &row.Header, &d.RemoteAddr,
+		&row.Received, &row.PathValues, &d.Actions, &d.Key, &state, &d.DedupKey, &d.DuplicateOf, &d.Series}
 	if withBody {
 		dest = append(dest, &d.Body)
 	}
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	var err error
-	if d.Query, err = url.ParseQuery(query); err != nil {
-		return nil, fmt.Errorf("query of %s: %w", d.ID, err)
+	if err := row.Fill(d); err != nil {
+		return nil, err
 	}
-	d.Header = http.Header{}
-	if err := json.Unmarshal([]byte(header), &d.Header); err != nil {
-		return nil, fmt.Errorf("header of %s: %w", d.ID, err)
-	}
-	if err := json.Unmarshal([]byte(pathValues), &d.PathValues); err != nil {
-		return nil, fmt.Errorf("path values of %s: %w", d.ID, err)
-	}
-	d.Received = time.Unix(0, received).UTC()
 	d.State = postbox.State(state)
 	return d, nil
 }

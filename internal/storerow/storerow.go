@@ -1,9 +1,14 @@
 // Package storerow encodes the columns of a delivery that both stores keep
-// as text or bytes, so that SQLite and PostgreSQL write them alike.
+// as text or bytes, and decodes them, so that SQLite and PostgreSQL write
+// and read them alike.
 package storerow
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/internal/headerjson"
@@ -38,4 +43,23 @@ func Of(d *postbox.Delivery) (Row, error) {
 		r.Body = []byte{}
 	}
 	return r, nil
+}
+
+// Fill sets d's query, header, path values and arrival time from r, as read
+// back from a store; d.ID names d in errors. The body is not set: a store
+// scans it into d.Body itself, when it reads it at all.
+func (r Row) Fill(d *postbox.Delivery) error {
+	var err error
+	if d.Query, err = url.ParseQuery(r.Query); err != nil {
+		return fmt.Errorf("query of %s: %w", d.ID, err)
+	}
+	d.Header = http.Header{}
+	if err := json.Unmarshal([]byte(r.Header), &d.Header); err != nil {
+		return fmt.Errorf("header of %s: %w", d.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.PathValues), &d.PathValues); err != nil {
+		return fmt.Errorf("path values of %s: %w", d.ID, err)
+	}
+	d.Received = time.Unix(0, r.Received).UTC()
+	return nil
 }

@@ -5,13 +5,14 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/postbox/postbox"
 )
 
-func TestOf(t *testing.T) {
+func TestOfAndFill(t *testing.T) {
 	at := time.Date(2026, 11, 25, 12, 0, 0, 5, time.UTC)
 	d := &postbox.Delivery{
 		Header:     http.Header{"X-B": {"2"}, "X-A": {"1", "\u2028"}},
@@ -30,6 +31,27 @@ func TestOf(t *testing.T) {
 	}
 	if r.PathValues != `{"name":"lamp"}` || r.Query != "q=a+b" || string(r.Body) != `{"x":1}` || r.Received != at.UnixNano() {
 		t.Errorf("row = %+v", r)
+	}
+
+	var back postbox.Delivery
+	if err := r.Fill(&back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Header, d.Header) || !reflect.DeepEqual(back.PathValues, d.PathValues) ||
+		!reflect.DeepEqual(back.Query, d.Query) || !back.Received.Equal(at) || back.Received.Location() != time.UTC {
+		t.Errorf("Fill gives back %+v", back)
+	}
+	bad := Row{Query: "%zz", Header: "{}", PathValues: "null"}
+	if err := bad.Fill(&postbox.Delivery{ID: "d1"}); err == nil || !strings.Contains(err.Error(), "query of d1") {
+		t.Errorf("a query that is not URL-encoded: %v", err)
+	}
+	bad = Row{Header: "[", PathValues: "null"}
+	if err := bad.Fill(&postbox.Delivery{ID: "d1"}); err == nil || !strings.Contains(err.Error(), "header of d1") {
+		t.Errorf("a header that is not JSON: %v", err)
+	}
+	bad = Row{Header: "{}", PathValues: "7"}
+	if err := bad.Fill(&postbox.Delivery{ID: "d1"}); err == nil || !strings.Contains(err.Error(), "path values of d1") {
+		t.Errorf("path values that are no object: %v", err)
 	}
 
 	empty, err := Of(&postbox.Delivery{})
