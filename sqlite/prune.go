@@ -2,56 +2,40 @@ package sqlite
 
 import (
 	"context"
+	"strconv"
 	"time"
+
+	"github.com/postbox/postbox/internal/prune"
 )
 
-// Expired dedup keys are deleted in the background: Append already ignores
-// them, but without pruning the table keeps one row per provider delivery
-// id forever.
-const (
-	pruneEvery = 10 * time.Minute
-	pruneBatch = 1000
-	// pruneSlack keeps a key a little past its expiry, so that a request
-	// received just before the expiry is still compared with it.
-	pruneSlack = time.Minute
-)
+// pruneDedupSQL deletes up to prune.Batch expired dedup keys. The batch is
+// written into the text rather than bound: the writer keeps the statement
+// compiled, and a bound LIMIT can make SQLite compile it again at every
+// call (see claimSQL).
+var pruneDedupSQL = `DELETE FROM dedup WHERE rowid IN
+	(SELECT rowid FROM dedup WHERE expires <= ? LIMIT ` + strconv.Itoa(prune.Batch) + `)`
 
-// pruner deletes expired dedup keys every pruneEvery until Close.
+// pruner deletes expired dedup keys every prune.Every until Close.
 func (db *DB) pruner() {
 	defer db.wg.Done()
-	t := time.NewTicker(pruneEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if _, err := db.PruneDedup(context.Background(), db.Now().Add(-pruneSlack)); err != nil {
-				db.warn("pruning expired dedup keys failed; retrying later", "err", err)
-			}
-		case <-db.quit:
-			return
-		}
-	}
+	prune.Run(db.quit, prune.Every, db.Now,
+		func(before time.Time) error { _, err := db.PruneDedup(context.Background(), before); return err },
+		func(err error) { db.warn("pruning expired dedup keys failed; retrying later", "err", err) })
 }
 
 // PruneDedup deletes the dedup keys that expired before t, a batch per
 // write so that a large backlog never holds the writer for long, and
 // returns how many it deleted.
 func (db *DB) PruneDedup(ctx context.Context, t time.Time) (int64, error) {
-	var total int64
-	for {
-		var n int64
-		err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM dedup WHERE rowid IN
-				(SELECT rowid FROM dedup WHERE expires <= ? LIMIT ?)`, t.UnixNano(), pruneBatch)
+	return prune.Batches(func() (n int64, err error) {
+		err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
+			res, err := tx.ExecContext(ctx, pruneDedupSQL, t.UnixNano())
 			if err != nil {
 				return err
 			}
 			n, err = res.RowsAffected()
 			return err
 		})
-		total += n
-		if err != nil || n < pruneBatch {
-			return total, err
-		}
-	}
+		return n, err
+	})
 }
