@@ -25,9 +25,21 @@ type Template struct {
 
 // ParseTemplate compiles src. name is used in error messages.
 func ParseTemplate(name, src string) (*Template, error) {
-	t, err := template.New(name).Funcs(templateFuncs).Option("missingkey=zero").Parse(src)
+	return ParseTemplateWith(name, src, nil, nil)
+}
+
+// ParseTemplateWith is ParseTemplate with more functions, and a step that
+// may rewrite the parsed template before it is ever run (nil: none). The
+// http action uses it to escape every value it puts into a URL.
+func ParseTemplateWith(name, src string, funcs template.FuncMap, rewrite func(*template.Template) error) (*Template, error) {
+	t, err := template.New(name).Funcs(templateFuncs).Funcs(funcs).Option("missingkey=zero").Parse(src)
 	if err != nil {
 		return nil, err
+	}
+	if rewrite != nil {
+		if err := rewrite(t); err != nil {
+			return nil, err
+		}
 	}
 	tpl := &Template{src: src, t: t}
 	if c, ok := constantText(t); ok {

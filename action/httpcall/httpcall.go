@@ -35,8 +35,10 @@ const MaxRetryAfter = time.Hour
 
 // Config is the `http:` block of an action.
 type Config struct {
-	// URL is a template that must render to an http:// or https:// URL; the
-	// scheme must be written literally, not come from a template.
+	// URL is a template that must render to an http:// or https:// URL.
+	// Its scheme, userinfo, host and port must be written out before the
+	// first template action; every value a template action writes is
+	// escaped for the path or query it lands in (see parseURLTemplate).
 	URL string `yaml:"url"`
 	// Method defaults to POST.
 	Method string `yaml:"method"`
@@ -50,6 +52,10 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Sign, when set, signs the request body.
 	Sign *SignConfig `yaml:"sign"`
+	// Private is PrivateDeny to refuse connecting to loopback, private,
+	// link-local and other non-public addresses, whatever the host name
+	// resolves to; empty or PrivateAllow allows them.
+	Private string `yaml:"private"`
 }
 
 // Action calls one configured HTTP endpoint. Build it with New; it is safe
@@ -57,6 +63,7 @@ type Config struct {
 type Action struct {
 	method  string
 	url     *postbox.Template
+	origin  origin // where every call goes: the literal part of url
 	headers []header
 	body    *postbox.Template // nil: the raw body
 	timeout time.Duration
@@ -110,12 +117,22 @@ func New(c Config) (*Action, error) {
 		a.timeout = DefaultTimeout
 	}
 
-	if err := checkURL(c.URL); err != nil {
-		errs = append(errs, err)
-	} else if t, err := postbox.ParseTemplate("url", c.URL); err != nil {
+	if strings.TrimSpace(c.URL) == "" {
+		errs = append(errs, &FieldError{"url", "is empty"})
+	} else if o, err := literalOrigin(c.URL); err != nil {
+		errs = append(errs, &FieldError{"url", fmt.Sprintf("%q %v", c.URL, err)})
+	} else if t, err := parseURLTemplate(c.URL); err != nil {
 		errs = append(errs, &FieldError{"url", "is not a valid template: " + cleanErr(err)})
 	} else {
-		a.url = t
+		a.url, a.origin = t, o
+	}
+	var deny bool
+	switch c.Private {
+	case "", PrivateAllow:
+	case PrivateDeny:
+		deny = true
+	default:
+		errs = append(errs, &FieldError{"private", fmt.Sprintf("%q is not one of %s, %s", c.Private, PrivateAllow, PrivateDeny)})
 	}
 
 	names := make([]string, 0, len(c.Headers))
@@ -162,43 +179,8 @@ func New(c Config) (*Action, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	a.client = newClient()
+	a.client = newClient(deny)
 	return a, nil
-}
-
-// checkURL checks what can be known of the URL before it is rendered: it is
-// not empty and begins with a literal http:// or https:// scheme; when it has
-// no template actions at all, it must parse and name a host.
-func checkURL(s string) error {
-	if strings.TrimSpace(s) == "" {
-		return &FieldError{"url", "is empty"}
-	}
-	lower := strings.ToLower(s)
-	if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-		return &FieldError{"url", fmt.Sprintf("%q must begin with http:// or https://", s)}
-	}
-	if strings.Contains(s, "{{") {
-		return nil
-	}
-	if err := checkRendered(s); err != nil {
-		return &FieldError{"url", err.Error()}
-	}
-	return nil
-}
-
-// checkRendered checks a URL after rendering.
-func checkRendered(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a valid URL: %v", s, unwrapURLErr(err))
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http:// or https:// URL", s)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", s)
-	}
-	return nil
 }
 
 func unwrapURLErr(err error) error {
@@ -212,9 +194,15 @@ func unwrapURLErr(err error) error {
 // newClient returns the client an action keeps for all its calls: one
 // connection pool per action, bounded, and redirects not followed (a
 // redirected POST would become a GET without its body, and a signature
-// would travel to a host nobody configured).
-func newClient() *http.Client {
+// would travel to a host nobody configured). With denyPrivate, every
+// address it connects to is checked, and no proxy from the environment is
+// used: the check would see the proxy's address, not the target's.
+func newClient(denyPrivate bool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer(denyPrivate).DialContext
+	if denyPrivate {
+		tr.Proxy = nil
+	}
 	tr.MaxIdleConns = 64
 	tr.MaxIdleConnsPerHost = 16
 	tr.MaxConnsPerHost = 64

@@ -373,7 +373,7 @@ func TestRenderingProblemsArePermanent(t *testing.T) {
 		name string
 		c    httpcall.Config
 	}{
-		{"a url that renders without a host", httpcall.Config{URL: "https://{{ .Payload.host }}/x"}},
+		{"a url that renders an invalid escape", httpcall.Config{URL: "http://127.0.0.1:1/{{ raw .Payload.host }}"}},
 		{"a header value that renders a line break", httpcall.Config{URL: "http://127.0.0.1:1/", Headers: map[string]string{"X-A": "{{ .Payload.v }}"}}},
 		{"a body that fails to render", httpcall.Config{URL: "http://127.0.0.1:1/", Body: ptr(`{{ json .Payload.f }}`)}},
 	}
@@ -381,7 +381,7 @@ func TestRenderingProblemsArePermanent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := mustNew(t, tt.c)
 			data := delivery([]byte(`{}`), nil)
-			data.Payload = map[string]any{"host": "", "v": "a\r\nX-Injected: 1", "f": func() {}}
+			data.Payload = map[string]any{"host": "%zz", "v": "a\r\nX-Injected: 1", "f": func() {}}
 			res := a.Run(context.Background(), data)
 			if res.Outcome != postbox.OutcomeError || !res.Permanent || res.Err == nil {
 				t.Fatalf("result = %+v, want a permanent error", res)

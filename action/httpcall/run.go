@@ -80,7 +80,10 @@ func (a *Action) failed(parent, call context.Context, err error) postbox.Result 
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("%s: %w", a.method, err)}
+	// A refused address is the configuration's choice: calling again
+	// would be refused again.
+	permanent := errors.Is(err, ErrPrivateAddress)
+	return postbox.Result{Outcome: postbox.OutcomeError, Err: fmt.Errorf("%s: %w", a.method, err), Permanent: permanent}
 }
 
 // request renders the request for data.
@@ -89,8 +92,10 @@ func (a *Action) request(data *postbox.TemplateData) (*http.Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
+	// The origin is checked before anything else is rendered or signed:
+	// a call that would go elsewhere gets nothing of it.
 	u = strings.TrimSpace(u)
-	if err := checkRendered(u); err != nil {
+	if err := a.origin.check(u); err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
 	var body []byte
