@@ -9,10 +9,8 @@
 package admin
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -41,6 +39,16 @@ type Options struct {
 	// "Authorization: Bearer <token>" (or the console's session cookie,
 	// obtained by posting the token to /login).
 	Token string
+	// SessionTTL is how long a console sign-in lasts; 0 means 12 hours.
+	SessionTTL time.Duration
+	// Addr is the admin listener's address. When its host is a name, the
+	// listener answers to that name too (see Hosts).
+	Addr string
+	// Hosts are the host names (a port, if given, is ignored) that a
+	// request's Host header may name besides localhost and IP addresses;
+	// any other is refused with 421, against DNS rebinding. Nil means
+	// none.
+	Hosts []string
 	// Notify wakes the queue after a replay; nil means nothing to wake.
 	Notify func()
 	// Logger receives the server's own log lines; nil discards them.
@@ -68,7 +76,9 @@ type Options struct {
 type Server struct {
 	store    postbox.Store
 	token    []byte
-	session  string // the console cookie's value, derived from the token
+	sessions *sessions
+	throttle *throttle // failed sign-ins
+	hosts    hostSet   // names the Host header may carry (see checkHost)
 	notify   func()
 	logger   *slog.Logger
 	hookBase string
@@ -99,7 +109,8 @@ type commitObservable interface {
 // (SetCommitObserver), New subscribes to them for the commit metrics.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, notify: o.Notify, logger: o.Logger, hookBase: strings.TrimSuffix(o.HookBase, "/"),
-		now: o.Now, keepAlive: o.KeepAlive}
+		now: o.Now, keepAlive: o.KeepAlive, sessions: newSessions(o.SessionTTL), throttle: newThrottle(),
+		hosts: newHostSet(o.Addr, o.Hosts)}
 	if s.notify == nil {
 		s.notify = func() {}
 	}
@@ -114,9 +125,6 @@ func New(o Options) *Server {
 	}
 	if o.Token != "" {
 		s.token = []byte(o.Token)
-		mac := hmac.New(sha256.New, s.token)
-		mac.Write([]byte("postbox admin console session"))
-		s.session = hex.EncodeToString(mac.Sum(nil))
 	}
 	ringSize, sampleSize, buffer := o.RingSize, o.SampleSize, o.Buffer
 	if ringSize <= 0 {
@@ -135,7 +143,7 @@ func New(o Options) *Server {
 	s.recent = newRecent()
 	s.hub = newHub(buffer, s.metrics.sseDropped)
 	s.metrics.subscribersGauge(s.hub)
-	s.assets = loadAssets()
+	s.assets = loadAssets(s.token != nil)
 	if c, ok := s.store.(commitObservable); ok {
 		c.SetCommitObserver(s.metrics.observeCommit)
 	}
@@ -165,23 +173,52 @@ func (s *Server) Close() {
 	s.closeOnce.Do(s.hub.close)
 }
 
-// ServeHTTP checks the bearer token and serves r.
+// ServeHTTP serves r once it passed, in order: the Host check, the
+// cross-origin check, the token (or session) check and, for a request
+// with a body that can change something, the JSON check (see guard.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	if r.URL.Path == "/login" && r.Method == http.MethodPost {
-		s.handleLogin(w, r)
+	if err := s.checkHost(r); err != nil {
+		s.refuse(w, r, err)
 		return
+	}
+	if err := checkOrigin(r); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	if r.Method == http.MethodPost {
+		switch r.URL.Path {
+		case "/login": // a form; the origin check is its guard
+			s.handleLogin(w, r)
+			return
+		case "/logout":
+			s.handleLogout(w, r)
+			return
+		}
 	}
 	if !s.authorized(r) {
 		s.unauthorized(w, r)
 		return
 	}
+	if err := checkJSONBody(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// authorized reports whether r carries the token (or the console's session
-// cookie). Comparisons take the same time whatever the input.
+// refuse answers a request that the Host or cross-origin check stopped,
+// and logs it: it is either a misconfiguration or an attack.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Warn("admin request refused", "method", r.Method, "path", r.URL.Path, "host", r.Host,
+		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "remote", r.RemoteAddr,
+		"reason", postbox.ErrorMessage(err))
+	writeError(w, err)
+}
+
+// authorized reports whether r carries the token or a live session's
+// cookie. Token comparisons take the same time whatever the input.
 func (s *Server) authorized(r *http.Request) bool {
 	if s.token == nil {
 		return true
@@ -190,14 +227,10 @@ func (s *Server) authorized(r *http.Request) bool {
 		return equal([]byte(strings.TrimSpace(a[7:])), s.token)
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		return equal([]byte(c.Value), []byte(s.session))
+		return s.sessions.valid(c.Value, s.now())
 	}
 	return false
 }
-
-// sessionCookie is the console's cookie: an HMAC of a fixed text under the
-// token, so that the cookie is not the token itself.
-const sessionCookie = "postbox_admin"
 
 // equal compares a and b in constant time whatever their lengths: both are
 // hashed first so that the comparison does not leak the token's length.
@@ -216,24 +249,4 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, postbox.Errorf(postbox.EUNAUTH, "a bearer token is required: send Authorization: Bearer <admin token>"))
-}
-
-// handleLogin takes the token from a form and, when it matches, sets the
-// console's session cookie (HttpOnly, SameSite=Strict) and goes to the
-// console.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	token := r.PostFormValue("token")
-	if s.token == nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	if !equal([]byte(token), s.token) {
-		s.logger.Warn("admin login refused", "remote", r.RemoteAddr)
-		serveLogin(w, http.StatusUnauthorized, "That token is not the admin token.")
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

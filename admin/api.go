@@ -228,10 +228,9 @@ type replayFilter struct {
 func (s *Server) handleReplayMany() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req replayRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeError(w, postbox.Errorf(postbox.EINVALID, "body: %v; send {\"ids\": [...]} or {\"filter\": {...}}", err))
+		if err := decodeJSON(w, r, 1<<20, &req); err != nil {
+			writeError(w, postbox.Errorf(postbox.ErrorCode(err), "%s; send {\"ids\": [...]} or {\"filter\": {...}}",
+				postbox.ErrorMessage(err)))
 			return
 		}
 		ids, err := s.replayIDs(r, req)
@@ -348,12 +347,18 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case postbox.EUNAUTH:
 		return http.StatusUnauthorized
+	case eForbidden:
+		return http.StatusForbidden
 	case postbox.ENOTFOUND:
 		return http.StatusNotFound
 	case postbox.ECONFLICT:
 		return http.StatusConflict
 	case postbox.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case postbox.EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
+	case eMisdirected:
+		return http.StatusMisdirectedRequest
 	case postbox.EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
 	case postbox.EUNAVAILABLE:

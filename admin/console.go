@@ -37,8 +37,9 @@ const consolePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; 
 // loadAssets reads the embedded console. The page at / carries its CSS and
 // JavaScript inline, allowed by their hashes in its policy, so that the
 // console loads in one round trip; app.js and app.css stay available on
-// their own.
-func loadAssets() map[string]asset {
+// their own. signOut shows the sign-out button: there is a session to end
+// only when the listener has a token.
+func loadAssets(signOut bool) map[string]asset {
 	read := func(name string) string {
 		b, err := ui.ReadFile("ui/" + name)
 		if err != nil {
@@ -47,6 +48,13 @@ func loadAssets() map[string]asset {
 		return string(b)
 	}
 	index, js, css := read("index.html"), read("app.js"), read("app.css")
+	const logout = `<form id="logout" method="post" action="/logout" hidden>`
+	if !strings.Contains(index, logout) {
+		panic("admin: ui/index.html must hold the sign-out form as written in console.go") // a build mistake
+	}
+	if signOut {
+		index = strings.Replace(index, logout, strings.Replace(logout, " hidden", "", 1), 1)
+	}
 	out := map[string]asset{
 		"/index.html": newAsset("index.html", index, consolePolicy),
 		"/app.js":     newAsset("app.js", js, consolePolicy),

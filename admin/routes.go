@@ -7,7 +7,8 @@ import (
 )
 
 // routes lists every route of the admin listener. Every one of them needs
-// the token when one is set (see ServeHTTP); POST /login takes it in a form.
+// the token when one is set (see ServeHTTP); POST /login takes it in a
+// form and POST /logout ends the console's session, both in session.go.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/deliveries", s.handleDeliveries())

@@ -67,6 +67,7 @@ func TestTokenNeverLogged(t *testing.T) {
 		} {
 			req, _ := http.NewRequest(rt.method, f.ts.URL+rt.path, strings.NewReader(`{"ids":["`+d.ID+`"]}`))
 			req.Header.Set("Authorization", auth)
+			req.Header.Set("Content-Type", "application/json")
 			if res, err := f.ts.Client().Do(req); err == nil {
 				res.Body.Close()
 			}

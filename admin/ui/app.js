@@ -32,8 +32,12 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
-async function api(path, opts) {
-  const res = await fetch(path, Object.assign({ headers: { Accept: 'application/json' } }, opts));
+// api calls the admin API. A request that changes something says it is
+// JSON, as the API requires of every such request (docs/api.md).
+async function api(path, opts = {}) {
+  const headers = { Accept: 'application/json' };
+  if (opts.method && opts.method !== 'GET') headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, Object.assign({}, opts, { headers: Object.assign(headers, opts.headers) }));
   if (res.status === 401) { location.reload(); throw new Error('signed out'); }
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error((body.error && body.error.message) || res.statusText);
