@@ -26,16 +26,29 @@ func (c *clock) setClock(now func() time.Time) { c.now = now }
 
 // fresh fails when t is more than tolerance away from now, in either
 // direction: a replayed request is old, a forged one may claim the future.
+// It compares instants, never their difference: a Duration holds only
+// ±292 years, and a timestamp beyond that must not saturate (or negate
+// past the smallest Duration) into one that looks fresh.
 func (c *clock) fresh(t time.Time, tolerance time.Duration) error {
-	d := c.time().Sub(t)
+	now := c.time()
 	switch {
-	case d > tolerance:
-		return fail("timestamp %d s old (tolerance %d s)", int64(d/time.Second), int64(tolerance/time.Second))
-	case -d > tolerance:
-		return fail("timestamp %d s in the future (tolerance %d s)", int64(-d/time.Second), int64(tolerance/time.Second))
+	case t.Before(now.Add(-tolerance)):
+		return fail("timestamp %s old (tolerance %d s)", seconds(now, t), int64(tolerance/time.Second))
+	case t.After(now.Add(tolerance)):
+		return fail("timestamp %s in the future (tolerance %d s)", seconds(t, now), int64(tolerance/time.Second))
 	}
 	return nil
 }
+
+// seconds says how far later is after earlier, in whole seconds, without
+// overflowing for instants centuries apart.
+func seconds(later, earlier time.Time) string {
+	return strconv.FormatUint(uint64(later.Unix())-uint64(earlier.Unix()), 10) + " s"
+}
+
+// maxUnixSeconds is the last second of year 9999: a later timestamp is no
+// sender's clock, and beyond it time.Unix's arithmetic wraps around.
+const maxUnixSeconds = 253402300799
 
 // timeFormat is how a provider writes a timestamp: the text is signed as
 // sent, so parsing and formatting must round-trip.
@@ -50,7 +63,7 @@ var errTimestamp = errors.New("not a timestamp")
 var unixSeconds = timeFormat{
 	parse: func(s string) (time.Time, error) {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > maxUnixSeconds {
 			return time.Time{}, errTimestamp
 		}
 		return time.Unix(n, 0), nil
@@ -62,7 +75,7 @@ var unixSeconds = timeFormat{
 var unixMillis = timeFormat{
 	parse: func(s string) (time.Time, error) {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n/1000 > maxUnixSeconds {
 			return time.Time{}, errTimestamp
 		}
 		return time.UnixMilli(n), nil
