@@ -159,6 +159,24 @@ type Action interface {
 	Run(ctx context.Context, data *TemplateData) Result
 }
 
+// Destined is implemented by actions that talk to something: the queue
+// limits, paces and pauses the calls to each destination on its own, so
+// that a slow or broken one does not hold up the others.
+type Destined interface {
+	Destination() Destination
+}
+
+// Destination is what an action talks to. Actions that share a Name share
+// its limits and its circuit breaker.
+type Destination struct {
+	// Name identifies it: "http://host:port" for an HTTP call, the
+	// broker's URL for MQTT, "exec:/path" for a command.
+	Name string
+	// IO is true when a call mostly waits on the network (http, mqtt):
+	// such calls run in the large I/O pool, commands in the CPU pool.
+	IO bool
+}
+
 // Result is what one run of an Action reports.
 type Result struct {
 	Outcome   Outcome

@@ -115,6 +115,15 @@ type Step struct {
 	Claim   int           // claim up to this many due jobs after the above
 	Lease   time.Duration // how long the claimed jobs are reserved
 	Skip    []string      // hooks whose jobs are not claimed (at their concurrency limit)
+	// SkipActions are actions whose jobs are not claimed: their
+	// destination is paused or full, or their kind of worker is.
+	SkipActions []ActionRef
+}
+
+// ActionRef names one action of a hook.
+type ActionRef struct {
+	Hook   string
+	Action int // index into the hook's actions
 }
 
 // Done is an attempt made at a claimed job and what follows it, as the

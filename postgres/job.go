@@ -16,11 +16,14 @@ import (
 // job is handed out twice.
 //
 // A job of a hook in $3 (at its concurrency limit) is left alone, and so is
+// one of an action in the pairs ($4[i], $5[i]) (its destination paused), and
 // a job whose ordering key an earlier unfinished delivery of its hook has.
 const claimSQL = `WITH c AS (
 	SELECT j.delivery FROM jobs j
 	WHERE j.due <= ` + nowNS + ` AND j.lease <= ` + nowNS + `
 		AND NOT (j.hook = ANY($3::text[]))
+		AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::int4[]) s(hook, action)
+			WHERE s.hook = j.hook AND s.action = j.action)
 		AND (j.key = '' OR NOT EXISTS (
 			SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.key <> '' AND e.delivery < j.delivery))
 	ORDER BY j.due, j.delivery
@@ -34,10 +37,16 @@ RETURNING j.delivery, j.hook, j.series, j.action, j.attempt`
 // Claim leases up to max due jobs until now+lease, now on the database's
 // clock.
 func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*postbox.Job, error) {
-	if max <= 0 {
+	return db.claim(ctx, postbox.Step{Claim: max, Lease: lease, Skip: skipHooks})
+}
+
+// claim leases up to s.Claim due jobs, skipping s.Skip and s.SkipActions.
+func (db *DB) claim(ctx context.Context, s postbox.Step) ([]*postbox.Job, error) {
+	if s.Claim <= 0 {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, claimSQL, max, int64(lease), skipList(skipHooks))
+	sh, sa := skipActions(s.SkipActions)
+	rows, err := db.pool.Query(ctx, claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip), sh, sa)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -61,6 +70,16 @@ func skipList(hooks []string) []string {
 	return hooks
 }
 
+// skipActions is actions as claimSQL's $4 and $5: hooks and action
+// indexes, pair by pair.
+func skipActions(actions []postbox.ActionRef) ([]string, []int32) {
+	hooks, idx := make([]string, len(actions)), make([]int32, len(actions))
+	for i, a := range actions {
+		hooks[i], idx[i] = a.Hook, int32(a.Action)
+	}
+	return hooks, idx
+}
+
 // errNotHeld says a job moved on since it was claimed (another worker took
 // it over after its lease ran out and finished it).
 var errNotHeld = errors.New("no longer held")
@@ -82,7 +101,7 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 // one batch of writes with the claim), committed once.
 func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []error, error) {
 	if len(s.Done) == 0 && len(s.Release) == 0 {
-		jobs, err := db.Claim(ctx, s.Claim, s.Lease, s.Skip...)
+		jobs, err := db.claim(ctx, s)
 		return jobs, nil, err
 	}
 	jobs, failed, err := db.advance(ctx, s)
@@ -150,7 +169,8 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 			b.Queue(releaseSQL, j.DeliveryID, j.Series, j.Action, j.Attempt)
 		}
 		if s.Claim > 0 {
-			b.Queue(claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip)).Query(func(rows pgx.Rows) error {
+			sh, sa := skipActions(s.SkipActions)
+			b.Queue(claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip), sh, sa).Query(func(rows pgx.Rows) error {
 				var err error
 				jobs, err = pgx.CollectRows(rows, scanJob)
 				return err

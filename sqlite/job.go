@@ -11,7 +11,8 @@ import (
 )
 
 // claimSQL leases up to ? due, unleased jobs: not of the hooks in the JSON
-// array ?, nor a job whose ordering key an earlier unfinished delivery of
+// array ?, nor of the actions in the JSON array ? of [hook, action] pairs,
+// nor a job whose ordering key an earlier unfinished delivery of
 // its hook has (saying that e.key is not empty lets SQLite use the partial
 // index jobs_key).
 // The statement's text never changes, so that the writer compiles it once.
@@ -23,6 +24,8 @@ import (
 const claimSQL = `UPDATE jobs SET lease = ?
 	WHERE delivery IN (SELECT j.delivery FROM jobs j WHERE j.due <= ? AND j.lease <= ?
 		AND j.hook NOT IN (SELECT value FROM json_each(?))
+		AND NOT EXISTS (SELECT 1 FROM json_each(?) s
+			WHERE s.value ->> '$[0]' = j.hook AND s.value ->> '$[1]' = j.action)
 		AND (j.key = '' OR NOT EXISTS (
 			SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.key != '' AND e.delivery < j.delivery))
 		ORDER BY j.due, j.delivery LIMIT ? + 0)
@@ -32,7 +35,9 @@ const claimSQL = `UPDATE jobs SET lease = ?
 // writer a transaction when the queue looks for work and there is none.
 // It ignores ordering keys, so it may say yes when a claim finds nothing.
 const dueSQL = `SELECT EXISTS (SELECT 1 FROM jobs WHERE due <= ? AND lease <= ?
-	AND hook NOT IN (SELECT value FROM json_each(?)))`
+	AND hook NOT IN (SELECT value FROM json_each(?))
+	AND NOT EXISTS (SELECT 1 FROM json_each(?) s
+		WHERE s.value ->> '$[0]' = jobs.hook AND s.value ->> '$[1]' = jobs.action))`
 
 // Claim leases up to max due jobs until now+lease.
 // A job of a hook in skipHooks (at its concurrency limit) is left alone,
@@ -42,7 +47,7 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks
 	if max <= 0 {
 		return nil, nil
 	}
-	skip, err := skipJSON(skipHooks)
+	skip, err := skipJSON(skipHooks, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -77,7 +82,7 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 // nothing to finish or release it first asks a reader whether any job is
 // due, so that an idle queue's polls cost the writer nothing.
 func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []error, error) {
-	skip, err := skipJSON(s.Skip)
+	skip, err := skipJSON(s.Skip, s.SkipActions)
 	if err != nil {
 		return nil, nil, fmt.Errorf("advance: %w", err)
 	}
@@ -87,7 +92,7 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		}
 		now := db.Now().UnixNano()
 		var due bool
-		if err := db.queryRow(ctx, dueSQL, now, now, skip).Scan(&due); err != nil {
+		if err := db.queryRow(ctx, dueSQL, now, now, skip.hooks, skip.actions).Scan(&due); err != nil {
 			return nil, nil, fmt.Errorf("advance: %w", err)
 		}
 		if !due {
@@ -130,18 +135,35 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 	return jobs, failed, nil
 }
 
-// skipJSON is hooks as the JSON array that claimSQL and dueSQL take (as
-// text: SQLite reads a blob as JSONB).
-func skipJSON(hooks []string) (string, error) {
-	if len(hooks) == 0 {
-		return "[]", nil
+// skips are the JSON arrays that claimSQL and dueSQL take (as text: SQLite
+// reads a blob as JSONB): hook ids, and [hook, action] pairs.
+type skips struct{ hooks, actions string }
+
+func skipJSON(hooks []string, actions []postbox.ActionRef) (skips, error) {
+	sk := skips{hooks: "[]", actions: "[]"}
+	if len(hooks) > 0 {
+		b, err := json.Marshal(hooks)
+		if err != nil {
+			return sk, err
+		}
+		sk.hooks = string(b)
 	}
-	b, err := json.Marshal(hooks)
-	return string(b), err
+	if len(actions) > 0 {
+		pairs := make([][2]any, len(actions))
+		for i, a := range actions {
+			pairs[i] = [2]any{a.Hook, a.Action}
+		}
+		b, err := json.Marshal(pairs)
+		if err != nil {
+			return sk, err
+		}
+		sk.actions = string(b)
+	}
+	return sk, nil
 }
 
-func claim(ctx context.Context, tx *wtx, now time.Time, max int, lease time.Duration, skip string) ([]*postbox.Job, error) {
-	rows, err := tx.QueryContext(ctx, claimSQL, now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), skip, max)
+func claim(ctx context.Context, tx *wtx, now time.Time, max int, lease time.Duration, skip skips) ([]*postbox.Job, error) {
+	rows, err := tx.QueryContext(ctx, claimSQL, now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), skip.hooks, skip.actions, max)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ var advanceTests = []storeCase{
 	{"an advance claims nothing when nothing is due", testAdvanceNothingDue},
 	{"an advance claims no job of a skipped hook nor a held key", testAdvanceSkip},
 	{"a failed attempt recorded by an advance is retried when due", testAdvanceRetry},
+	{"an advance claims no job of a skipped action, and the hook's other actions still", testAdvanceSkipActions},
 }
 
 func advance(t *testing.T, s postbox.Store, step postbox.Step) ([]*postbox.Job, []error) {
@@ -166,5 +167,31 @@ func testAdvanceRetry(t *testing.T, s postbox.Store) {
 	}
 	if got := state(t, s, d.ID); got.State != postbox.StateDead || len(got.Attempts) != 2 || got.Attempts[1].N != 2 {
 		t.Errorf("state %q attempts %+v, want dead after 2", got.State, got.Attempts)
+	}
+}
+
+func testAdvanceSkipActions(t *testing.T, s postbox.Store) {
+	first := NewDelivery("fwd", 2) // its job is at action 0
+	mustAppend(t, s, first)
+	other := NewDelivery("other", 1)
+	mustAppend(t, s, other)
+	skip := []postbox.ActionRef{{Hook: "fwd", Action: 1}, {Hook: "other", Action: 0}}
+	jobs, _ := advance(t, s, postbox.Step{Claim: 10, SkipActions: skip})
+	if len(jobs) != 1 || jobs[0].DeliveryID != first.ID || jobs[0].Action != 0 {
+		t.Fatalf("claimed %+v, want only fwd's action 0 (other's action 0 and fwd's action 1 are skipped)", jobs)
+	}
+	// fwd moves on to action 1, which is skipped: nothing more to claim,
+	// and a job that is skipped is not due either.
+	jobs, _ = advance(t, s, postbox.Step{Claim: 10, SkipActions: skip,
+		Done: []postbox.Done{done(jobs[0], postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})}})
+	if len(jobs) != 0 {
+		t.Fatalf("claimed %+v, want nothing: both due jobs are of skipped actions", jobs)
+	}
+	if jobs, _ = advance(t, s, postbox.Step{Claim: 10, SkipActions: skip}); len(jobs) != 0 {
+		t.Fatalf("a claim without writes claimed %+v, want nothing", jobs)
+	}
+	jobs, _ = advance(t, s, postbox.Step{Claim: 10, SkipActions: skip[1:]})
+	if len(jobs) != 1 || jobs[0].DeliveryID != first.ID || jobs[0].Action != 1 {
+		t.Fatalf("claimed %+v, want fwd's action 1 once it is no longer skipped", jobs)
 	}
 }
