@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/postbox/postbox"
 	"gopkg.in/yaml.v3"
@@ -438,4 +439,25 @@ func (a *adminConfig) UnmarshalYAML(n *yaml.Node) error {
 	}
 	type plain adminConfig
 	return n.Decode((*plain)(a))
+}
+
+// MinAdminToken is the fewest characters an admin token may have: the
+// token guards the console, the API (replay included) and every stored
+// body, and a short one is guessed.
+const MinAdminToken = 16
+
+// checkAdminToken refuses a short admin token, naming its length but
+// never its value.
+func (l *loader) checkAdminToken(root *yaml.Node, token string) {
+	if token == "" {
+		return
+	}
+	for _, p := range l.problems {
+		if p.Field == "admin.token" || p.Field == "admin.token_file" {
+			return // ${VAR} unset or an unreadable token_file: one mistake, one problem
+		}
+	}
+	if n := utf8.RuneCountInString(token); n < MinAdminToken {
+		l.addf(findKey(findKey(root, "admin"), "token"), "admin.token", "is too short (%d of at least %d characters): use a long random token, such as one from openssl rand -hex 32", n, MinAdminToken)
+	}
 }

@@ -14,6 +14,8 @@ var nodeType = reflect.TypeOf(yaml.Node{})
 
 // checkKnown reports every mapping key in n that the struct out points to
 // has no yaml field for, recursively, with a hint at the nearest known key.
+// Every struct decoded from a mapping is checked, including those with an
+// UnmarshalYAML method: their mapping form must be their yaml fields.
 func (l *loader) checkKnown(n *yaml.Node, field string, out any) {
 	l.checkType(n, field, reflect.TypeOf(out))
 }
@@ -33,9 +35,11 @@ func (l *loader) checkType(n *yaml.Node, field string, t reflect.Type) {
 		if n.Kind != yaml.MappingNode {
 			return // the decoder reports the type mismatch
 		}
-		if _, ok := reflect.New(t).Interface().(yaml.Unmarshaler); ok {
-			return
-		}
+		// A struct with its own UnmarshalYAML is checked all the same:
+		// such a method adds a shorthand (admin: 127.0.0.1:8081) and
+		// decodes the mapping form into the plain fields, which yaml.v3
+		// does without refusing unknown keys. Skipping it once let
+		// admin: {tokn: ...} serve the console without a token.
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
