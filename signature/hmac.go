@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
+	"fmt"
 	"hash"
 	"net/http"
 	"strings"
@@ -22,6 +23,8 @@ import (
 // With timestamp_header the timestamp (unix seconds) must be within
 // tolerance (default 5m) and is signed as the signed template says (default
 // "{{.Timestamp}}.{{.Body}}"). With id_header that header is the dedup key.
+// Both must be in the signed template: a header that is checked but not
+// signed lets a captured signature be replayed with a fresh value.
 var HMAC = Scheme{Name: "hmac", New: newHMAC}
 
 type hmacParams struct {
@@ -72,7 +75,8 @@ func newHMAC(decode func(any) error) (postbox.Verifier, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if p.Signed == "" {
+	written := p.Signed != ""
+	if !written {
 		p.Signed = "{{.Body}}"
 		if p.TimestampHeader != "" {
 			p.Signed = "{{.Timestamp}}.{{.Body}}"
@@ -81,6 +85,8 @@ func newHMAC(decode func(any) error) (postbox.Verifier, error) {
 	message, err := parseSigned(p.Signed, p.TimestampHeader != "", p.IDHeader != "")
 	if err != nil {
 		errs = append(errs, err)
+	} else {
+		errs = append(errs, unsignedHeaders(message, p, written)...)
 	}
 	tol, err := tolerance(p.Tolerance, defaultTolerance)
 	if err != nil {
@@ -148,4 +154,41 @@ func parseSigned(s string, haveTS, haveID bool) ([]part, error) {
 		return nil, bad("must contain {{.Body}}, or the body would not be signed")
 	}
 	return out, nil
+}
+
+// unsignedHeaders refuses a timestamp_header or id_header that the signed
+// message leaves out (written says whether signed: was in the file). Unsigned, they protect nothing: whoever captured one
+// request replays its signature with a fresh timestamp (passing the
+// tolerance) and a fresh id (passing dedup), for ever.
+func unsignedHeaders(message []part, p hmacParams, written bool) []error {
+	var ts, id bool
+	for _, m := range message {
+		ts = ts || m.kind == timestampPart
+		id = id || m.kind == idPart
+	}
+	var errs []error
+	if p.TimestampHeader != "" && !ts {
+		errs = append(errs, &FieldError{Field: "signed", Message: fmt.Sprintf("leaves out {{.Timestamp}}, so the timestamp_header %s is not signed and a captured signature replays with a fresh timestamp: sign it, e.g. signed: %q", p.TimestampHeader, suggestedSigned(p))})
+	}
+	if p.IDHeader != "" && !id {
+		// The default template is nobody's mistake: point at id_header.
+		field := "id_header"
+		if written {
+			field = "signed"
+		}
+		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf("%s is not signed (signed has no {{.ID}}), so a captured signature replays under a fresh id that dedup does not know: sign it, e.g. signed: %q", p.IDHeader, suggestedSigned(p))})
+	}
+	return errs
+}
+
+// suggestedSigned is a signed template that covers every header set.
+func suggestedSigned(p hmacParams) string {
+	s := "{{.Body}}"
+	if p.TimestampHeader != "" {
+		s = "{{.Timestamp}}." + s
+	}
+	if p.IDHeader != "" {
+		s = "{{.ID}}." + s
+	}
+	return s
 }

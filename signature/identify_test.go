@@ -36,7 +36,7 @@ func TestDeliveryKeys(t *testing.T) {
 		{"Twitch's key is Twitch-Eventsub-Message-Id", "twitch", "secret: s", hdr("Twitch-Eventsub-Message-Id", "tw1"), "{}", "tw1"},
 		{"Mailgun's key is event-data.id", "mailgun", "secret: s", nil, `{"event-data":{"id":"mg1"}}`, "mg1"},
 		{"Discord's key is the interaction id", "discord", "public_key: " + zeroKey, nil, `{"id":"123456789","type":2}`, "123456789"},
-		{"hmac's key is id_header when set", "hmac", "{header: X-Sig, id_header: X-Id, secret: s}", hdr("X-Id", "h1"), "{}", "h1"},
+		{"hmac's key is id_header when set", "hmac", "{header: X-Sig, id_header: X-Id, signed: '{{.ID}}.{{.Body}}', secret: s}", hdr("X-Id", "h1"), "{}", "h1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
