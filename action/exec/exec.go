@@ -28,6 +28,9 @@ type Config struct {
 	Command string            `yaml:"command"`
 	Args    []string          `yaml:"args"`
 	Env     map[string]string `yaml:"env"`
+	// InheritEnv names the variables of postbox's environment the
+	// command gets besides PATH, LANG, TZ and HOME (or all, with true).
+	InheritEnv InheritEnv `yaml:"inherit_env"`
 	Dir     string            `yaml:"dir"`
 	Timeout time.Duration     `yaml:"timeout"`
 	// User and Group name the account the command runs as (names or
@@ -42,6 +45,7 @@ type Action struct {
 	command string
 	args    []*postbox.Template
 	env     []envVar
+	inherit InheritEnv
 	dir     string
 	timeout time.Duration
 	runAs   *runAs // nil: postbox's own user
@@ -65,7 +69,7 @@ func (e *FieldError) FieldName() (string, string) { return e.Field, e.Message }
 // New compiles c. Problems are returned as *FieldError values (joined).
 func New(c Config) (*Action, error) {
 	var errs []error
-	a := &Action{command: c.Command, dir: c.Dir, timeout: c.Timeout}
+	a := &Action{command: c.Command, dir: c.Dir, timeout: c.Timeout, inherit: c.InheritEnv}
 	if a.timeout <= 0 {
 		a.timeout = DefaultTimeout
 	}
@@ -95,6 +99,7 @@ func New(c Config) (*Action, error) {
 		}
 		a.env = append(a.env, envVar{k, t})
 	}
+	errs = append(errs, c.InheritEnv.check()...)
 	if c.Dir != "" {
 		if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
 			errs = append(errs, &FieldError{"dir", fmt.Sprintf("%q is not a directory", c.Dir)})
@@ -137,7 +142,9 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 		}
 		args[i] = s
 	}
-	env := append(os.Environ(), "POSTBOX_DELIVERY="+data.Delivery.ID, "POSTBOX_HOOK="+data.Hook.ID)
+	// Not postbox's whole environment: it holds postbox's own secrets,
+	// and what a command prints is stored and shown in the console.
+	env := append(a.inherit.environ(a.runAs.switchesUser()), "POSTBOX_DELIVERY="+data.Delivery.ID, "POSTBOX_HOOK="+data.Hook.ID)
 	for _, e := range a.env {
 		s, err := e.tmpl.Execute(data)
 		if err != nil {

@@ -67,6 +67,21 @@ func TestRunAsUser(t *testing.T) {
 			t.Errorf("with env HOME=/tmp the command saw HOME=%q", res.Output)
 		}
 	})
+	t.Run("with user: the server's secrets stay out and HOME is the user's", func(t *testing.T) {
+		t.Setenv("POSTBOX_TEST_SECRET", "do-not-leak")
+		t.Setenv("HOME", "/root-home-not-for-nobody")
+		a, err := New(Config{Command: "/usr/bin/env", User: "nobody"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := a.Run(context.Background(), runData())
+		if strings.Contains(res.Output, "do-not-leak") || strings.Contains(res.Output, "root-home") {
+			t.Errorf("the command as nobody saw the server's environment:\n%s", res.Output)
+		}
+		if !strings.Contains(res.Output, "HOME="+nobody.HomeDir+"\n") {
+			t.Errorf("HOME is not nobody's (%s):\n%s", nobody.HomeDir, res.Output)
+		}
+	})
 	t.Run("a group alone keeps the uid", func(t *testing.T) {
 		a, err := New(Config{Command: "sh", Args: []string{"-c", "id -u; id -g"}, Group: nobody.Gid})
 		if err != nil {

@@ -18,7 +18,12 @@ import (
 type runAs struct {
 	cred *syscall.Credential
 	env  []string
+	user bool // user: was set, not only group:
 }
+
+// switchesUser reports whether the command runs as another account, whose
+// HOME it gets rather than postbox's.
+func (r *runAs) switchesUser() bool { return r != nil && r.user }
 
 // geteuid is os.Geteuid; tests replace it to see the refusal as root.
 var geteuid = os.Geteuid
@@ -47,6 +52,7 @@ func lookupRunAs(userName, groupName string, configured map[string]string) (*run
 		if err != nil {
 			return nil, &FieldError{"user", err.Error()}
 		}
+		r.user = true
 		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 		r.cred.Uid, r.cred.Gid = uint32(uid), uint32(gid)
