@@ -30,9 +30,9 @@ type Config struct {
 	Env     map[string]string `yaml:"env"`
 	// InheritEnv names the variables of postbox's environment the
 	// command gets besides PATH, LANG, TZ and HOME (or all, with true).
-	InheritEnv InheritEnv `yaml:"inherit_env"`
-	Dir     string            `yaml:"dir"`
-	Timeout time.Duration     `yaml:"timeout"`
+	InheritEnv InheritEnv    `yaml:"inherit_env"`
+	Dir        string        `yaml:"dir"`
+	Timeout    time.Duration `yaml:"timeout"`
 	// User and Group name the account the command runs as (names or
 	// numeric ids; Group defaults to the user's primary group). Only a
 	// postbox running as root may set them.
