@@ -32,6 +32,13 @@ type AttemptEvent struct {
 	Hook    string
 	Attempt Attempt
 	Next    State // what the job moved to
+	// Destination names what the action talked to (Destination.Name).
+	Destination string
+	// Received is when the delivery arrived; zero when unknown.
+	Received time.Time
+	// Last is true for an attempt at the hook's last action: with Next
+	// StateDone, the delivery is done.
+	Last bool
 }
 
 // NopObserver ignores every event.

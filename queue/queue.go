@@ -22,7 +22,15 @@ type Options struct {
 	Store   postbox.Store
 	Hooks   []*postbox.Hook
 	Logger  *slog.Logger
-	Workers int              // actions running at once; 0 means DefaultWorkers()
+	// Workers caps the commands (exec: CPU-bound) running at once; 0
+	// means DefaultWorkers().
+	Workers int
+	// IOWorkers caps the I/O-bound actions (http, mqtt) running at once;
+	// 0 means DefaultIOWorkers.
+	IOWorkers int
+	// Destinations are the policies of destinations by name ("*" for
+	// every other one); see Policy.
+	Destinations map[string]Policy
 	Grace   time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
 	Poll    time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
 	Now     func() time.Time // nil means time.Now
@@ -34,7 +42,9 @@ type Options struct {
 type Queue struct {
 	store    postbox.Store
 	logger   *slog.Logger
-	workers  int
+	workers  int // the CPU pool
+	io       int // the I/O pool
+	dests    *destinations
 	grace    time.Duration
 	poll     time.Duration
 	now      func() time.Time
@@ -47,21 +57,25 @@ type Queue struct {
 // outlasts the action.
 type timeouter interface{ Timeout() time.Duration }
 
-// DefaultWorkers is the number of actions that run at once unless
+// DefaultWorkers is the number of commands that run at once unless
 // Options.Workers says otherwise: one per CPU, as the configuration's
 // default. More would keep the queue ahead under load (an exec worker
-// waiting for its child uses no CPU), but the actions' own CPU then comes
+// waiting for its child uses no CPU), but the commands' own CPU then comes
 // out of the answers: with four per CPU, the benchmark's exec hook was
 // accepted at half the rate of a hook without actions (docs/performance.md).
-// Operators whose actions mostly wait raise `workers:`.
+// Operators whose commands mostly wait raise `workers:`. Calls that wait on
+// the network (http, mqtt) have their own pool, DefaultIOWorkers.
 func DefaultWorkers() int { return max(runtime.NumCPU(), 1) }
 
 // New returns a queue over o.Store.
 func New(o Options) *Queue {
-	q := &Queue{store: o.Store, logger: o.Logger, workers: o.Workers, grace: o.Grace, poll: o.Poll, now: o.Now,
-		wake: make(chan struct{}, 1)}
+	q := &Queue{store: o.Store, logger: o.Logger, workers: o.Workers, io: o.IOWorkers, grace: o.Grace, poll: o.Poll, now: o.Now,
+		wake: make(chan struct{}, 1), dests: newDestinations(o.Destinations)}
 	if q.workers <= 0 {
 		q.workers = DefaultWorkers()
+	}
+	if q.io <= 0 {
+		q.io = DefaultIOWorkers
 	}
 	if q.logger == nil {
 		q.logger = slog.New(slog.DiscardHandler)
@@ -90,6 +104,32 @@ func (q *Queue) SetHooks(hooks []*postbox.Hook) {
 		m[h.ID] = h
 	}
 	q.hooks.Store(&m)
+	q.dests.setHooks(hooks)
+}
+
+// Destinations reports the state of every destination the hooks' actions
+// talk to, for the admin API and metrics.
+func (q *Queue) Destinations() []DestinationStatus {
+	return q.dests.status(q.now(), q.pool)
+}
+
+// Resume closes the circuit breaker of the named destination (and ends a
+// pause it asked for), so that its jobs are claimed again at once.
+func (q *Queue) Resume(name string) error {
+	if err := q.dests.resume(name); err != nil {
+		return err
+	}
+	q.logger.Info("destination resumed by hand", "destination", name)
+	q.Notify()
+	return nil
+}
+
+// pool is the size of the I/O pool when io, else of the CPU pool.
+func (q *Queue) pool(io bool) int {
+	if io {
+		return q.io
+	}
+	return q.workers
 }
 
 // Notify wakes the workers: a delivery with actions was stored. It never
@@ -128,6 +168,7 @@ func (q *Queue) work(ctx context.Context, job *postbox.Job) result {
 		q.jobLogger(job).Error("cannot run job", "err", a.Error)
 		return result{hook: job.HookID, done: &postbox.Done{Job: job, Attempt: a, Next: postbox.JobTransition{Next: postbox.StateFailed}}}
 	}
+	dest := destinationOf(h, h.Actions[job.Action])
 	d, err := q.store.Delivery(rctx, job.DeliveryID)
 	if err != nil {
 		q.jobLogger(job).Error("load delivery failed; job handed back", "err", err)
@@ -137,11 +178,12 @@ func (q *Queue) work(ctx context.Context, job *postbox.Job) result {
 	if err := h.EvalVars(data, postbox.Env(data, d.Method, d.RemoteAddr)); err != nil {
 		q.jobLogger(job).Warn("a var could not be computed; templates see it empty", "err", err)
 	}
-	_, a, next := q.act(ctx, ctx, h, job, data)
+	res, a, next := q.act(ctx, ctx, h, job, data)
 	if a == nil {
 		return result{hook: job.HookID, release: job}
 	}
-	return result{hook: job.HookID, done: &postbox.Done{Job: job, Attempt: a, Next: next}}
+	return result{hook: job.HookID, done: &postbox.Done{Job: job, Attempt: a, Next: next}, ran: true, res: res,
+		info: eventInfo{destination: dest.Name, received: d.Received, last: job.Action == len(h.Actions)-1}}
 }
 
 // act runs job's action with data and returns the attempt to record and
@@ -183,14 +225,15 @@ func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox
 		next.Hold = hold
 	}
 	err := q.store.Finish(rctx, job, a, next)
-	q.recorded(postbox.Done{Job: job, Attempt: a, Next: next}, err)
+	q.recorded(postbox.Done{Job: job, Attempt: a, Next: next}, eventInfo{destination: destinationOf(h, h.Actions[job.Action]).Name,
+		received: data.Delivery.Received, last: job.Action == len(h.Actions)-1}, err)
 	return res, next
 }
 
 // recorded follows up on an attempt that the store recorded (err nil) or
 // could not: it logs it, tells the observer and wakes the queue when a
 // retry is due.
-func (q *Queue) recorded(d postbox.Done, err error) {
+func (q *Queue) recorded(d postbox.Done, info eventInfo, err error) {
 	log := q.jobLogger(d.Job)
 	if err != nil {
 		log.Error("record attempt failed", "err", err)
@@ -201,7 +244,8 @@ func (q *Queue) recorded(d postbox.Done, err error) {
 		// Wake when the retry is due rather than at the next poll.
 		time.AfterFunc(time.Until(d.Next.RetryAt), q.Notify)
 	}
-	q.observer.Attempt(postbox.AttemptEvent{Hook: d.Job.HookID, Attempt: *a, Next: next})
+	q.observer.Attempt(postbox.AttemptEvent{Hook: d.Job.HookID, Attempt: *a, Next: next,
+		Destination: info.destination, Received: info.received, Last: info.last})
 	level := slog.LevelInfo
 	if a.Outcome != postbox.OutcomeOK {
 		level = slog.LevelWarn

@@ -8,7 +8,7 @@ import (
 	"github.com/postbox/postbox"
 )
 
-// claimAhead × workers is how many jobs a queue holds at most, running or
+// claimAhead × workers is how many jobs a pool holds at most, running or
 // claimed ahead: while the workers run theirs, the next ones are claimed
 // in the store call that records the finished ones, so that a worker waits
 // for one commit per job (its attempt's), not two, and a claim brings
@@ -24,11 +24,31 @@ type result struct {
 	hook    string
 	done    *postbox.Done
 	release *postbox.Job
+	ran     bool           // the action ran: res says how it went
+	res     postbox.Result // for the destination's breaker
+	info    eventInfo
+	dest    *dest // nil when the action is gone
+	pool    int
 }
+
+// eventInfo is what the observer is told of an attempt beyond the attempt.
+type eventInfo struct {
+	destination string
+	received    time.Time
+	last        bool
+}
+
+// The pools: commands use CPU, calls wait on the network.
+const (
+	cpuPool = iota
+	ioPool
+)
 
 // waiting is a job claimed ahead of a free worker.
 type waiting struct {
 	job      *postbox.Job
+	dest     *dest // nil when its action is gone
+	pool     int
 	deadline time.Time // start it before, or hand it back: see lease
 }
 
@@ -37,7 +57,7 @@ type reply struct {
 	step    postbox.Step
 	claimed []*postbox.Job
 	asked   time.Time
-	settled int // workers whose results the call carried
+	settled [2]int // workers of each pool whose results the call carried
 }
 
 // loop is the state of Run, owned by its goroutine.
@@ -49,16 +69,19 @@ type loop struct {
 	replies chan reply
 
 	waiting  []waiting
+	queued   [2]int         // waiting jobs of each pool
 	done     []postbox.Done // attempts not yet handed to the store
+	infos    []eventInfo    // done's, for the observer
 	release  []*postbox.Job // jobs to hand back with the next call
+	wakeAt   time.Time      // a wake-up is set for then (a paced or paused destination)
 	asking   bool           // a store call is under way
 	due      bool           // a job may be due: claiming could find one
 	stopping bool
 
-	// busy counts the workers taken: running an action, or waiting for
-	// its result to be recorded; unsent, those of them whose results wait
-	// for the next store call.
-	busy, unsent int
+	// busy counts the workers of each pool taken: running an action, or
+	// waiting for its result to be recorded; unsent, those of them whose
+	// results wait for the next store call.
+	busy, unsent [2]int
 	runningHook  map[string]int // actions running per hook
 	held         map[string]int // jobs running or waiting per hook
 }
@@ -75,7 +98,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	// Actions get their own context so that they outlive ctx by the grace.
 	actx, stopActions := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopActions()
-	l := &loop{q: q, rctx: context.WithoutCancel(ctx), results: make(chan result, q.workers), replies: make(chan reply, 1),
+	l := &loop{q: q, rctx: context.WithoutCancel(ctx), results: make(chan result, q.workers+q.io), replies: make(chan reply, 1),
 		due: true, runningHook: map[string]int{}, held: map[string]int{}}
 	ticker := time.NewTicker(q.poll)
 	defer ticker.Stop()
@@ -89,7 +112,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	for {
 		l.start(actx)
 		l.ask()
-		if l.stopping && l.busy == 0 && !l.asking && len(l.done) == 0 && len(l.release) == 0 {
+		if l.stopping && l.busy == [2]int{} && !l.asking && len(l.done) == 0 && len(l.release) == 0 {
 			l.wg.Wait()
 			return nil
 		}
@@ -97,9 +120,11 @@ func (q *Queue) Run(ctx context.Context) error {
 		case <-stop:
 			stop = nil
 			l.stopping = true
+			l.q.dests.mu.Lock()
 			for _, w := range l.waiting {
-				l.handBack(w.job)
+				l.handBack(w)
 			}
+			l.q.dests.mu.Unlock()
 			l.waiting = nil
 			t := time.NewTimer(q.grace)
 			defer t.Stop()
@@ -123,40 +148,78 @@ func (q *Queue) Run(ctx context.Context) error {
 }
 
 // start hands waiting jobs to free workers, in the order claimed, within
-// each hook's concurrency, and hands back those that waited too long.
+// their pool, their hook's concurrency and their destination's limits, and
+// hands back those that waited too long or whose destination closed.
 func (l *loop) start(actx context.Context) {
 	if len(l.waiting) == 0 {
 		return
 	}
 	hooks := *l.q.hooks.Load()
 	now := time.Now()
+	l.q.dests.mu.Lock()
+	defer l.q.dests.mu.Unlock()
 	kept := l.waiting[:0]
 	for _, w := range l.waiting {
-		j := w.job
+		j, d := w.job, w.dest
 		h := hooks[j.HookID]
 		switch {
 		case now.After(w.deadline):
-			l.handBack(j)
-		case l.busy >= l.q.workers || h != nil && h.Concurrency > 0 && l.runningHook[j.HookID] >= h.Concurrency:
+			l.handBack(w)
+			continue
+		case d != nil && d.blocked(now):
+			// Open, paused or probing: its jobs wait in the store, where
+			// they take no worker.
+			l.handBack(w)
+			continue
+		case l.busy[w.pool] >= l.q.pool(w.pool == ioPool) || h != nil && h.Concurrency > 0 && l.runningHook[j.HookID] >= h.Concurrency:
 			kept = append(kept, w)
-		default:
-			l.busy++
-			l.runningHook[j.HookID]++
-			l.wg.Add(1)
-			go func() {
-				defer l.wg.Done()
-				l.results <- l.q.work(actx, j)
-			}()
+			continue
 		}
+		if d != nil {
+			ok, wait := d.canStart(now)
+			if !ok {
+				if wait > 0 {
+					l.wakeIn(now, wait)
+				}
+				kept = append(kept, w)
+				continue
+			}
+			d.inFlight++
+		}
+		l.queued[w.pool]--
+		l.busy[w.pool]++
+		l.runningHook[j.HookID]++
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			r := l.q.work(actx, j)
+			r.dest, r.pool = d, w.pool
+			l.results <- r
+		}()
 	}
 	clear(l.waiting[len(kept):])
 	l.waiting = kept
 }
 
-// handBack gives up a job that no worker runs.
-func (l *loop) handBack(j *postbox.Job) {
-	l.held[j.HookID]--
-	l.release = append(l.release, j)
+// wakeIn makes sure the loop looks again after wait: a paced destination
+// may start a call then, or a paused one be tried again.
+func (l *loop) wakeIn(now time.Time, wait time.Duration) {
+	at := now.Add(wait)
+	if !l.wakeAt.IsZero() && l.wakeAt.After(now) && !at.Before(l.wakeAt) {
+		return
+	}
+	l.wakeAt = at
+	time.AfterFunc(wait, l.q.Notify)
+}
+
+// handBack gives up a job that no worker runs. The caller holds dests.mu.
+func (l *loop) handBack(w waiting) {
+	l.held[w.job.HookID]--
+	l.queued[w.pool]--
+	if w.dest != nil {
+		w.dest.held--
+	}
+	l.release = append(l.release, w.job)
 }
 
 // ask starts a store call when none is under way and there is something to
@@ -166,18 +229,32 @@ func (l *loop) ask() {
 		return
 	}
 	want := 0
+	var skipActions []postbox.ActionRef
 	if !l.stopping && l.due {
 		// The workers whose results this call carries are free when it
-		// returns: claim their next jobs in it too.
-		want = claimAhead*l.q.workers - (l.busy - l.unsent) - len(l.waiting)
+		// returns: claim their next jobs in it too. A full pool's actions
+		// are not claimed, nor those of a destination that is paused or
+		// holds all it may.
+		var room [2]int
+		for p := range room {
+			room[p] = claimAhead*l.q.pool(p == ioPool) - (l.busy[p] - l.unsent[p]) - l.queued[p]
+			want += max(room[p], 0)
+		}
+		now := time.Now()
+		l.q.dests.mu.Lock()
+		skipActions = l.q.dests.skipped(now, func(io bool) bool { return room[poolOf(io)] <= 0 }, l.q.pool)
+		if next := l.q.dests.nextChange(); !next.IsZero() {
+			l.wakeIn(now, max(next.Sub(now), time.Millisecond))
+		}
+		l.q.dests.mu.Unlock()
 	}
 	if want <= 0 && len(l.done) == 0 && len(l.release) == 0 {
 		return
 	}
 	lease, _ := l.q.lease()
-	step := postbox.Step{Done: l.done, Release: l.release, Claim: max(want, 0), Lease: lease, Skip: l.skip()}
-	settled := l.unsent
-	l.done, l.release, l.unsent = nil, nil, 0
+	step := postbox.Step{Done: l.done, Release: l.release, Claim: max(want, 0), Lease: lease, Skip: l.skip(), SkipActions: skipActions}
+	infos, settled := l.infos, l.unsent
+	l.done, l.infos, l.release, l.unsent = nil, nil, nil, [2]int{}
 	if step.Claim > 0 {
 		// Set again by a wake-up meanwhile, or by a full claim.
 		l.due = false
@@ -190,10 +267,17 @@ func (l *loop) ask() {
 			failed = l.q.oneByOne(l.rctx, step, err)
 		}
 		for i, d := range step.Done {
-			l.q.recorded(d, failed[i])
+			l.q.recorded(d, infos[i], failed[i])
 		}
 		l.replies <- reply{step: step, claimed: claimed, asked: asked, settled: settled}
 	}()
+}
+
+func poolOf(io bool) int {
+	if io {
+		return ioPool
+	}
+	return cpuPool
 }
 
 // skip lists the hooks that hold as many jobs as their concurrency allows.
@@ -230,14 +314,29 @@ func (q *Queue) oneByOne(ctx context.Context, step postbox.Step, err error) []er
 // finished takes a worker's result, to hand to the next store call. The
 // worker stays busy until the call returns.
 func (l *loop) finished(r result) {
-	l.unsent++
+	l.unsent[r.pool]++
 	l.runningHook[r.hook]--
 	l.held[r.hook]--
 	if r.done != nil {
 		l.done = append(l.done, *r.done)
+		l.infos = append(l.infos, r.info)
 	}
 	if r.release != nil {
 		l.release = append(l.release, r.release)
+	}
+	if d := r.dest; d != nil {
+		l.q.dests.mu.Lock()
+		d.inFlight--
+		d.held--
+		opened := r.ran && d.outcome(time.Now(), r.res)
+		state, until, failures := d.state, d.until, d.failures
+		l.q.dests.mu.Unlock()
+		if opened {
+			l.q.logger.Warn("destination failing; its circuit breaker is open, its jobs wait in the store",
+				"destination", d.name, "failures", failures, "until", until, "err", r.res.Err)
+		} else if state == Paused && r.ran && r.res.Outcome != postbox.OutcomeOK {
+			l.q.logger.Info("destination asked to wait; paused", "destination", d.name, "until", until, "status", r.res.Status)
+		}
 	}
 }
 
@@ -246,7 +345,9 @@ func (l *loop) finished(r result) {
 // may run).
 func (l *loop) answered(r reply) {
 	l.asking = false
-	l.busy -= r.settled
+	for p := range l.busy {
+		l.busy[p] -= r.settled[p]
+	}
 	switch {
 	case r.step.Claim == 0 && len(r.step.Done) > 0:
 		// Finished jobs may have made others due: their next action, or
@@ -257,12 +358,21 @@ func (l *loop) answered(r reply) {
 	}
 	_, wait := l.q.lease()
 	hooks := *l.q.hooks.Load()
+	l.q.dests.mu.Lock()
+	defer l.q.dests.mu.Unlock()
 	for _, j := range r.claimed {
+		d := l.q.dests.of(j)
+		w := waiting{job: j, dest: d, pool: cpuPool, deadline: r.asked.Add(wait)}
+		if d != nil {
+			w.pool = poolOf(d.io)
+			d.held++
+		}
 		l.held[j.HookID]++
+		l.queued[w.pool]++
 		if h := hooks[j.HookID]; l.stopping || h != nil && h.Concurrency > 0 && l.held[j.HookID] > h.Concurrency {
-			l.handBack(j)
+			l.handBack(w)
 			continue
 		}
-		l.waiting = append(l.waiting, waiting{job: j, deadline: r.asked.Add(wait)})
+		l.waiting = append(l.waiting, w)
 	}
 }

@@ -1,0 +1,253 @@
+package queue_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/action/httpcall"
+	"github.com/postbox/postbox/queue"
+)
+
+// forward is an http action that posts to url.
+func forward(t *testing.T, url string, timeout time.Duration) postbox.Action {
+	t.Helper()
+	a, err := httpcall.New(httpcall.Config{URL: url, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// endpoint is a real HTTP server on loopback that answers with answer and
+// counts the calls it got.
+type endpoint struct {
+	*httptest.Server
+	calls atomic.Int64
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func newEndpoint(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *endpoint {
+	t.Helper()
+	e := &endpoint{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.calls.Add(1)
+		e.mu.Lock()
+		e.times = append(e.times, time.Now())
+		e.mu.Unlock()
+		answer(w, r)
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func serveQueue(t *testing.T, o queue.Options) *queue.Queue {
+	t.Helper()
+	if o.Workers == 0 {
+		o.Workers = 2
+	}
+	o.Poll = 5 * time.Millisecond
+	q := queue.New(o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return q
+}
+
+func destination(t *testing.T, q *queue.Queue, name string) queue.DestinationStatus {
+	t.Helper()
+	for _, d := range q.Destinations() {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("no destination %q in %+v", name, q.Destinations())
+	return queue.DestinationStatus{}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func destName(e *endpoint) string { return "http://" + e.Listener.Addr().String() }
+
+func TestAHangingDestinationDoesNotDelayAnotherHook(t *testing.T) {
+	db := openStore(t)
+	release := make(chan struct{})
+	hang := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	fast := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {})
+	slowHook := &postbox.Hook{ID: "slow", Actions: []postbox.Action{forward(t, hang.URL+"/slow", 30*time.Second)}}
+	fastHook := &postbox.Hook{ID: "fast", Actions: []postbox.Action{forward(t, fast.URL+"/fast", 30*time.Second)}}
+	// Two command workers, as on a 2-core machine: the calls must not
+	// need them.
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{slowHook, fastHook}, Workers: 2})
+	for range 8 {
+		appendFor(t, db, q, slowHook)
+	}
+	eventually(t, "the hanging endpoint holds 8 calls", func() bool { return hang.calls.Load() == 8 })
+	var ids []string
+	for range 20 {
+		ids = append(ids, appendFor(t, db, q, fastHook).ID)
+	}
+	for _, id := range ids {
+		waitState(t, db, id, postbox.StateDone)
+	}
+	if got := destination(t, q, destName(hang)).InFlight; got != 8 {
+		t.Errorf("hanging destination has %d calls in flight, want 8", got)
+	}
+}
+
+func TestABreakerOpensProbesAndCloses(t *testing.T) {
+	db := openStore(t)
+	var healthy atomic.Bool
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	})
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)},
+		Retry: postbox.RetryPolicy{Attempts: 100, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	name := destName(e)
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{h},
+		Destinations: map[string]queue.Policy{name: {Failures: 3, Cooldown: 300 * time.Millisecond, MaxCooldown: 300 * time.Millisecond}}})
+	d := appendFor(t, db, q, h)
+	eventually(t, "the breaker opens", func() bool { return destination(t, q, name).State == queue.Open })
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("%d calls before the breaker opened, want 3 (failures: 3)", n)
+	}
+	// While open, the job waits in the store: no call for the cooldown.
+	time.Sleep(150 * time.Millisecond)
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("%d calls while the breaker was open, want still 3", n)
+	}
+	// The probe after the cooldown fails: open again, one more call.
+	eventually(t, "one probe is made", func() bool { return e.calls.Load() == 4 })
+	eventually(t, "the failed probe opens it again", func() bool { return destination(t, q, name).State == queue.Open })
+	healthy.Store(true)
+	got := waitState(t, db, d.ID, postbox.StateDone)
+	if st := destination(t, q, name); st.State != queue.Closed || st.Opened != 2 || st.Failures != 0 {
+		t.Errorf("after a good probe: %+v, want closed, opened twice, no failures", st)
+	}
+	if len(got.Attempts) != 5 {
+		t.Errorf("%d attempts, want 5 (3 failures, a failed probe, a good one)", len(got.Attempts))
+	}
+}
+
+func TestAnOperatorResumesAnOpenDestination(t *testing.T) {
+	db := openStore(t)
+	var healthy atomic.Bool
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)},
+		Retry: postbox.RetryPolicy{Attempts: 10, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	name := destName(e)
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{h},
+		Destinations: map[string]queue.Policy{"*": {Failures: 2, Cooldown: time.Hour}}})
+	d := appendFor(t, db, q, h)
+	eventually(t, "the breaker opens", func() bool { return destination(t, q, name).State == queue.Open })
+	healthy.Store(true)
+	if err := q.Resume("http://nowhere:1"); err == nil {
+		t.Error("resuming an unknown destination succeeded")
+	}
+	if err := q.Resume(name); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, db, d.ID, postbox.StateDone)
+}
+
+func TestTooManyRequestsPausesTheDestinationNotTheQueue(t *testing.T) {
+	db := openStore(t)
+	var first atomic.Bool
+	busy := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if !first.Swap(true) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	other := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {})
+	slow := &postbox.Hook{ID: "busy", Actions: []postbox.Action{forward(t, busy.URL+"/x", 5*time.Second)},
+		Retry: postbox.RetryPolicy{Attempts: 5, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	fine := &postbox.Hook{ID: "other", Actions: []postbox.Action{forward(t, other.URL+"/x", 5*time.Second)}}
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{slow, fine}})
+	start := time.Now()
+	a := appendFor(t, db, q, slow)
+	eventually(t, "the destination is paused", func() bool { return destination(t, q, destName(busy)).State == queue.Paused })
+	b := appendFor(t, db, q, slow)
+	o := appendFor(t, db, q, fine)
+	waitState(t, db, o.ID, postbox.StateDone)
+	if busy.calls.Load() != 1 {
+		t.Errorf("%d calls to the paused destination, want 1", busy.calls.Load())
+	}
+	waitState(t, db, a.ID, postbox.StateDone)
+	waitState(t, db, b.ID, postbox.StateDone)
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("the paused destination got its retry after %v, want after Retry-After (1s)", d)
+	}
+	if st := destination(t, q, destName(busy)); st.Opened != 0 {
+		t.Errorf("a 429 opened the breaker: %+v", st)
+	}
+}
+
+func TestARateLimitPacesTheCalls(t *testing.T) {
+	db := openStore(t)
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {})
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)}}
+	const rate, n = 40.0, 41
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{h},
+		Destinations: map[string]queue.Policy{destName(e): {Rate: rate, Burst: 1}}})
+	var ids []string
+	for range n {
+		ids = append(ids, appendFor(t, db, q, h).ID)
+	}
+	for _, id := range ids {
+		waitState(t, db, id, postbox.StateDone)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	span := e.times[len(e.times)-1].Sub(e.times[0])
+	got := float64(len(e.times)-1) / span.Seconds()
+	if got > rate*1.1 || got < rate*0.9 {
+		t.Errorf("%d calls in %v: %.1f/s, want %.0f/s within 10%%", len(e.times), span, got, rate)
+	}
+}
+
+func TestCommandsAndCallsHaveTheirOwnPools(t *testing.T) {
+	db := openStore(t)
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {})
+	busy := &postbox.Hook{ID: "cmd", Actions: []postbox.Action{shell(t, "sleep 5", 10*time.Second)}}
+	call := &postbox.Hook{ID: "call", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)}}
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{busy, call}, Workers: 1, Grace: time.Millisecond})
+	appendFor(t, db, q, busy)
+	appendFor(t, db, q, busy)
+	eventually(t, "the command runs", func() bool { return destination(t, q, "exec:sh").InFlight == 1 })
+	d := appendFor(t, db, q, call)
+	waitState(t, db, d.ID, postbox.StateDone)
+	if st := destination(t, q, "exec:sh"); st.InFlight != 1 || st.Kind != "cpu" {
+		t.Errorf("command destination %+v, want one in flight in the cpu pool", st)
+	}
+}
+
+
