@@ -249,5 +249,3 @@ func TestCommandsAndCallsHaveTheirOwnPools(t *testing.T) {
 		t.Errorf("command destination %+v, want one in flight in the cpu pool", st)
 	}
 }
-
-

@@ -19,9 +19,9 @@ import (
 
 // Options configure a Queue.
 type Options struct {
-	Store   postbox.Store
-	Hooks   []*postbox.Hook
-	Logger  *slog.Logger
+	Store  postbox.Store
+	Hooks  []*postbox.Hook
+	Logger *slog.Logger
 	// Workers caps the commands (exec: CPU-bound) running at once; 0
 	// means DefaultWorkers().
 	Workers int
@@ -31,9 +31,9 @@ type Options struct {
 	// Destinations are the policies of destinations by name ("*" for
 	// every other one); see Policy.
 	Destinations map[string]Policy
-	Grace   time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
-	Poll    time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
-	Now     func() time.Time // nil means time.Now
+	Grace        time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
+	Poll         time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
+	Now          func() time.Time // nil means time.Now
 	// Observer is told of every attempt; nil means none.
 	Observer postbox.Observer
 }
