@@ -50,8 +50,9 @@ func exists(path string) bool {
 
 // TestConsoleInBrowser drives the console in headless chromium: sign in,
 // the deliveries list, a live delivery, its detail, a replay and its new
-// attempt, a rejected request's reason, the hooks page; it reports the
-// page's load time.
+// attempt, a rejected request's reason, the hooks page, signing out; it
+// reports the page's load time. Its requests pass the admin's Host,
+// cross-origin and JSON checks as a real browser sends them.
 func TestConsoleInBrowser(t *testing.T) {
 	node := requireBrowser(t)
 	f := newFixture(t, func(o *admin.Options) { o.Now = nil })

@@ -144,6 +144,21 @@ async function main() {
       await tab.close();
     }
     if (errors.length) throw new Error('errors in the page: ' + errors.join('; '));
+    // Sign out: the console asks for the token again, in this tab and in a
+    // new one. (admin/security_test.go shows the session also ends on the
+    // server, for a copy of the cookie.)
+    if (token) {
+      await Promise.all([page.waitForURL(url + '/'), page.click('#logout button[type=submit]')]);
+      await page.waitForSelector('#token');
+      const tab = await context.newPage();
+      const res = await tab.goto(url + '/');
+      if (res.status() !== 401 || !(await tab.locator('#token').count())) throw new Error(`after signing out, / answers ${res.status()} without the sign-in form`);
+      await tab.close();
+      errors.length = 0; // the sign-in page is a 401
+      say('signed-out');
+      await shot(page, 'signed-out');
+    }
+    if (errors.length) throw new Error('errors in the page: ' + errors.join('; '));
     say('ok');
   } catch (err) {
     if (errors.length) err.message += '; errors in the page: ' + errors.join('; ');
