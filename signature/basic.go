@@ -43,7 +43,9 @@ func (v *basicVerifier) Verify(r *http.Request, _ []byte) error {
 	userOK := equal([]byte(u), v.user)
 	passOK := equal([]byte(p), v.pass)
 	if !userOK || !passOK {
-		return fail("basic credentials for user %q do not match", u)
+		// Not which user: a password typed into the user name field
+		// would be logged and shown in the console.
+		return fail("basic credentials do not match")
 	}
 	return nil
 }
