@@ -40,6 +40,12 @@ type Config struct {
 	Limits     Limits
 	// Workers caps the actions that run at once; 0 means the number of CPUs.
 	Workers int
+	// IOWorkers caps the http and mqtt actions that run at once; 0 in the
+	// file means DefaultIOWorkers.
+	IOWorkers int
+	// Destinations are per-destination limits and breakers, by the name
+	// DestinationName gives ("*" for every other destination).
+	Destinations map[string]Destination
 	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded
 	// headers name the real client.
 	TrustedProxies []netip.Prefix
@@ -67,13 +73,15 @@ type Limits struct {
 
 // fileConfig is the YAML document as written.
 type fileConfig struct {
-	Listen  string       `yaml:"listen"`
-	Admin   adminConfig  `yaml:"admin"`
-	Data    string       `yaml:"data"`
-	Store   string       `yaml:"store"`
-	Workers int          `yaml:"workers"`
-	Limits  limitsConfig `yaml:"limits"`
-	Hooks   []hookConfig `yaml:"hooks"`
+	Listen       string                       `yaml:"listen"`
+	Admin        adminConfig                  `yaml:"admin"`
+	Data         string                       `yaml:"data"`
+	Store        string                       `yaml:"store"`
+	Workers      int                          `yaml:"workers"`
+	IOWorkers    int                          `yaml:"io_workers"`
+	Destinations map[string]destinationConfig `yaml:"destinations"`
+	Limits       limitsConfig                 `yaml:"limits"`
+	Hooks        []hookConfig                 `yaml:"hooks"`
 
 	TrustedProxies []string   `yaml:"trusted_proxies"`
 	TLS            *tlsConfig `yaml:"tls"`

@@ -124,6 +124,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 	} else if cfg.Workers < 0 {
 		l.addf(findKey(root, "workers"), "workers", "must not be negative")
 	}
+	l.buildDelivery(root, fc, cfg)
 	lim := &cfg.Limits
 	setDefault(&lim.MaxBody, DefaultMaxBody)
 	setDefault(&lim.MaxHeaderBytes, 64<<10)

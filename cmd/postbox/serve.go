@@ -73,7 +73,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopAdmin(context.Background())
-	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, Grace: *grace, Observer: observer})
+	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, IOWorkers: cfg.IOWorkers,
+		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer})
 	srv := phttp.NewServer(phttp.Options{
 		Store:          db,
 		Logger:         logger,
