@@ -28,6 +28,7 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	limit := fs.Int("limit", 50, "at most `n` deliveries")
 	before := fs.String("before", "", "only deliveries older than this `id` (paging)")
 	since := fs.String("since", "", "only deliveries received at or after this RFC 3339 `time` or this long ago (24h)")
+	raw := fs.Bool("raw", false, "print bodies, headers and output as stored, control characters included (they reach the terminal)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError(2)
 	}
@@ -62,7 +63,7 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 		if *asJSON {
 			return writeJSON(stdout, d)
 		}
-		printDelivery(stdout, d)
+		printDelivery(stdout, d, *raw)
 		return nil
 	}
 	switch postbox.State(*state) {
@@ -83,7 +84,7 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tHOOK\tSTATE\tMETHOD\tPATH\tRECEIVED")
 	for _, d := range ds {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.HookID, d.State, d.Method, d.Path, d.Received.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.HookID, d.State, line(d.Method, *raw), line(d.Path, *raw), d.Received.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
@@ -94,20 +95,23 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func printDelivery(w io.Writer, d *postbox.Delivery) {
+// printDelivery writes d for a person at a terminal. What a client sent
+// and what a command printed is escaped unless raw: an escape sequence in
+// a body could clear the screen, retitle the window or forge lines.
+func printDelivery(w io.Writer, d *postbox.Delivery, raw bool) {
 	fmt.Fprintf(w, "Delivery %s\n", d.ID)
-	fmt.Fprintf(w, "Hook:     %s\nState:    %s\nReceived: %s\nFrom:     %s\n", d.HookID, d.State, d.Received.Format(time.RFC3339Nano), d.RemoteAddr)
+	fmt.Fprintf(w, "Hook:     %s\nState:    %s\nReceived: %s\nFrom:     %s\n", line(d.HookID, raw), d.State, d.Received.Format(time.RFC3339Nano), line(d.RemoteAddr, raw))
 	target := d.Path
 	if len(d.Query) > 0 {
 		target += "?" + d.Query.Encode()
 	}
-	fmt.Fprintf(w, "Request:  %s %s\n\nHeaders:\n", d.Method, target)
+	fmt.Fprintf(w, "Request:  %s %s\n\nHeaders:\n", line(d.Method, raw), line(target, raw))
 	var hdr strings.Builder
 	d.Header.Write(&hdr)
-	for _, line := range strings.Split(strings.TrimRight(hdr.String(), "\r\n"), "\r\n") {
-		fmt.Fprintf(w, "  %s\n", line)
+	for _, l := range strings.Split(strings.TrimRight(hdr.String(), "\r\n"), "\r\n") {
+		fmt.Fprintf(w, "  %s\n", line(l, raw))
 	}
-	fmt.Fprintf(w, "\nBody (%d bytes):\n%s\n", len(d.Body), d.Body)
+	fmt.Fprintf(w, "\nBody (%d bytes):\n%s\n", len(d.Body), text(string(d.Body), raw))
 	if len(d.Attempts) == 0 {
 		fmt.Fprintln(w, "\nAttempts: none yet")
 		return
@@ -123,12 +127,12 @@ func printDelivery(w io.Writer, d *postbox.Delivery) {
 		}
 		fmt.Fprintf(w, ", %s at %s\n", a.Duration.Round(time.Microsecond), a.Started.Format(time.RFC3339))
 		if a.Error != "" {
-			fmt.Fprintf(w, "    error: %s\n", a.Error)
+			fmt.Fprintf(w, "    error: %s\n", line(a.Error, raw))
 		}
 		if a.Output != "" {
 			fmt.Fprintf(w, "    output:\n")
-			for _, line := range strings.Split(strings.TrimRight(a.Output, "\n"), "\n") {
-				fmt.Fprintf(w, "      %s\n", line)
+			for _, l := range strings.Split(strings.TrimRight(a.Output, "\n"), "\n") {
+				fmt.Fprintf(w, "      %s\n", text(l, raw))
 			}
 			if a.Truncated {
 				fmt.Fprintln(w, "      [output truncated]")
