@@ -20,7 +20,9 @@ import (
 )
 
 // clte is a request with both Content-Length and Transfer-Encoding: the
-// smuggling probe that must be refused.
+// smuggling probe. It is taken by its (empty) chunked body and answered
+// with Connection: close; the connection then closes, so that nothing
+// pipelined behind it is served.
 const clte = "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
 
 // closer ends a keep-alive exchange: the server answers it and closes, so
@@ -32,6 +34,7 @@ type answer struct {
 	status int
 	header http.Header
 	body   string
+	close  bool // it said Connection: close
 }
 
 // exchange writes send on a new connection and reads every answer until
@@ -49,8 +52,11 @@ func exchange(t *testing.T, addr, send string, closeWrite bool) (statuses []int,
 // exchangeRaw is exchange with the answers' headers and bodies, the
 // deadline for the whole exchange, and the number of answers after which
 // to stop reading (0: read until the server closes; closed is then false).
-// Interim 1xx answers are skipped. When send starts with HEAD, the first
-// answer is read as a HEAD's (no body).
+// An answer that says Connection: close is not taken at its word: reading
+// goes on, whatever max, until the server closes (closed) or the deadline
+// (not closed), and anything more it sends is another answer. Interim 1xx
+// answers are skipped. When send starts with HEAD, the first answer is
+// read as a HEAD's (no body).
 func exchangeRaw(t *testing.T, addr string, send []byte, closeWrite bool, deadline time.Duration, max int) (answers []answer, closed bool) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -80,13 +86,13 @@ func exchangeRaw(t *testing.T, addr string, send []byte, closeWrite bool, deadli
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode >= 200 {
-			answers = append(answers, answer{resp.StatusCode, resp.Header, string(body)})
+			answers = append(answers, answer{resp.StatusCode, resp.Header, string(body), resp.Close})
 			req = nil
 		}
-		if err != nil || resp.Close {
+		if err != nil {
 			return answers, !errors.Is(err, os.ErrDeadlineExceeded)
 		}
-		if len(answers) == max {
+		if len(answers) == max && !resp.Close {
 			return answers, false
 		}
 	}

@@ -103,13 +103,12 @@ func TestTLS(t *testing.T) {
 	s := startServer(t, strings.NewReplacer("@CERT@", cert.certFile, "@KEY@", cert.keyFile).Replace(tlsConfig))
 	s.url = "https://" + s.addr
 	s.client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: cert.pool},
-		// Offered, and not taken: see below.
+		TLSClientConfig:   &tls.Config{RootCAs: cert.pool},
 		ForceAttemptHTTP2: true,
 	}}
 	lamp := map[string]string{"X-Token": "s3cret", "Content-Type": "application/json"}
 
-	t.Run("a hook answers over HTTPS with TLS 1.2 or later and HTTP/1.1", func(t *testing.T) {
+	t.Run("a hook answers over HTTPS with TLS 1.2 or later and HTTP/2", func(t *testing.T) {
 		resp, body := s.do(t, request{method: "POST", path: "/post", header: lamp, body: `{"state":"on"}`})
 		if resp.StatusCode != 200 || body != "SUCCESS" {
 			t.Fatalf("got %d %q, want 200 SUCCESS", resp.StatusCode, body)
@@ -117,8 +116,8 @@ func TestTLS(t *testing.T) {
 		if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 			t.Errorf("connection state %+v, want TLS 1.2 or later", resp.TLS)
 		}
-		if resp.ProtoMajor != 1 {
-			t.Errorf("protocol %s, want HTTP/1.1 (net/http speaks HTTP/2 only on connections it wraps itself)", resp.Proto)
+		if resp.ProtoMajor != 2 {
+			t.Errorf("protocol %s, want HTTP/2 for a client that offers it", resp.Proto)
 		}
 		if got := s.deliveries(); len(got) != 1 || got[0].Hook != "lamp" {
 			t.Errorf("stored %+v, want one lamp delivery", got)
@@ -157,7 +156,7 @@ func TestTLS(t *testing.T) {
 		}
 	})
 
-	t.Run("Content-Length with Transfer-Encoding is refused inside TLS", func(t *testing.T) {
+	t.Run("HTTP/1.1 is spoken inside TLS; Content-Length with Transfer-Encoding closes the connection", func(t *testing.T) {
 		c, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: cert.pool})
 		if err != nil {
 			t.Fatal(err)
@@ -165,14 +164,18 @@ func TestTLS(t *testing.T) {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(15 * time.Second))
 		io.WriteString(c, "POST /post HTTP/1.1\r\nHost: x\r\nX-Token: s3cret\r\nContent-Type: application/json\r\n"+
-			"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"+chunked(`{"state":"on"}`, 4))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"+chunked(`{"state":"on"}`, 4)+closer)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 400 {
-			t.Errorf("got %d, want 400", resp.StatusCode)
+		if resp.StatusCode != 200 || !resp.Close {
+			t.Errorf("got %d (Connection: close %v), want 200 with Connection: close", resp.StatusCode, resp.Close)
+		}
+		if resp, err := http.ReadResponse(br, nil); err == nil {
+			t.Errorf("the request behind it was answered %d: the connection stayed open", resp.StatusCode)
 		}
 	})
 

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"io"
 	"net/http"
 	"net/netip"
 	"path"
@@ -41,12 +42,10 @@ func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 }
 
 func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if rc := rawConnFrom(r.Context()); rc != nil {
-		if err := rc.next(); err != nil {
-			w.Header().Set("Connection", "close")
-			writeError(w, r, err)
-			return
-		}
+	closeIfFramingSuspect(w, r)
+	if r.Method == http.MethodOptions && r.RequestURI == "*" {
+		answerOptions(w, r)
+		return
 	}
 	// ServeMux answers a path that needs cleaning, or a subtree's path
 	// without its slash, with a redirect; a webhook sender would not follow
@@ -60,6 +59,41 @@ func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// ServeHTTP, not the handler found above: it sets the path wildcards.
 	rt.mux.ServeHTTP(w, r)
+}
+
+// closeIfFramingSuspect makes net/http close the connection after the
+// answer to a request whose framing another server on the path may have
+// read differently, so that no request smuggled behind it is served.
+//
+// net/http frames a request with Transfer-Encoding by its chunked body and
+// drops any Content-Length (RFC 9112 §6.1 allows that), but keeps the
+// connection open, where RFC 9112 §6.1 requires it closed: a proxy in front
+// that framed the same bytes by Content-Length would send the rest of the
+// chunked body as the next request. An HTTP/1.0 request may carry
+// Transfer-Encoding too, which RFC 9112 §6.1 says to treat as faulty framing;
+// net/http ignores it and removes the header before the handler runs, so
+// every HTTP/1.0 connection is closed after its answer (HTTP/1.0 keep-alive
+// is rare, and webhook senders speak HTTP/1.1 or 2).
+//
+// Setting the header is what makes net/http close: it sees "Connection:
+// close" in the answer. HTTP/2 has neither Transfer-Encoding nor this
+// framing, and is left alone.
+func closeIfFramingSuspect(w http.ResponseWriter, r *http.Request) {
+	if len(r.TransferEncoding) > 0 || r.ProtoMajor == 1 && r.ProtoMinor == 0 {
+		w.Header().Set("Connection", "close")
+	}
+}
+
+// answerOptions answers "OPTIONS *" as net/http's own handler does (200,
+// no body; a body over 4 KiB closes the connection). It is served here, not
+// by net/http, so that such a request with Transfer-Encoding closes the
+// connection like any other (see closeIfFramingSuspect).
+func answerOptions(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }
 
 // healthReporter is a store that can tell it no longer accepts writes

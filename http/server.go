@@ -103,7 +103,9 @@ func NewServer(o Options) *Server {
 		WriteTimeout:      o.Limits.WriteTimeout,
 		IdleTimeout:       o.Limits.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
-		ConnContext:       withRawConn,
+		// "OPTIONS *" comes to the handler, which closes the connection
+		// after it when it had Transfer-Encoding (routes.ServeHTTP).
+		DisableGeneralOptionsHandler: true,
 	}
 	return s
 }
@@ -116,7 +118,7 @@ func (s *Server) SetHooks(hooks []*postbox.Hook) {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(&rawListener{Listener: ln})
+	err := s.srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
