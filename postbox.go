@@ -61,6 +61,22 @@ type Store interface {
 	Close() error
 }
 
+// Backlogger is a Store that can say how much work waits: the queue's lag,
+// for metrics and the admin API.
+type Backlogger interface {
+	Backlog(ctx context.Context) (Backlog, error)
+}
+
+// Backlog is the work a store holds: jobs of deliveries not yet done.
+type Backlog struct {
+	Jobs   int `json:"jobs"`   // every job with work left: due, claimed or waiting to retry
+	Due    int `json:"due"`    // due now and not claimed: waiting for a worker
+	Leased int `json:"leased"` // claimed by a queue: running or about to
+	// OldestDue is the due time of the job that has waited longest for a
+	// worker (claimed or not); zero when none is due.
+	OldestDue time.Time `json:"oldest_due,omitzero"`
+}
+
 // DeliveryFilter narrows Store.Deliveries. The zero value lists the newest
 // 100 deliveries of every hook.
 type DeliveryFilter struct {
