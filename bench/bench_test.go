@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,29 @@ func TestQuickRun(t *testing.T) {
 		case sc.Key == "e" && r.Exec.Done < r.OK:
 			// A sync hook answers after its action: every answer is a done action.
 			t.Errorf("scenario e: %d answered but only %d actions done", r.OK, r.Exec.Done)
+		}
+	}
+	// The delivery scenarios' plumbing: requests were accepted, their
+	// deliveries reached the sink and were timed, the hanging destination
+	// was called and the breaker's state was asked for.
+	for _, ds := range deliveryScenarios(true) {
+		i := slices.IndexFunc(rep.Delivery, func(r deliveryRow) bool { return r.Key == ds.Key })
+		if i < 0 {
+			t.Errorf("scenario %s: no row", ds.Key)
+			continue
+		}
+		r := rep.Delivery[i]
+		switch {
+		case r.Accepted == 0 || r.Arrived == 0:
+			t.Errorf("scenario %s: %d accepted, %d arrived at the sink (first error: %s)", ds.Key, r.Accepted, r.Arrived, r.FirstErr)
+		case r.ArrivalP50 == 0 || r.ArrivalMax == 0:
+			t.Errorf("scenario %s: arrivals not timed: p50 %v, max %v", ds.Key, r.ArrivalP50, r.ArrivalMax)
+		case ds.Rate > 0 && (r.Slots == 0 || r.LateMax == 0):
+			t.Errorf("scenario %s: %d slots, client lateness %v", ds.Key, r.Slots, r.LateMax)
+		case ds.HangRate > 0 && (r.Hang == nil || r.Hang.Calls == 0 || r.Hang.Breaker == ""):
+			t.Errorf("scenario %s: the hanging destination: %+v", ds.Key, r.Hang)
+		case ds.Conns > 0 && (r.Rates == nil || r.Rates.ArrivalRate <= 0 || r.Rates.AcceptedRate <= 0):
+			t.Errorf("scenario %s: rates %+v", ds.Key, r.Rates)
 		}
 	}
 	if rep.Binary.Built <= 0 {
@@ -144,5 +168,55 @@ func TestPercentile(t *testing.T) {
 	}
 	if got := percentile(nil, 50); got != 0 {
 		t.Errorf("p50 of nothing = %v", got)
+	}
+}
+
+// TestTimedBody checks that the sink reads back what a timed body carries,
+// and that every timed body has the same length (closed-loop requests
+// announce it in Content-Length before the time is known).
+func TestTimedBody(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		seq  uint64
+		sent int64
+	}{
+		{"a time of now", 42, time.Now().UnixNano()},
+		{"the zero time", 0, 0},
+		{"the largest sequence number", 1<<64 - 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := timedBody(nil, tt.seq, tt.sent)
+			if len(b) != len(timedBody(nil, 0, 0)) {
+				t.Errorf("length %d, want %d", len(b), len(timedBody(nil, 0, 0)))
+			}
+			if !json.Valid(b) {
+				t.Fatalf("not JSON: %s", b)
+			}
+			seq, sent, err := parseMarks(b)
+			if err != nil || seq != tt.seq || sent != tt.sent {
+				t.Errorf("read back %d, %d, %v; want %d, %d", seq, sent, err, tt.seq, tt.sent)
+			}
+		})
+	}
+	if _, _, err := parseMarks([]byte(payload)); err == nil {
+		t.Error("a body without bench_sent was read as timed")
+	}
+}
+
+// TestPercentileMissing checks that deliveries that never arrived rank
+// above every arrival.
+func TestPercentileMissing(t *testing.T) {
+	v := make([]int64, 98)
+	for i := range v {
+		v[i] = int64(i + 1)
+	}
+	if got := percentileMissing(v, 2, 50); got != 50 {
+		t.Errorf("p50 = %v, want 50", got)
+	}
+	if got := percentileMissing(v, 2, 99); got != -1 {
+		t.Errorf("p99 with 2 of 100 missing = %v, want -1", got)
+	}
+	if got := percentileMissing(v, 0, 100); got != 98 {
+		t.Errorf("max = %v, want 98", got)
 	}
 }

@@ -27,6 +27,9 @@ type loadSpec struct {
 	duration time.Duration // the measured window
 	timeout  time.Duration // per request
 	request  requestFunc
+	// window, when set, is called as the measured window starts (true)
+	// and ends (false), for counts taken beside the load's own.
+	window func(start bool)
 }
 
 // loadResult is what one load measured in its window.
@@ -63,9 +66,15 @@ func runLoad(ctx context.Context, spec loadSpec) loadResult {
 	sleep(ctx, spec.warmup)
 	phase.Store(phaseMeasure)
 	start := time.Now()
+	if spec.window != nil {
+		spec.window(true)
+	}
 	sleep(ctx, spec.duration)
 	phase.Store(phaseStop)
 	window := time.Since(start)
+	if spec.window != nil {
+		spec.window(false)
+	}
 	wg.Wait()
 
 	res := loadResult{Window: window, Statuses: map[int]int{}}

@@ -12,6 +12,17 @@
 //	f  an exec hook whose command runs 1 s (sleep 1), async: the command's
 //	   run time must not slow the answer (DESIGN.md)
 //
+// and, forwarding every delivery with an http action to a sink that the
+// harness runs on 127.0.0.1 and that records when each one arrived:
+//
+//	g  2,000 requests/s offered (open loop: sent on a schedule, whatever
+//	   the answers do) to a hook whose destination answers in 20 ms
+//	h  g, plus 50 requests/s to a second hook whose destination never
+//	   answers: the first hook's deliveries must not wait for it, and the
+//	   circuit breaker should open
+//	i  64 connections, closed loop, to a destination that answers at once:
+//	   deliveries per second against acceptance (and b)
+//
 // For each scenario and connection count it reports req/s, p50/p99/p99.9
 // latency, errors, the ratio to the ceiling, the server's CPU time per request
 // (which shares less of a busy machine's noise), RSS idle and at peak, and the
@@ -24,7 +35,8 @@
 //	go run ./bench -duration 10s [-runs 3] [-conns 1,16,64] [-json out.json] [-compare old.json]
 //	go run ./bench -quick   # a smoke run of a few seconds
 //
-// -only abc runs some scenarios (keep a and b: the ratios need them),
+// -scenarios b,e,g (or -only beg) runs some scenarios (keep a and b: the
+// ratios need them),
 // -postbox FILE measures a prebuilt binary (to compare two builds in one
 // sitting), -workers N sets postbox's queue size, -admin=false turns the
 // admin listener off, -v logs each server's pid (for perf record -p).
@@ -85,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 3, "repetitions; the median is reported")
 	conns := fs.String("conns", "1,16,64", "comma-separated connection `counts`")
 	fs.StringVar(&o.only, "only", "", "run only these scenario `keys`, e.g. ab (a is needed for ratios)")
+	fs.StringVar(&o.only, "scenarios", "", "run only these scenario `keys`, e.g. b,g,h,i (the same as -only)")
 	fs.StringVar(&o.postbox, "postbox", "", "measure this postbox `binary` instead of building ./cmd/postbox (to compare builds)")
 	fs.StringVar(&o.jsonOut, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&o.compare, "compare", "", "print the change from an earlier -json `file`")
@@ -146,6 +159,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			scs = append(scs, sc)
 		}
 	}
+	var dss []deliveryScenario
+	for _, ds := range deliveryScenarios(o.quick) {
+		if o.only == "" || strings.Contains(o.only, ds.Key) {
+			dss = append(dss, ds)
+		}
+	}
 	root, err := moduleRoot(ctx)
 	if err != nil {
 		return err
@@ -169,6 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// scenarios at one connection count follow each other, so that the
 	// ratios compare measurements taken close together.
 	samples := map[string]map[int][]sample{}
+	delivery := map[string][]deliverySample{}
 	m := &measurer{opts: o, bins: bins, tmp: tmp, logf: logf}
 	for i := range o.runs {
 		for _, c := range o.conns {
@@ -188,12 +208,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
+		for _, ds := range dss {
+			s, err := m.measureDelivery(ctx, ds)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ds.Key, err)
+			}
+			if r := s.Rates; r != nil {
+				if bs := samples["b"][ds.Conns]; len(bs) > i && bs[i].RPS > 0 {
+					r.VsB = r.ArrivalRate / bs[i].RPS
+				}
+			}
+			fmt.Fprintf(stderr, "run %d/%d, %s %-40s %d accepted, %d arrived, send→arrival p99 %s\n",
+				i+1, o.runs, ds.Key, ds.Name, s.Accepted, s.Arrived, arrivalText(s.ArrivalP99))
+			delivery[ds.Key] = append(delivery[ds.Key], s)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
 	}
 	rep.Machine.LoadEnd = loadAverage()
 	for _, sc := range scs {
 		for _, c := range o.conns {
-			rep.Rows = append(rep.Rows, aggregate(sc, c, samples[sc.Key][c], samples["a"][c], samples["b"][c]))
+			rep.Rows = append(rep.Rows, aggregate(sc, c, samples[sc.Key][c], samples["a"][c], samples["b"][c], samples["e"][c]))
 		}
+	}
+	for _, ds := range dss {
+		rep.Delivery = append(rep.Delivery, aggregateDelivery(ds, delivery[ds.Key]))
 	}
 	rep.Targets = checkTargets(rep)
 	printTable(stdout, rep)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/postbox/postbox"
@@ -55,7 +56,15 @@ type execStats struct {
 	DrainLimit time.Duration `json:"drain_limit"`
 	// DoneAfter is how many were done when the drain wait ended.
 	DoneAfter int `json:"done_after"`
+	// DrainRate is how many actions completed (done or failed) per second
+	// after the load, until the backlog was empty or DrainLimit passed; 0
+	// when there was nothing left to run.
+	DrainRate float64 `json:"drain_rate,omitempty"`
 }
+
+// drainRateLimit bounds the wait for the backlog of a scenario with
+// DrainRate to empty after its load.
+const drainRateLimit = 60 * time.Second
 
 // measurer runs measurements with the options and binaries of one run.
 type measurer struct {
@@ -118,8 +127,14 @@ func (m *measurer) measure(ctx context.Context, sc scenario, conns int) (sample,
 	s.P50, s.P99, s.P999 = percentile(res.Latencies, 50), percentile(res.Latencies, 99), percentile(res.Latencies, 99.9)
 	if sc.Exec {
 		drain := m.opts.drain
-		if sc.Slow {
+		switch {
+		case sc.Slow:
 			drain = 0
+		case sc.DrainRate && conns == slices.Max(m.opts.conns):
+			drain = drainRateLimit
+			if m.opts.quick {
+				drain = time.Second
+			}
 		}
 		if s.Exec, err = m.execStats(ctx, filepath.Join(dir, "data", "postbox.db"), res.Sent, elapsed, drain); err != nil {
 			return sample{}, err
@@ -159,7 +174,7 @@ func (m *measurer) startPostbox(ctx context.Context, sc scenario, dir, addr stri
 		return nil, 0, fmt.Errorf("restart: %w", err)
 	}
 	restart := p.Ready
-	p.Ready = first.Ready
+	p.Ready, p.admin = first.Ready, admin
 	return p, restart, nil
 }
 
@@ -189,7 +204,7 @@ func (m *measurer) execStats(ctx context.Context, path string, accepted int, ela
 	}
 	e := &execStats{Accepted: max(accepted, total), Done: done, Failed: failed,
 		Rate: float64(done) / elapsed.Seconds(), DrainLimit: drain, Drain: -1}
-	start := time.Now()
+	start, completed := time.Now(), done+failed
 	for {
 		if done+failed >= total {
 			e.Drain = time.Since(start)
@@ -198,10 +213,19 @@ func (m *measurer) execStats(ctx context.Context, path string, accepted int, ela
 		if time.Since(start) >= drain || ctx.Err() != nil {
 			break
 		}
-		sleep(ctx, 50*time.Millisecond)
+		// Counting scans the whole table: after the first second, do it
+		// seldom enough not to slow the drain it measures.
+		poll := 50 * time.Millisecond
+		if time.Since(start) > time.Second {
+			poll = time.Second
+		}
+		sleep(ctx, min(poll, drain-time.Since(start)))
 		if done, failed, total, err = count(); err != nil {
 			return nil, err
 		}
+	}
+	if n := done + failed - completed; n > 0 {
+		e.DrainRate = float64(n) / time.Since(start).Seconds()
 	}
 	e.DoneAfter = done
 	return e, nil

@@ -115,6 +115,9 @@ type proc struct {
 	// Ready is how long the process took from start to its first 200 on
 	// /healthz.
 	Ready time.Duration
+	// admin is postbox's admin listener, "off" when it has none; empty for
+	// the ceiling.
+	admin string
 }
 
 // startProc runs bin with args in dir and waits until http://addr/healthz

@@ -24,6 +24,8 @@ type report struct {
 	Workers  int           `json:"workers"` // postbox's queue workers; 0 means its default
 	Binary   binarySize    `json:"binary"`
 	Rows     []row         `json:"rows"`
+	// Delivery are the delivery scenarios (g, h, i), one each.
+	Delivery []deliveryRow `json:"delivery,omitempty"`
 	Targets  []target      `json:"targets"`
 }
 
@@ -55,6 +57,11 @@ type row struct {
 	VsCeiling float64 `json:"vs_ceiling"`
 	// VsB is the same ratio against scenario b (for the exec scenarios).
 	VsB float64 `json:"vs_b,omitempty"`
+	// DrainVsE is the median over runs of the backlog's drain rate after
+	// the load (Exec.DrainRate) divided by e's req/s at the same
+	// connections in the same run: how fast the queue runs actions
+	// once nothing else competes, against running them in the request.
+	DrainVsE float64 `json:"drain_vs_e,omitempty"`
 	// PerRun are the runs' own samples.
 	PerRun []sample `json:"per_run"`
 }
@@ -85,9 +92,9 @@ func medianOf[T cmp.Ordered](samples []sample, f func(sample) T) T {
 }
 
 // aggregate builds one row from a scenario's runs at one connection
-// count; ceiling and b are the same runs of scenarios a and b (nil when
-// absent).
-func aggregate(sc scenario, conns int, runs, ceiling, b []sample) row {
+// count; ceiling, b and e are the same runs of scenarios a, b and e (nil
+// when absent).
+func aggregate(sc scenario, conns int, runs, ceiling, b, e []sample) row {
 	r := row{Key: sc.Key, Name: sc.Name, Conns: conns, PerRun: runs}
 	r.RPS = medianOf(runs, func(s sample) float64 { return s.RPS })
 	r.P50 = medianOf(runs, func(s sample) time.Duration { return s.P50 })
@@ -122,14 +129,24 @@ func aggregate(sc scenario, conns int, runs, ceiling, b []sample) row {
 		r.VsB = ratio(b)
 	}
 	if sc.Exec && len(runs) > 0 && runs[0].Exec != nil {
-		e := &execStats{DrainLimit: runs[0].Exec.DrainLimit}
-		e.Accepted = medianOf(runs, func(s sample) int { return s.Exec.Accepted })
-		e.Done = medianOf(runs, func(s sample) int { return s.Exec.Done })
-		e.Failed = medianOf(runs, func(s sample) int { return s.Exec.Failed })
-		e.Rate = medianOf(runs, func(s sample) float64 { return s.Exec.Rate })
-		e.Drain = medianOf(runs, func(s sample) time.Duration { return s.Exec.Drain })
-		e.DoneAfter = medianOf(runs, func(s sample) int { return s.Exec.DoneAfter })
-		r.Exec = e
+		x := &execStats{DrainLimit: runs[0].Exec.DrainLimit}
+		x.Accepted = medianOf(runs, func(s sample) int { return s.Exec.Accepted })
+		x.Done = medianOf(runs, func(s sample) int { return s.Exec.Done })
+		x.Failed = medianOf(runs, func(s sample) int { return s.Exec.Failed })
+		x.Rate = medianOf(runs, func(s sample) float64 { return s.Exec.Rate })
+		x.Drain = medianOf(runs, func(s sample) time.Duration { return s.Exec.Drain })
+		x.DoneAfter = medianOf(runs, func(s sample) int { return s.Exec.DoneAfter })
+		x.DrainRate = medianOf(runs, func(s sample) float64 { return s.Exec.DrainRate })
+		r.Exec = x
+	}
+	if sc.DrainRate {
+		var rs []float64
+		for i := range min(len(runs), len(e)) {
+			if runs[i].Exec != nil && runs[i].Exec.DrainRate > 0 && e[i].RPS > 0 {
+				rs = append(rs, runs[i].Exec.DrainRate/e[i].RPS)
+			}
+		}
+		r.DrainVsE = median(rs)
 	}
 	return r
 }
@@ -192,7 +209,7 @@ func checkTargets(rep *report) []target {
 		bin += fmt.Sprintf(" (%s with a plain go build)", mb(rep.Binary.Unstripped))
 	}
 	ts = append(ts, target{"binary ≤ 25 MiB (as released: static, -trimpath -ldflags=\"-s -w\")", bin, rep.Binary.Built <= 25<<20})
-	return ts
+	return append(ts, deliveryTargets(rep)...)
 }
 
 func ms(d time.Duration) string {
@@ -251,9 +268,19 @@ func printTable(w io.Writer, rep *report) {
 			case e.Drain < 0:
 				drain = fmt.Sprintf("backlog not drained %v after the load (%d done by then)", e.DrainLimit, e.DoneAfter)
 			}
+			if e.DrainRate > 0 {
+				drain += fmt.Sprintf("; after the load it ran %.0f actions/s", e.DrainRate)
+				if r.DrainVsE > 0 {
+					drain += fmt.Sprintf(" (%s e's sync rate)", ratioText(r.DrainVsE))
+				}
+			}
 			fmt.Fprintf(w, "%s at %d conns: %d accepted, %d actions done when the load ended (%.0f/s), %d failed; %s\n",
 				r.Key, r.Conns, e.Accepted, e.Done, e.Rate, e.Failed, drain)
 		}
+	}
+	if len(rep.Delivery) > 0 {
+		fmt.Fprintln(w)
+		printDelivery(w, rep.Delivery)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "targets (DESIGN.md):")

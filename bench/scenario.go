@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // payload is a 2 KiB GitHub push event; every request carries it with its
@@ -50,6 +52,12 @@ type scenario struct {
 	// Slow marks an exec hook whose command outlasts the load: the harness
 	// does not wait for its backlog to drain.
 	Slow bool
+	// DrainRate measures, at the largest connection count, how fast the
+	// backlog of actions drains once the load ends (up to a minute).
+	DrainRate bool
+	// Timed puts the time of sending in each body (bench_sent), for a
+	// sink to measure when the delivery arrived.
+	Timed bool
 }
 
 // scenarios are the issue's five, in order, and f: DESIGN.md asks that exec
@@ -68,7 +76,7 @@ func scenarios() []scenario {
 			Hook: "  - id: bench\n" + tokenAuth + ok},
 		{Key: "c", Name: "github HMAC, durable store", Path: "/hooks/bench", GitHub: true,
 			Hook: "  - id: bench\n    auth: {github: {secret: " + benchSecret + "}}\n" + ok},
-		{Key: "d", Name: "exec /bin/true, async", Path: "/hooks/bench", Exec: true,
+		{Key: "d", Name: "exec /bin/true, async", Path: "/hooks/bench", Exec: true, DrainRate: true,
 			Hook: "  - id: bench\n" + tokenAuth + execAction + ok},
 		{Key: "e", Name: "exec /bin/true, sync", Path: "/hooks/bench", Exec: true,
 			Hook: "  - id: bench\n    mode: sync\n    timeout: 10s\n" + tokenAuth + execAction + ok},
@@ -99,9 +107,18 @@ func (s scenario) requests(host string) (requestFunc, error) {
 		return nil, errors.New("testdata/push.json has no " + seqField + " field")
 	}
 	before, after := payload[:at+len(seqField)], payload[at+len(seqField)+16:]
+	length := len(payload)
+	if s.Timed {
+		length = len(timedBody(nil, 0, 0))
+	}
 	head := "POST " + s.Path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: postbox-bench\r\n" +
-		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(payload)) + "\r\n"
+		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(length) + "\r\n"
 	return func(b []byte, seq uint64) []byte {
+		if s.Timed {
+			b = append(b, head...)
+			b = append(b, "X-Token: "+benchToken+"\r\n\r\n"...)
+			return timedBody(b, seq, time.Now().UnixNano())
+		}
 		var seqHex [16]byte
 		hex.Encode(seqHex[:], binary.BigEndian.AppendUint64(nil, seq))
 		b = append(b, head...)
@@ -123,4 +140,30 @@ func (s scenario) requests(host string) (requestFunc, error) {
 		b = append(b, seqHex[:]...)
 		return append(b, after...)
 	}, nil
+}
+
+// seqAt is the offset of bench_seq's 16 hex digits in payload.
+var seqAt = sync.OnceValue(func() int {
+	at := strings.Index(payload, seqField)
+	if at < 0 {
+		panic("testdata/push.json has no " + seqField + " field")
+	}
+	return at + len(seqField)
+})
+
+// timedBody appends payload to b with bench_seq set to seq and, after it,
+// a bench_sent field holding sent (UnixNano) in 19 digits, so that every
+// timed body has the same length.
+func timedBody(b []byte, seq uint64, sent int64) []byte {
+	at := seqAt()
+	b = append(b, payload[:at]...)
+	b = hex.AppendEncode(b, binary.BigEndian.AppendUint64(nil, seq))
+	b = append(b, `", `+sentField...)
+	digits := strconv.AppendInt(nil, sent, 10)
+	for range 19 - len(digits) {
+		b = append(b, '0')
+	}
+	b = append(b, digits...)
+	b = append(b, '"')
+	return append(b, payload[at+17:]...) // after the 16 digits and their quote
 }
