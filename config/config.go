@@ -35,6 +35,10 @@ type Config struct {
 	// AdminToken, when set, is required as a bearer token by the admin
 	// listener; it must be set when Admin is not a loopback address.
 	AdminToken string
+	// AdminHosts are the host names that the admin listener answers to
+	// besides localhost, IP addresses and its own listen host: any other
+	// Host header is refused, against DNS rebinding.
+	AdminHosts []string
 	Data       string // directory of the embedded store
 	Store      string // a store URL (postgres://...); empty means SQLite in Data
 	Limits     Limits
@@ -433,10 +437,11 @@ func findField(n *yaml.Node, field string, line int, value string) string {
 	return ""
 }
 
-// adminConfig is `admin: 127.0.0.1:8081` or `admin: {listen: ..., token: ...}`.
+// adminConfig is `admin: 127.0.0.1:8081` or `admin: {listen: ..., token: ..., hosts: [...]}`.
 type adminConfig struct {
-	Listen string `yaml:"listen"`
-	Token  string `yaml:"token"`
+	Listen string   `yaml:"listen"`
+	Token  string   `yaml:"token"`
+	Hosts  []string `yaml:"hosts"`
 }
 
 // UnmarshalYAML accepts the address alone or the mapping.

@@ -86,6 +86,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 		Listen:     orDefault(fc.Listen, DefaultListen),
 		Admin:      orDefault(fc.Admin.Listen, DefaultAdmin),
 		AdminToken: fc.Admin.Token,
+		AdminHosts: fc.Admin.Hosts,
 		Data:       orDefault(fc.Data, DefaultData),
 		Store:      fc.Store,
 		Workers:    fc.Workers,
@@ -117,6 +118,11 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 			l.addf(findKey(root, "admin"), "admin", "%q is not a host:port address (or off): %v", cfg.Admin, err)
 		} else if !isLoopback(cfg.Admin) && cfg.AdminToken == "" {
 			l.addf(findKey(root, "admin"), "admin", "listens on %s, beyond loopback, without a token: set admin: {listen: %s, token: ${POSTBOX_ADMIN_TOKEN}}", cfg.Admin, cfg.Admin)
+		}
+		for _, h := range cfg.AdminHosts {
+			if h == "" || strings.ContainsAny(h, "/@ ") {
+				l.addf(findKey(root, "admin"), "admin.hosts", "%q is not a host name: write it as a browser's Host header has it, e.g. postbox.example.com", h)
+			}
 		}
 	}
 	if cfg.Workers == 0 {

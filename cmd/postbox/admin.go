@@ -30,6 +30,8 @@ func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, no
 		Notify:   notify,
 		Logger:   logger.With("listener", "admin"),
 		HookBase: hookBase(cfg),
+		Addr:     cfg.Admin,
+		Hosts:    cfg.AdminHosts,
 	})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Admin)
 	if err != nil {
