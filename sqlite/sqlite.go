@@ -168,8 +168,10 @@ type op struct {
 }
 
 // Open opens (creating if needed) the database file at path and applies the
-// schema. The directory must exist.
+// schema. The directory must exist. The database and its -wal and -shm
+// files are made readable by their owner only (0600).
 func Open(ctx context.Context, path string) (*DB, error) {
+	restrictFiles(path)
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
@@ -184,6 +186,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	restrictFiles(path) // the -wal and -shm files exist now
 	var wal *walFile
 	if pipelinedSync {
 		// Only the writer's connection commits without fsync; the WAL
