@@ -150,6 +150,13 @@ func New(c Config) (*Action, error) {
 			errs = append(errs, &FieldError{field, "is set by postbox from the body and connection; leave it out"})
 			continue
 		}
+		if http.CanonicalHeaderKey(k) == "Host" && strings.Contains(c.Headers[k], "{{") {
+			// A proxy or load balancer at the configured address may
+			// route by Host: a delivery choosing it would choose the
+			// service, as with the host of the url.
+			errs = append(errs, &FieldError{field, "may not be a template: a delivery may not choose the host a call is for"})
+			continue
+		}
 		t, err := postbox.ParseTemplate(field, c.Headers[k])
 		if err != nil {
 			errs = append(errs, &FieldError{field, "is not a valid template: " + cleanErr(err)})

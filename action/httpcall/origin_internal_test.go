@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -85,4 +86,43 @@ func TestIsPrivate(t *testing.T) {
 			t.Errorf("isPrivate(%s) = %t, want %t", tt.addr, got, tt.private)
 		}
 	}
+}
+
+// FuzzURLValuesKeepTheOrigin renders URL templates that New accepts with
+// arbitrary values and checks that the request always goes to the origin
+// that the URL's text before its first {{ names, as net/url reads it.
+func FuzzURLValuesKeepTheOrigin(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/{{ .Payload.x }}", "@127.0.0.1:19999/x"},
+		{"/t/{{ .Payload.x }}/n", "127.0.0.1:19999%23"},
+		{"?q={{ .Payload.x }}", "#@evil"},
+		{"/{{ raw .Payload.x }}", `\\evil/x`},
+		{"#{{ .Payload.x }}", "//evil"},
+		{"/{{ if .Payload.x }}?{{ end }}{{ .Payload.x }}", "[::1]:80"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, tmpl, value string) {
+		src := "http://user@example.net:8080" + tmpl
+		a, err := New(Config{URL: src})
+		if err != nil {
+			return
+		}
+		lit, _, _ := strings.Cut(src, "{{")
+		want, err := url.Parse(lit)
+		if err != nil {
+			t.Fatalf("New accepted %q, whose literal part %q does not parse: %v", src, lit, err)
+		}
+		defer a.Close()
+		data := postbox.NewTemplateData(&postbox.Delivery{ID: "dlv_1"})
+		data.Payload = map[string]any{"x": value}
+		req, err := a.request(data)
+		if err != nil {
+			return // refused: nothing is sent
+		}
+		if req.URL.Scheme != want.Scheme || !strings.EqualFold(req.URL.Host, want.Host) || req.URL.User.String() != want.User.String() {
+			t.Fatalf("%q with x=%q goes to %s://%s@%s, not to %s://%s@%s",
+				src, value, req.URL.Scheme, req.URL.User, req.URL.Host, want.Scheme, want.User, want.Host)
+		}
+	})
 }

@@ -253,6 +253,15 @@ func TestPrivateDenyRefusesLoopbackAtDialTime(t *testing.T) {
 	}
 }
 
+func TestTheHostHeaderIsWrittenOut(t *testing.T) {
+	_, err := httpcall.New(httpcall.Config{URL: "https://example.net/", Headers: map[string]string{"host": "{{ .Payload.vhost }}"}})
+	if got := fields(err); len(got) != 1 || got[0] != "headers.host" {
+		t.Errorf("New = %v; want one problem with headers.host", err)
+	}
+	a := mustNew(t, httpcall.Config{URL: "https://example.net/", Headers: map[string]string{"Host": "api.example.net"}})
+	a.Close()
+}
+
 func TestPrivateMustBeAllowOrDeny(t *testing.T) {
 	_, err := httpcall.New(httpcall.Config{URL: "https://example.net/", Private: "no"})
 	if got := fields(err); len(got) != 1 || got[0] != "private" {
