@@ -56,8 +56,10 @@ type Config struct {
 	Hooks          []*postbox.Hook
 	// TLS, when not nil, makes the public listener serve HTTPS.
 	TLS *TLS
-	// Tree is the document as read, with ${ENV} and secret files expanded,
-	// for printing the effective configuration.
+	// Tree is the document as written, for printing the effective
+	// configuration: ${ENV} references and secret_file: paths are left as
+	// they are, so that no value from the environment or a secret file is
+	// in it, whatever the name of the key it is under.
 	Tree *yaml.Node
 }
 
@@ -179,7 +181,11 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	l.decode(root, "", &fc)
 	l.build(root, &fc)
 	l.buildTLS(findKey(root, "tls"), fc.TLS, l.cfg)
-	l.cfg.Tree = root
+	// Parsed again rather than copied: expand rewrote root in place.
+	var written yaml.Node
+	if err := yaml.Unmarshal(data, &written); err == nil && len(written.Content) > 0 {
+		l.cfg.Tree = written.Content[0]
+	}
 	if len(l.problems) > 0 {
 		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
 		return nil, l.problems

@@ -18,11 +18,14 @@ import (
 const redacted = "[redacted]"
 
 // printConfig writes the effective configuration as YAML: the file as
-// loaded (${ENV} and secret files expanded), with every default filled in
-// and every secret replaced by [redacted]. Secrets are found by where they
-// sit (secret, secrets, password, token keys; credential-like headers and
-// environment variables; passwords in URLs), so a secret written anywhere
-// else, such as in a command's arguments, is printed as it is.
+// written, with every default filled in and every secret replaced by
+// [redacted]. A value from the environment or a secret file is never
+// printed, whatever its key: it stays the ${NAME} reference or the
+// secret_file: path it was written as. Secrets written in the file itself
+// are found by where they sit (secret, secrets, password, token keys;
+// credential-like headers and environment variables; passwords in URLs),
+// so one written anywhere else, such as in a command's arguments, is
+// printed as it is: put it in the environment instead.
 func printConfig(w io.Writer, cfg *config.Config) error {
 	if cfg.Tree == nil {
 		return fmt.Errorf("print config: the configuration was not loaded from YAML")
@@ -30,7 +33,7 @@ func printConfig(w io.Writer, cfg *config.Config) error {
 	root := cloneNode(cfg.Tree)
 	fillDefaults(root, cfg)
 	redact(root, "")
-	root.HeadComment = "The effective configuration of " + yamlcomment.Line(cfg.File) + ": defaults filled in, secrets redacted."
+	root.HeadComment = "The effective configuration of " + yamlcomment.Line(cfg.File) + ": defaults filled in, secrets redacted, ${ENV} and secret files not expanded."
 	enc := yaml.NewEncoder(w)
 	enc.SetIndent(2)
 	if err := enc.Encode(root); err != nil {

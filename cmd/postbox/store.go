@@ -15,6 +15,10 @@ import (
 
 func dbPath(cfg *config.Config) string { return filepath.Join(cfg.Data, "postbox.db") }
 
+// dataDirMode is the mode of a data directory postbox creates: it holds
+// every delivery received, and only postbox's own user needs it.
+const dataDirMode = 0o700
+
 // storeName describes the store for logs, without a password.
 func storeName(cfg *config.Config) string {
 	if cfg.Store == "" {
@@ -53,7 +57,7 @@ func openStore(ctx context.Context, cfg *config.Config, forServe bool) (postbox.
 		}
 		return db, func() { db.Close() }, nil
 	}
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Data, dataDirMode); err != nil {
 		return nil, nil, fmt.Errorf("data directory: %w", err)
 	}
 	unlock, err := lockDir(cfg.Data)

@@ -78,7 +78,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return nil
 	}
 	_, statErr := os.Stat(dbPath(cfg))
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Data, dataDirMode); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	db, err := sqlite.Open(ctx, dbPath(cfg))
@@ -176,7 +176,7 @@ func openAddr(ctx context.Context, addr string, dst bool) (store postbox.Store, 
 		if !dst {
 			return nil, "", nil, fmt.Errorf("no store at %s: %w", path, err)
 		}
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, dataDirMode); err != nil {
 			return nil, "", nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
