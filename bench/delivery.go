@@ -219,7 +219,7 @@ func (m *measurer) measureDelivery(ctx context.Context, ds deliveryScenario) (de
 // openDelivery is g and h: the open-loop load(s), then the wait for the
 // accepted deliveries to arrive and, for h, for the breaker to open.
 func (m *measurer) openDelivery(ctx context.Context, ds deliveryScenario, p *proc, addr string, fast, hang *sink) (deliverySample, error) {
-	const inflight = 512
+	const inflight = 1024 // postbox's own admission limit (max_inflight) by default
 	client := newLoadClient(inflight)
 	defer client.CloseIdleConnections()
 	spec := openSpec{url: "http://" + addr + "/hooks/" + fastHook, token: benchToken, rate: ds.Rate,

@@ -139,7 +139,7 @@ func printDelivery(w io.Writer, rows []deliveryRow) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "late: how long after its slot the open-loop client sent a request; missed: slots not sent")
-	fmt.Fprintln(w, "because 512 requests were already waiting for answers.")
+	fmt.Fprintln(w, "because 1,024 requests (postbox's max_inflight) were already waiting for answers.")
 	for _, r := range rows {
 		if r.Non2xx+r.Errors > 0 {
 			fmt.Fprintf(w, "%s: %d non-2xx answers, %d errors (first: %s)\n", r.Key, r.Non2xx, r.Errors, r.FirstErr)

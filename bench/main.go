@@ -39,7 +39,8 @@
 // ratios need them),
 // -postbox FILE measures a prebuilt binary (to compare two builds in one
 // sitting), -workers N sets postbox's queue size, -admin=false turns the
-// admin listener off, -v logs each server's pid (for perf record -p).
+// admin listener off, -v logs each server's pid (for perf record -p),
+// -cpuprofile FILE profiles the harness itself (its generators and sinks).
 // Results are in docs/performance.md.
 package main
 
@@ -52,6 +53,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,6 +88,7 @@ type options struct {
 	admin    bool
 	quick    bool
 	verbose  bool
+	cpuProf  string // the harness's own CPU profile (its load generators and sinks)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -105,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.admin, "admin", true, "run postbox with its admin listener, as by default")
 	fs.BoolVar(&o.quick, "quick", false, "a smoke run: 1 run, 4 connections, 150ms loads")
 	fs.BoolVar(&o.verbose, "v", false, "log each measurement (with the server's pid, for perf) to stderr")
+	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write the harness's own CPU profile (load generator, sinks) to `file`")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -147,6 +151,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	logf := func(format string, args ...any) {
 		if o.verbose {
