@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests in this file drive issue 15's delivery engine through the
+// binary: http actions run in an I/O pool apart from the CPU pool of
+// commands, and each destination has its own concurrency cap, rate limit
+// and circuit breaker. Their destinations are destEndpoints.
+
+// destSend posts one delivery per id to hook, the JSON body {"id": id},
+// from clients concurrent clients, and returns the Postbox-Delivery of
+// each, by id. Any answer but 200 fails the test.
+func destSend(t *testing.T, s *server, hook string, clients int, ids ...string) map[string]string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		got  = map[string]string{}
+		errs []string
+		wg   sync.WaitGroup
+		next = make(chan string)
+	)
+	for range clients {
+		wg.Go(func() {
+			for id := range next {
+				resp, err := s.client.Post(s.url+"/hooks/"+hook, "application/json", strings.NewReader(`{"id":"`+id+`"}`))
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Sprintf("%s: %v", id, err))
+					mu.Unlock()
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				if resp.StatusCode != http.StatusOK {
+					errs = append(errs, fmt.Sprintf("%s: status %d", id, resp.StatusCode))
+				}
+				got[id] = resp.Header.Get("Postbox-Delivery")
+				mu.Unlock()
+			}
+		})
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d of %d deliveries to %s were not accepted: %s", len(errs), len(ids), hook, strings.Join(errs, "; "))
+	}
+	return got
+}
+
+// destIDs returns n ids: prefix-0, prefix-1, ...
+func destIDs(prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return ids
+}
+
+// hangingConfig has a hook whose destination never answers (within the
+// action's 30 s) beside one whose destination is healthy, on the fewest
+// CPU workers: before issue 15, 2 hanging calls took every worker.
+const hangingConfig = `
+listen: 127.0.0.1:0
+admin: off
+@STORE@
+workers: 2
+hooks:
+  - id: slow
+    actions:
+      - http: {url: "@SLOW@/hang", timeout: 30s}
+  - id: fast
+    actions:
+      - http: {url: "@FAST@/ok", timeout: 5s}
+`
+
+// TestDestinationThatHangsDoesNotDelayAnotherHook sends 8 deliveries to a
+// destination that never answers and, once all 8 calls hang there, 20 to
+// a healthy one: all 20 arrive within a few seconds. With http actions in
+// the 2-worker CPU pool (the engine before issue 15), 2 hanging calls
+// blocked every other delivery for 30 s.
+func TestDestinationThatHangsDoesNotDelayAnotherHook(t *testing.T) {
+	t.Parallel()
+	for _, st := range destStores {
+		t.Run(st.name, func(t *testing.T) {
+			const slowCalls, fastCalls = 8, 20
+			slow := newDestEndpoint(t, true, 0, 0)
+			fast := newDestEndpoint(t, false, 0, 0)
+			s := startServer(t, destConfig(hangingConfig, st.line(t), "@SLOW@", slow.URL, "@FAST@", fast.URL))
+			// Let the hanging calls answer before the server stops, so
+			// that it stops at once rather than after its grace period.
+			t.Cleanup(slow.unblock)
+
+			destSend(t, s, "slow", 4, destIDs("slow", slowCalls)...)
+			eventually(t, 10*time.Second, func() string {
+				if _, n := slow.seen(); n < slowCalls {
+					return fmt.Sprintf("%d of %d calls to the hanging destination in flight: something caps them below the I/O pool and the destination's concurrency (64)", n, slowCalls)
+				}
+				return ""
+			})
+
+			sent := time.Now()
+			destSend(t, s, "fast", 4, destIDs("fast", fastCalls)...)
+			eventually(t, 5*time.Second, func() string {
+				if got, _ := fast.seen(); len(got) < fastCalls {
+					return fmt.Sprintf("%d of %d deliveries reached the healthy destination while %d calls hang at the other", len(got), fastCalls, slowCalls)
+				}
+				return ""
+			})
+			got, _ := fast.seen()
+			last := got[len(got)-1].at.Sub(sent)
+			if _, n := slow.seen(); n != slowCalls {
+				t.Errorf("%d calls in flight at the hanging destination after the healthy one got its deliveries, want still %d", n, slowCalls)
+			}
+			if calls, _ := slow.seen(); len(calls) != slowCalls {
+				t.Errorf("the hanging destination was called %d times, want %d (no retry before the 30 s timeout)", len(calls), slowCalls)
+			}
+			t.Logf("%d calls hanging; %d deliveries to the other destination all arrived %s after they were first sent",
+				slowCalls, fastCalls, last.Round(time.Millisecond))
+		})
+	}
+}
+
+// rateConfig paces the calls to @RATED@ at 20 a second, one at a time.
+const rateConfig = `
+listen: 127.0.0.1:0
+admin: off
+data: ./data
+destinations:
+  "@RATED@": {rate: 20/s, burst: 1}
+hooks:
+  - id: paced
+    actions:
+      - http: {url: "@RATED@/in", timeout: 5s}
+`
+
+// TestDestinationRateLimitIsHonouredWithinTenPercent sends 41 deliveries
+// at once to a destination limited to 20 calls a second with a burst of 1:
+// the 40 intervals between the calls' arrivals make 20/s within 10%, and
+// no 11 calls in a row come faster than the token bucket allows.
+func TestDestinationRateLimitIsHonouredWithinTenPercent(t *testing.T) {
+	t.Parallel()
+	const n, rate = 41, 20.0
+	e := newDestEndpoint(t, false, 0, 0)
+	s := startServer(t, strings.ReplaceAll(rateConfig, "@RATED@", e.URL))
+	destSend(t, s, "paced", 8, destIDs("paced", n)...)
+	eventually(t, 10*time.Second, func() string {
+		if got, _ := e.seen(); len(got) < n {
+			return fmt.Sprintf("%d of %d calls arrived", len(got), n)
+		}
+		return ""
+	})
+	got, _ := e.seen()
+	if len(got) != n {
+		t.Fatalf("%d calls arrived, want %d", len(got), n)
+	}
+	span := got[n-1].at.Sub(got[0].at)
+	measured := float64(n-1) / span.Seconds()
+	t.Logf("%d calls in %s: %.2f/s for a limit of %.0f/s", n, span.Round(time.Millisecond), measured, rate)
+	if measured < rate*0.9 || measured > rate*1.1 {
+		t.Errorf("the calls arrived at %.2f/s (%d in %s), want %.0f/s within 10%%", measured, n, span, rate)
+	}
+	// With a burst of 1, any 11 calls in a row take at least 10 intervals
+	// of the rate less one; 50 ms of slack for the loopback's jitter.
+	const window = 10
+	least := time.Duration(float64(window-1)/rate*float64(time.Second)) - 50*time.Millisecond
+	for i := window; i < n; i++ {
+		if d := got[i].at.Sub(got[i-window].at); d < least {
+			t.Errorf("calls %d to %d arrived within %s, want at least %s at %.0f/s with a burst of 1", i-window, i, d, least, rate)
+			break
+		}
+	}
+}
