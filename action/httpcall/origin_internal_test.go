@@ -88,34 +88,57 @@ func TestIsPrivate(t *testing.T) {
 	}
 }
 
-// FuzzURLValuesKeepTheOrigin renders URL templates that New accepts with
-// arbitrary values and checks that the request always goes to the origin
-// that the URL's text before its first {{ names, as net/url reads it.
+// FuzzURLValuesKeepTheOrigin renders URL templates that New accepts,
+// literal text then one of a few template shapes, with arbitrary values,
+// and checks that the request always goes to the origin that the URL's
+// text before its first {{ names, as net/url reads it. (The templates
+// are the operator's; the values are what a delivery controls.)
 func FuzzURLValuesKeepTheOrigin(f *testing.F) {
-	for _, s := range [][2]string{
-		{"/{{ .Payload.x }}", "@127.0.0.1:19999/x"},
-		{"/t/{{ .Payload.x }}/n", "127.0.0.1:19999%23"},
-		{"?q={{ .Payload.x }}", "#@evil"},
-		{"/{{ raw .Payload.x }}", `\\evil/x`},
-		{"#{{ .Payload.x }}", "//evil"},
-		{"/{{ if .Payload.x }}?{{ end }}{{ .Payload.x }}", "[::1]:80"},
-	} {
-		f.Add(s[0], s[1])
+	shapes := []string{
+		"{{ .Payload.x }}",
+		"{{ raw .Payload.x }}",
+		"{{ urlquery .Payload.x }}",
+		"{{ .Payload.x }}?q={{ .Payload.x }}#{{ .Payload.x }}",
+		"{{ if .Payload.x }}?{{ end }}{{ .Payload.x }}",
+		"{{ range .Payload.l }}{{ . }}{{ end }}",
 	}
-	f.Fuzz(func(t *testing.T, tmpl, value string) {
-		src := "http://user@example.net:8080" + tmpl
+	for _, s := range []struct {
+		shape      uint8
+		lit, value string
+	}{
+		{0, "/", "@127.0.0.1:19999/x"},
+		{0, "/t/", "127.0.0.1:19999%23"},
+		{3, "/", "#@evil"},
+		{1, "/", `\\evil/x`},
+		{4, "#", "//evil"},
+		{5, "?", "[::1]:80"},
+		{0, "", "@evil"},
+	} {
+		f.Add(s.shape, s.lit, s.value)
+	}
+	f.Fuzz(func(t *testing.T, shape uint8, lit, value string) {
+		if strings.Contains(lit, "{{") {
+			return
+		}
+		src := "http://user@example.net:8080" + lit + shapes[int(shape)%len(shapes)]
 		a, err := New(Config{URL: src})
 		if err != nil {
 			return
 		}
-		lit, _, _ := strings.Cut(src, "{{")
-		want, err := url.Parse(lit)
-		if err != nil {
-			t.Fatalf("New accepted %q, whose literal part %q does not parse: %v", src, lit, err)
-		}
 		defer a.Close()
+		// The authority ends at the first /, ? or # after the scheme
+		// (RFC 3986, 3.2).
+		rest := strings.TrimPrefix(src, "http://")
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 || end > strings.Index(rest, "{{") {
+			t.Fatalf("New accepted %q, whose authority does not end before the first {{", src)
+		}
+		want, err := url.Parse("http://" + rest[:end] + "/")
+		if err != nil {
+			t.Fatalf("New accepted %q, whose authority does not parse: %v", src, err)
+		}
 		data := postbox.NewTemplateData(&postbox.Delivery{ID: "dlv_1"})
-		data.Payload = map[string]any{"x": value}
+		data.Payload = map[string]any{"x": value, "l": []any{value, value}}
 		req, err := a.request(data)
 		if err != nil {
 			return // refused: nothing is sent
