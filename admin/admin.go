@@ -68,6 +68,9 @@ type Options struct {
 	Buffer int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Queue shows the destinations and resumes them; nil means the API
+	// lists none.
+	Queue Queue
 }
 
 // Server serves the admin API, the live feed, the console and /metrics,
@@ -84,6 +87,7 @@ type Server struct {
 	hookBase string
 	now      func() time.Time
 
+	queue   Queue
 	hooks   atomic.Pointer[hookSet]
 	metrics *metrics
 	stats   *statsCache
@@ -110,7 +114,7 @@ type commitObservable interface {
 func New(o Options) *Server {
 	s := &Server{store: o.Store, notify: o.Notify, logger: o.Logger, hookBase: strings.TrimSuffix(o.HookBase, "/"),
 		now: o.Now, keepAlive: o.KeepAlive, sessions: newSessions(o.SessionTTL), throttle: newThrottle(),
-		hosts: newHostSet(o.Addr, o.Hosts)}
+		hosts: newHostSet(o.Addr, o.Hosts), queue: o.Queue}
 	if s.notify == nil {
 		s.notify = func() {}
 	}
@@ -143,6 +147,7 @@ func New(o Options) *Server {
 	s.recent = newRecent()
 	s.hub = newHub(buffer, s.metrics.sseDropped)
 	s.metrics.subscribersGauge(s.hub)
+	s.metrics.reg.Register(s.queueCollector())
 	s.assets = loadAssets(s.token != nil)
 	if c, ok := s.store.(commitObservable); ok {
 		c.SetCommitObserver(s.metrics.observeCommit)

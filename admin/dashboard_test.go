@@ -32,10 +32,11 @@ func TestDashboardUsesExposedMetrics(t *testing.T) {
 		t.Fatalf("the dashboard is not JSON: %v", err)
 	}
 
-	f := newFixture(t)
+	f := newFixture(t, withQueue)
 	f.add("lamp", 1, time.Now(), `{}`)
 	f.srv.Request(postbox.RequestEvent{Time: f.now, Hook: "lamp", Status: 401})
-	f.srv.Attempt(postbox.AttemptEvent{Hook: "lamp", Next: postbox.StateDead, Attempt: postbox.Attempt{Kind: "exec", Outcome: postbox.OutcomeError}})
+	f.srv.Attempt(postbox.AttemptEvent{Hook: "lamp", Next: postbox.StateDead, Destination: "exec:/bin/lamp",
+		Attempt: postbox.Attempt{Kind: "exec", Outcome: postbox.OutcomeError}})
 	f.srv.Request(postbox.RequestEvent{Time: f.now, Hook: "lamp", Status: 200, Delivery: "x"})
 	_, body := f.do("GET", "/metrics", "")
 	exposed := map[string]bool{}

@@ -43,6 +43,7 @@ type metrics struct {
 	actionDuration  *prom.HistogramVec
 	deadTotal       *prom.CounterVec
 	sseDropped      *prom.Counter
+	queue           *queueMetrics
 }
 
 func newMetrics(stats *statsCache) *metrics {
@@ -77,12 +78,14 @@ func newMetrics(stats *statsCache) *metrics {
 			"Deliveries that became dead (an action failed its last retry) since the process started, by hook.",
 			"hook"),
 		sseDropped: sseDropped.With(),
+		queue:      newQueueMetrics(),
 	}
 	m.reg.Register(m.requests, m.requestDuration, m.rejections, commitDuration, commitBatch,
 		m.attempts, m.actionDuration, m.deadTotal, sseDropped,
 		newStoreCollector(stats),
 		prom.GoCollector(),
 		prom.ProcessCollector())
+	m.reg.Register(m.queue.collectors()...)
 	return m
 }
 
@@ -112,6 +115,7 @@ func (m *metrics) attempt(ev postbox.AttemptEvent) {
 	if ev.Next == postbox.StateDead {
 		m.deadTotal.With(ev.Hook).Inc()
 	}
+	m.queue.attempt(ev)
 }
 
 // observeCommit is the store's commit observer.

@@ -18,8 +18,8 @@ func exposition(t *testing.T, f *fixture) string {
 	d := f.add("lamp", 1, time.Now(), `{}`)
 	f.srv.Request(postbox.RequestEvent{Time: f.now, Hook: "lamp", Status: 200, Delivery: d.ID, Duration: time.Millisecond})
 	f.srv.Request(postbox.RequestEvent{Time: f.now, Hook: "lamp", Status: 401, Reason: "x"})
-	f.srv.Attempt(postbox.AttemptEvent{Hook: "lamp", Next: postbox.StateDead,
-		Attempt: postbox.Attempt{Kind: "exec", Outcome: postbox.OutcomeTimeout, Duration: 2 * time.Second}})
+	f.srv.Attempt(postbox.AttemptEvent{Hook: "lamp", Next: postbox.StateDead, Destination: "exec:/bin/lamp", Received: time.Now(),
+		Attempt: postbox.Attempt{Kind: "exec", Outcome: postbox.OutcomeTimeout, Duration: 2 * time.Second, N: 1, Started: time.Now()}})
 	status, body := f.do("GET", "/metrics", "")
 	if status != http.StatusOK {
 		t.Fatalf("/metrics: %d %s", status, body)
@@ -42,12 +42,26 @@ func TestMetricsKeepTheirNamesHelpAndTypes(t *testing.T) {
 # TYPE postbox_deliveries gauge
 # HELP postbox_deliveries_dead_total Deliveries that became dead (an action failed its last retry) since the process started, by hook.
 # TYPE postbox_deliveries_dead_total counter
+# HELP postbox_delivery_done_lag_seconds Time from a delivery's receipt to the end of its last action's successful attempt.
+# TYPE postbox_delivery_done_lag_seconds histogram
+# HELP postbox_delivery_first_attempt_lag_seconds Time from a delivery's receipt to the start of its first attempt.
+# TYPE postbox_delivery_first_attempt_lag_seconds histogram
+# HELP postbox_destination_attempts_total Attempts at actions, by destination (scheme://host:port, broker, exec:command) and outcome.
+# TYPE postbox_destination_attempts_total counter
+# HELP postbox_destination_in_flight Calls under way to each destination.
+# TYPE postbox_destination_in_flight gauge
+# HELP postbox_destination_state 1 for each destination's breaker state (closed, open, half-open, paused).
+# TYPE postbox_destination_state gauge
 # HELP postbox_live_events_dropped_total Live-feed events dropped because a subscriber was behind.
 # TYPE postbox_live_events_dropped_total counter
 # HELP postbox_live_subscribers Open live-feed (SSE) streams.
 # TYPE postbox_live_subscribers gauge
 # HELP postbox_queue_depth Deliveries whose actions have not finished (state pending), by hook.
 # TYPE postbox_queue_depth gauge
+# HELP postbox_queue_jobs Jobs with work left, by state: due (waiting for a worker), claimed (running or about to), all (with retries not yet due).
+# TYPE postbox_queue_jobs gauge
+# HELP postbox_queue_oldest_due_seconds Age of the job that has waited longest for a worker since it became due (0 when none waits).
+# TYPE postbox_queue_oldest_due_seconds gauge
 # HELP postbox_rejections_total Requests refused, by hook and reason class (auth, method, too_large, bad_request, not_found, unavailable, ...).
 # TYPE postbox_rejections_total counter
 # HELP postbox_request_duration_seconds Time from the start of a hook request to its answer, by hook.
@@ -62,7 +76,7 @@ func TestMetricsKeepTheirNamesHelpAndTypes(t *testing.T) {
 # TYPE postbox_store_commit_duration_seconds histogram
 `
 	var got []string
-	for _, line := range strings.Split(exposition(t, newFixture(t)), "\n") {
+	for _, line := range strings.Split(exposition(t, newFixture(t, withQueue)), "\n") {
 		if strings.HasPrefix(line, "# HELP postbox_") || strings.HasPrefix(line, "# TYPE postbox_") {
 			got = append(got, line)
 		}
@@ -77,14 +91,16 @@ func TestMetricsKeepTheirNamesHelpAndTypes(t *testing.T) {
 // the change.
 func TestMetricsKeepTheirBuckets(t *testing.T) {
 	want := map[string]string{
-		"postbox_request_duration_seconds":      "0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf",
-		"postbox_action_duration_seconds":       "0.001 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 300 +Inf",
-		"postbox_store_commit_duration_seconds": "0.00025 0.0005 0.001 0.002 0.004 0.008 0.016 0.032 0.064 0.128 0.256 0.512 1.024 2.048 +Inf",
-		"postbox_store_commit_batch_size":       "1 2 4 8 16 32 64 128 256 +Inf",
+		"postbox_request_duration_seconds":           "0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf",
+		"postbox_action_duration_seconds":            "0.001 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 300 +Inf",
+		"postbox_store_commit_duration_seconds":      "0.00025 0.0005 0.001 0.002 0.004 0.008 0.016 0.032 0.064 0.128 0.256 0.512 1.024 2.048 +Inf",
+		"postbox_store_commit_batch_size":            "1 2 4 8 16 32 64 128 256 +Inf",
+		"postbox_delivery_first_attempt_lag_seconds": "0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 300 900 3600 +Inf",
+		"postbox_delivery_done_lag_seconds":          "0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 300 900 3600 +Inf",
 	}
 	bucket := regexp.MustCompile(`^(postbox_[a-z_]+)_bucket\{(?:[a-z]+="[^"]*",)*le="([^"]+)"\} \d+$`)
 	got := map[string][]string{}
-	for _, line := range strings.Split(exposition(t, newFixture(t)), "\n") {
+	for _, line := range strings.Split(exposition(t, newFixture(t, withQueue)), "\n") {
 		m := bucket.FindStringSubmatch(line)
 		if m == nil {
 			continue

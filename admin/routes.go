@@ -19,6 +19,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /api/stats/minutes", s.handleMinutes())
 	mux.Handle("GET /api/rejections", s.handleRejections())
 	mux.Handle("GET /api/events", s.handleEvents())
+	mux.Handle("GET /api/destinations", s.handleDestinations())
+	mux.Handle("POST /api/destinations/resume", s.handleResume())
+	mux.Handle("GET /api/backlog", s.handleBacklog())
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, postbox.Errorf(postbox.ENOTFOUND, "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
 	}))

@@ -19,12 +19,13 @@ import (
 // queue report to, and a function that stops the listener. notify wakes
 // the queue after a replay. A store with SetCommitObserver(func(d
 // time.Duration, n int)) reports its commits for metrics.
-func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, notify func(), logger *slog.Logger) (postbox.Observer, func(context.Context), error) {
+func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, q admin.Queue, notify func(), logger *slog.Logger) (postbox.Observer, func(context.Context), error) {
 	if cfg.Admin == "off" {
 		return postbox.NopObserver{}, func(context.Context) {}, nil
 	}
 	srv := admin.New(admin.Options{
 		Store:    store,
+		Queue:    q,
 		Hooks:    cfg.Hooks,
 		Token:    cfg.AdminToken,
 		Notify:   notify,

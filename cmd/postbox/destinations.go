@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync/atomic"
+
 	"github.com/postbox/postbox/config"
 	"github.com/postbox/postbox/queue"
 )
@@ -17,4 +19,22 @@ func destinationPolicies(ds map[string]config.Destination) map[string]queue.Poli
 			Failures: d.Failures, Cooldown: d.Cooldown, MaxCooldown: d.MaxCooldown}
 	}
 	return out
+}
+
+// queueRef lets the admin listener, which starts first, reach the queue
+// made after it.
+type queueRef struct{ p atomic.Pointer[queue.Queue] }
+
+func (r *queueRef) Destinations() []queue.DestinationStatus {
+	if q := r.p.Load(); q != nil {
+		return q.Destinations()
+	}
+	return nil
+}
+
+func (r *queueRef) Resume(name string) error {
+	if q := r.p.Load(); q != nil {
+		return q.Resume(name)
+	}
+	return queue.ErrUnknownDestination
 }

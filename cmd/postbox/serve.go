@@ -68,13 +68,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	var q *queue.Queue
-	observer, stopAdmin, err := startAdmin(ctx, cfg, db, func() { q.Notify() }, logger)
+	qref := &queueRef{}
+	observer, stopAdmin, err := startAdmin(ctx, cfg, db, qref, func() { q.Notify() }, logger)
 	if err != nil {
 		return err
 	}
 	defer stopAdmin(context.Background())
 	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, IOWorkers: cfg.IOWorkers,
 		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer})
+	qref.p.Store(q)
 	srv := phttp.NewServer(phttp.Options{
 		Store:          db,
 		Logger:         logger,
