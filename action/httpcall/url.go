@@ -80,7 +80,7 @@ func originOf(s string) (origin, error) {
 func (o origin) check(rendered string) error {
 	got, err := originOf(rendered)
 	if err != nil {
-		return err
+		return fmt.Errorf("rendered, it %w", err)
 	}
 	switch {
 	case got.scheme != o.scheme:
