@@ -182,3 +182,106 @@ func TestDestinationRateLimitIsHonouredWithinTenPercent(t *testing.T) {
 		}
 	}
 }
+
+// breakerConfig retries @SHAKY@'s calls every 10-20 ms, and opens its
+// breaker after 3 failures in a row for 500 ms, doubling to 2 s.
+const breakerConfig = `
+listen: 127.0.0.1:0
+admin: off
+data: ./data
+destinations:
+  "@SHAKY@": {breaker: {failures: 3, cooldown: 500ms, max_cooldown: 2s}}
+hooks:
+  - id: shaky
+    retry: {attempts: 20, backoff: 10ms, max_backoff: 20ms}
+    actions:
+      - http: {url: "@SHAKY@/in", timeout: 5s, headers: {X-Delivery: "{{ .Delivery.ID }}"}}
+`
+
+// breakerOpened matches the log record of name's breaker opening.
+func breakerOpened(name string) func(record) bool {
+	return func(r record) bool {
+		return r["msg"] == "destination failing; its circuit breaker is open, its jobs wait in the store" && r["destination"] == name
+	}
+}
+
+// TestDestinationBreakerOpensProbesAndCloses sends a delivery to a
+// destination that answers 503 (after 50 ms): after 3 calls its breaker
+// opens, and no call goes during the 500 ms cooldown though the delivery's
+// retries are due every 10-20 ms. Three more deliveries wait in the store
+// meanwhile. One probe goes after the cooldown, alone; it fails, and the
+// next cooldown is twice as long. The destination is made healthy: the
+// second probe succeeds, the breaker closes and all four deliveries end
+// done, after 4 failed calls and 4 good ones.
+func TestDestinationBreakerOpensProbesAndCloses(t *testing.T) {
+	t.Parallel()
+	e := newDestEndpoint(t, false, 50*time.Millisecond, http.StatusServiceUnavailable)
+	s := startServer(t, strings.ReplaceAll(breakerConfig, "@SHAKY@", e.URL))
+	waitOpen := func(from int) (record, int) {
+		t.Helper()
+		r, err := s.logs.waitFrom(from, 10*time.Second, s.exited, breakerOpened(e.name()))
+		if err != nil {
+			calls, _ := e.seen()
+			t.Fatalf("waiting for the breaker of %s to open after %d calls: %v", e.name(), len(calls), err)
+		}
+		calls, _ := e.seen()
+		return r, len(calls)
+	}
+
+	first := destSend(t, s, "shaky", 1, "first")
+	r, calls := waitOpen(0)
+	if calls != 3 || r["failures"] != 3.0 {
+		t.Fatalf("the breaker opened after %d calls, logging %v failures; want 3 (breaker.failures)", calls, r["failures"])
+	}
+	from := s.logs.len()
+	later := destSend(t, s, "shaky", 3, "second", "third", "fourth")
+
+	// The first probe fails: the breaker opens again, for twice as long.
+	r, calls = waitOpen(from)
+	if calls != 4 || r["failures"] != 4.0 {
+		t.Fatalf("the breaker opened again after %d calls in all, logging %v failures; want one probe (4 calls, 4 failures)", calls, r["failures"])
+	}
+	e.status.Store(http.StatusOK)
+
+	ids := []string{first["first"], later["second"], later["third"], later["fourth"]}
+	for _, id := range ids {
+		waitSettled(t, s, 0, id)
+	}
+	got, _ := e.seen()
+	var statuses []string
+	for _, a := range got {
+		statuses = append(statuses, fmt.Sprint(a.status))
+	}
+	if want := "503 503 503 503 200 200 200 200"; strings.Join(statuses, " ") != want {
+		t.Fatalf("the destination answered %s, want %s", strings.Join(statuses, " "), want)
+	}
+	// Call 3 opened the breaker when its answer came, 50 ms after it
+	// arrived; calls 4 and 5 are the probes.
+	const delay, cooldown, slack = 50 * time.Millisecond, 500 * time.Millisecond, time.Second
+	for i, want := range []time.Duration{cooldown, 2 * cooldown} {
+		probe := 3 + i
+		gap := got[probe].at.Sub(got[probe-1].at)
+		if gap < delay+want || gap > delay+want+slack {
+			t.Errorf("probe %d went %s after the call before it, want after the %s cooldown (and its 50 ms answer), within %s", i+1, gap, want, slack)
+		}
+		if got[probe].concurrent != 1 {
+			t.Errorf("probe %d had %d calls in flight with it, want it alone", i+1, got[probe].concurrent)
+		}
+	}
+	for _, id := range ids {
+		if d := s.delivery(id); d.State != "done" {
+			t.Errorf("delivery %s is %s after %s, want done", id, d.State, attempts(d))
+		}
+	}
+	t.Logf("calls at %s", destOffsets(got))
+}
+
+// destOffsets writes the arrival of each call after the first's, and its
+// answer, e.g. "0s:503 12ms:503".
+func destOffsets(calls []destArrival) string {
+	var w []string
+	for _, c := range calls {
+		w = append(w, fmt.Sprintf("%s:%d", c.at.Sub(calls[0].at).Round(time.Millisecond), c.status))
+	}
+	return strings.Join(w, " ")
+}
