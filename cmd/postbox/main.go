@@ -48,6 +48,7 @@ Usage:
   postbox deliveries list --config FILE [--hook ID] [--state S] [--limit N] [--json]
   postbox deliveries show --config FILE [--json] ID
   postbox deliveries replay --config FILE ID... | [--hook ID] [--state dead] [--since 24h]
+  postbox destinations --config FILE [--json] [--resume NAME]   each destination's breaker, limits and calls (from the running server)
   postbox migrate    --config FILE   bring the configured store's schema up to date
   postbox store copy --from ADDR --to ADDR   copy every delivery between stores (sqlite:PATH, postgres://...)
   postbox import     FILE            convert adnanh/webhook hooks (hooks.json|yaml) to postbox YAML
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCheck(rest, getenv, stdout, stderr)
 	case "deliveries":
 		return runDeliveries(ctx, rest, getenv, stdout, stderr)
+	case "destinations":
+		return runDestinations(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "store":
