@@ -210,9 +210,13 @@ func newClient(denyPrivate bool) *http.Client {
 	if denyPrivate {
 		tr.Proxy = nil
 	}
-	tr.MaxIdleConns = 64
-	tr.MaxIdleConnsPerHost = 16
-	tr.MaxConnsPerHost = 64
+	// The queue caps the calls to a destination (destinations: concurrency,
+	// 64 by default, at most the I/O pool's 256); the pool keeps as many
+	// connections alive, so that a busy destination is not redialled for
+	// every call beyond a few.
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 256
+	tr.MaxConnsPerHost = 0
 	tr.IdleConnTimeout = 90 * time.Second
 	tr.TLSHandshakeTimeout = 10 * time.Second
 	tr.ResponseHeaderTimeout = 0 // the call's own timeout covers it
