@@ -178,13 +178,14 @@ func (s *Server) Close() {
 	s.closeOnce.Do(s.hub.close)
 }
 
-// ServeHTTP serves r once it passed, in order: the Host check, the
-// cross-origin check, the token (or session) check and, for a request
-// with a body that can change something, the JSON check (see guard.go).
+// ServeHTTP serves r once it passed, in order: the Host check (the bearer
+// token exempts from it), the cross-origin check, the token (or session)
+// check and, for a request with a body that can change something, the
+// JSON check (see guard.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	if err := s.checkHost(r); err != nil {
+	if err := s.checkHost(r); err != nil && !s.bearer(r) {
 		s.refuse(w, r, err)
 		return
 	}
@@ -229,12 +230,22 @@ func (s *Server) authorized(r *http.Request) bool {
 		return true
 	}
 	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return equal([]byte(strings.TrimSpace(a[7:])), s.token)
+		return s.bearer(r)
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		return s.sessions.valid(c.Value, s.now())
 	}
 	return false
+}
+
+// bearer reports whether r carries the token as "Authorization: Bearer
+// <token>". Such a request is exempt from the Host check: a page that
+// rebinds a name to this listener does not know the token, and a scraper
+// may name the listener as it likes (a container's name, say).
+func (s *Server) bearer(r *http.Request) bool {
+	a := r.Header.Get("Authorization")
+	return s.token != nil && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") &&
+		equal([]byte(strings.TrimSpace(a[7:])), s.token)
 }
 
 // equal compares a and b in constant time whatever their lengths: both are

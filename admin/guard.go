@@ -26,7 +26,8 @@ const (
 //  1. checkHost: the Host header names this listener. A page that an
 //     attacker's domain serves and then re-points at 127.0.0.1 (DNS
 //     rebinding) is same-origin in the browser's eyes, but its requests
-//     still carry the attacker's host name.
+//     still carry the attacker's host name. A request with the bearer
+//     token is exempt: such a page does not know the token.
 //  2. checkOrigin: a request that can change something (any method but
 //     GET, HEAD and OPTIONS) comes from the console's own origin, or from
 //     a client that is not a browser (no Sec-Fetch-Site, no Origin).

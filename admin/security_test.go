@@ -362,3 +362,30 @@ func TestSignInIsThrottled(t *testing.T) {
 		}
 	}
 }
+
+func TestTheBearerTokenNeedsNoListedHost(t *testing.T) {
+	f := newFixture(t)
+	_, _, cookie := signIn(f, testToken)
+	if cookie == nil {
+		t.Fatal("no session")
+	}
+	const host = "postbox-in-a-container:8081" // as a scraper may name it
+	tests := []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		{"the token is served under any host", map[string]string{"Authorization": "Bearer " + testToken}, http.StatusOK},
+		{"a wrong token is refused for the host first", map[string]string{"Authorization": "Bearer " + testToken + "x"}, http.StatusMisdirectedRequest},
+		{"a session cookie is refused for the host", map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}, http.StatusMisdirectedRequest},
+		{"no credentials are refused for the host", map[string]string{}, http.StatusMisdirectedRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.header["Host"] = host
+			if status, _, answer := f.send("GET", "/metrics", "", tt.header); status != tt.want {
+				t.Errorf("%d %.200s, want %d", status, answer, tt.want)
+			}
+		})
+	}
+}
