@@ -285,3 +285,196 @@ func destOffsets(calls []destArrival) string {
 	}
 	return strings.Join(w, " ")
 }
+
+// relayConfig forwards every delivery to @SINK@.
+const relayConfig = `
+listen: 127.0.0.1:0
+admin: off
+@STORE@
+io_workers: 64
+hooks:
+  - id: relay
+    actions:
+      - http: {url: "@SINK@/in", timeout: 5s, headers: {X-Delivery: "{{ .Delivery.ID }}"}}
+`
+
+// relayIOWorkers is io_workers in relayConfig: the most calls one server
+// has made and not yet recorded, so the most that may be made again after
+// a kill.
+const relayIOWorkers = 64
+
+// TestDestinationKill9DuringHeavyDeliveryLosesNothing sends 1,000
+// deliveries from 16 clients to a hook that forwards each to a recording
+// endpoint, kills the server with SIGKILL once 400 were answered, restarts
+// it on the same store, and lets the clients go on (a request the kill
+// cut off is not retried: its delivery may or may not be stored). Every
+// delivery answered 2xx arrives at the endpoint at least once and ends
+// done; nothing arrives that was not sent; and only calls the kill may
+// have cut off arrive twice.
+//
+// On PostgreSQL the jobs the killed server had claimed wait for their
+// lease to run out (the longest action timeout, at least 30 s, plus
+// 30 s): that test takes over a minute.
+func TestDestinationKill9DuringHeavyDeliveryLosesNothing(t *testing.T) {
+	t.Parallel()
+	for _, st := range destStores {
+		t.Run(st.name, func(t *testing.T) {
+			const total, clients, killAt = 1000, 16, 400
+			sink := newDestEndpoint(t, false, 0, 0)
+			s := startServer(t, destConfig(relayConfig, st.line(t), "@SINK@", sink.URL))
+			start := time.Now()
+			accepted, sent := destSendThroughKill(t, s, total, clients, killAt)
+			t.Logf("%d of %d deliveries answered 2xx in %s from %d clients; killed after %d",
+				len(accepted), total, time.Since(start).Round(time.Millisecond), clients, killAt)
+
+			wait := 30 * time.Second
+			if st.name == "on PostgreSQL" {
+				wait = 100 * time.Second
+			}
+			var arrived map[string]int
+			eventually(t, wait, func() string {
+				arrived = map[string]int{}
+				calls, _ := sink.seen()
+				for _, c := range calls {
+					arrived[c.id]++
+				}
+				missing := 0
+				for id := range accepted {
+					if arrived[id] == 0 {
+						missing++
+					}
+				}
+				if missing > 0 {
+					return fmt.Sprintf("%d of %d deliveries answered 2xx never arrived at the endpoint", missing, len(accepted))
+				}
+				return ""
+			})
+			t.Logf("every accepted delivery arrived %s after the start", time.Since(start).Round(time.Millisecond))
+			calls, _ := sink.seen()
+			extra, unanswered := 0, 0
+			for id, n := range arrived {
+				if !sent[id] {
+					t.Errorf("a call arrived for %q, which no client sent", id)
+				}
+				if _, ok := accepted[id]; !ok {
+					unanswered++ // stored, but the kill cut off its answer
+				}
+				extra += n - 1
+			}
+			if extra > relayIOWorkers {
+				t.Errorf("%d calls arrived twice or more after one kill, want at most %d (io_workers: those the kill may have cut off)", extra, relayIOWorkers)
+			}
+			for _, c := range calls {
+				if d, ok := accepted[c.id]; ok && c.delivery != d {
+					t.Errorf("the call for %q came from delivery %s, but the client was answered %s", c.id, c.delivery, d)
+					break
+				}
+			}
+			eventually(t, wait, func() string {
+				if n := len(s.deliveries("--state", "pending", "--limit", "100000")); n > 0 {
+					return fmt.Sprintf("%d deliveries still pending", n)
+				}
+				return ""
+			})
+			state := map[string]string{}
+			for _, d := range s.deliveries("--limit", "100000") {
+				state[d.ID] = d.State
+			}
+			notDone := 0
+			for id, d := range accepted {
+				if state[d] != "done" {
+					if notDone++; notDone <= 10 {
+						t.Errorf("delivery %s (%s), answered 2xx, is %q, want done", d, id, state[d])
+					}
+				}
+			}
+			t.Logf("%d calls for %d deliveries answered 2xx; %d more arrived whose answer the kill cut off; %d arrived more than once",
+				len(calls), len(accepted), unanswered, extra)
+		})
+	}
+}
+
+// destSendThroughKill posts total deliveries to the relay hook, the body
+// {"id": "d<n>"}, from clients concurrent clients; once killAt were
+// answered 2xx it kills the server with SIGKILL and restarts it, and the
+// clients go on with the ones left. A request that fails is not sent
+// again. It returns the Postbox-Delivery of each id answered 2xx, and
+// every id sent.
+func destSendThroughKill(t *testing.T, s *server, total, clients, killAt int) (accepted map[string]string, sent map[string]bool) {
+	t.Helper()
+	var (
+		mu        sync.Mutex
+		url       = s.url // the server's address: a new one after the restart
+		failed    int
+		next      = make(chan int)
+		killed    = make(chan struct{})
+		restarted = make(chan struct{})
+		once      sync.Once
+		wg        sync.WaitGroup
+		proc      = s.cmd.Process
+	)
+	accepted, sent = map[string]string{}, map[string]bool{}
+	for range clients {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			for n := range next {
+				id := fmt.Sprintf("d%d", n)
+				mu.Lock()
+				sent[id] = true
+				to := url
+				mu.Unlock()
+				resp, err := client.Post(to+"/hooks/relay", "application/json", strings.NewReader(`{"id":"`+id+`"}`))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				switch {
+				case err == nil && resp.StatusCode/100 == 2:
+					accepted[id] = resp.Header.Get("Postbox-Delivery")
+					if len(accepted) >= killAt {
+						once.Do(func() {
+							proc.Kill()
+							close(killed)
+						})
+					}
+					mu.Unlock()
+					continue
+				case err == nil:
+					t.Errorf("delivery %s: status %d", id, resp.StatusCode)
+				}
+				failed++
+				mu.Unlock()
+				select {
+				case <-killed:
+					<-restarted // the server is back, at its new address
+				default:
+					if err != nil {
+						t.Errorf("delivery %s failed before the kill: %v", id, err)
+					}
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for n := range total {
+			next <- n
+		}
+	}()
+	select {
+	case <-killed:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%d deliveries answered 2xx within 30s, want %d before the kill", len(accepted), killAt)
+	}
+	s.kill()
+	s.restart()
+	mu.Lock()
+	url = s.url
+	mu.Unlock()
+	close(restarted)
+	wg.Wait()
+	t.Logf("%d requests failed: those the kill cut off", failed)
+	return accepted, sent
+}
