@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -187,10 +188,10 @@ func TestDestinationRateLimitIsHonouredWithinTenPercent(t *testing.T) {
 // breaker after 3 failures in a row for 500 ms, doubling to 2 s.
 const breakerConfig = `
 listen: 127.0.0.1:0
-admin: off
+admin: {listen: 127.0.0.1:0}
 data: ./data
 destinations:
-  "@SHAKY@": {breaker: {failures: 3, cooldown: 500ms, max_cooldown: 2s}}
+  "@SHAKY@": {breaker: {failures: 3, cooldown: @COOLDOWN@, max_cooldown: 2s}}
 hooks:
   - id: shaky
     retry: {attempts: 20, backoff: 10ms, max_backoff: 20ms}
@@ -216,24 +217,23 @@ func breakerOpened(name string) func(record) bool {
 func TestDestinationBreakerOpensProbesAndCloses(t *testing.T) {
 	t.Parallel()
 	e := newDestEndpoint(t, false, 50*time.Millisecond, http.StatusServiceUnavailable)
-	s := startServer(t, strings.ReplaceAll(breakerConfig, "@SHAKY@", e.URL))
-	waitOpen := func(from int) (record, int) {
-		t.Helper()
-		r, err := s.logs.waitFrom(from, 10*time.Second, s.exited, breakerOpened(e.name()))
-		if err != nil {
-			calls, _ := e.seen()
-			t.Fatalf("waiting for the breaker of %s to open after %d calls: %v", e.name(), len(calls), err)
-		}
-		calls, _ := e.seen()
-		return r, len(calls)
-	}
+	s := startServer(t, destConfig(breakerConfig, "", "@SHAKY@", e.URL, "@COOLDOWN@", "500ms"))
+	waitOpen := func(from int) (record, int) { return destWaitOpen(t, s, e, from) }
 
 	first := destSend(t, s, "shaky", 1, "first")
 	r, calls := waitOpen(0)
+	openedAt := time.Now()
 	if calls != 3 || r["failures"] != 3.0 {
 		t.Fatalf("the breaker opened after %d calls, logging %v failures; want 3 (breaker.failures)", calls, r["failures"])
 	}
 	from := s.logs.len()
+	d := destStatus(t, s, e.name())
+	if d.State == "half-open" && time.Since(openedAt) > 400*time.Millisecond {
+		d.State = "open" // the cooldown ended before the question (a loaded machine)
+	}
+	if d.State != "open" || d.Failures != 3 || d.Opened != 1 {
+		t.Errorf("GET /api/destinations says %+v after the breaker opened; want it open after 3 failures in a row, opened once", d)
+	}
 	later := destSend(t, s, "shaky", 3, "second", "third", "fourth")
 
 	// The first probe fails: the breaker opens again, for twice as long.
@@ -273,7 +273,115 @@ func TestDestinationBreakerOpensProbesAndCloses(t *testing.T) {
 			t.Errorf("delivery %s is %s after %s, want done", id, d.State, attempts(d))
 		}
 	}
+	if d := destStatus(t, s, e.name()); d.State != "closed" || d.Failures != 0 || d.Opened != 2 || d.OK != 4 || d.Failed != 4 || d.InFlight != 0 {
+		t.Errorf("GET /api/destinations says %+v at the end; want it closed, no failures in a row, opened twice, 4 calls ok and 4 failed, none in flight", d)
+	}
 	t.Logf("calls at %s", destOffsets(got))
+}
+
+// TestDestinationResumedByHandDeliversAtOnce opens a destination's breaker
+// for a minute; the destination recovers, and POST
+// /api/destinations/resume closes the breaker: the delivery waiting in the
+// store is called and done within seconds, not after the cooldown.
+func TestDestinationResumedByHandDeliversAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newDestEndpoint(t, false, 0, http.StatusServiceUnavailable)
+	s := startServer(t, destConfig(breakerConfig, "", "@SHAKY@", e.URL, "@COOLDOWN@", "1m"))
+	id := destSend(t, s, "shaky", 1, "waiting")["waiting"]
+	destWaitOpen(t, s, e, 0)
+	e.status.Store(http.StatusOK)
+	if d := destStatus(t, s, e.name()); d.State != "open" || d.Until.Before(time.Now().Add(50*time.Second)) {
+		t.Fatalf("GET /api/destinations says %+v; want it open for about a minute", d)
+	}
+	if status, answer := destAdmin(t, s, "POST", "/api/destinations/resume", `{"name":"`+e.name()+`"}`); status/100 != 2 {
+		t.Fatalf("POST /api/destinations/resume answered %d %s", status, answer)
+	}
+	resumed := time.Now()
+	r, err := s.logs.waitFrom(0, 10*time.Second, s.exited, func(r record) bool {
+		return r["msg"] == "attempt" && r["delivery"] == id && r["next"] == "done"
+	})
+	if err != nil {
+		calls, _ := e.seen()
+		t.Fatalf("the delivery was not done within 10s of the resume (%d calls): %v", len(calls), err)
+	}
+	if calls, _ := e.seen(); len(calls) != 4 {
+		t.Errorf("the destination was called %d times, want 4: 3 failures, then one after the resume", len(calls))
+	}
+	if d := destStatus(t, s, e.name()); d.State != "closed" {
+		t.Errorf("GET /api/destinations says %+v after the resume, want it closed", d)
+	}
+	t.Logf("done %s after the resume: %v", time.Since(resumed).Round(time.Millisecond), r["status"])
+}
+
+// destWaitOpen waits for e's breaker to open, logged from line from on,
+// and returns the log record and the calls e got by then.
+func destWaitOpen(t *testing.T, s *server, e *destEndpoint, from int) (record, int) {
+	t.Helper()
+	r, err := s.logs.waitFrom(from, 10*time.Second, s.exited, breakerOpened(e.name()))
+	if err != nil {
+		calls, _ := e.seen()
+		t.Fatalf("waiting for the breaker of %s to open after %d calls: %v", e.name(), len(calls), err)
+	}
+	calls, _ := e.seen()
+	return r, len(calls)
+}
+
+// destStatus returns what GET /api/destinations says of the destination
+// name.
+func destStatus(t *testing.T, s *server, name string) destinationStatus {
+	t.Helper()
+	status, answer := destAdmin(t, s, "GET", "/api/destinations", "")
+	var list struct {
+		Destinations []destinationStatus `json:"destinations"`
+	}
+	if err := json.Unmarshal([]byte(answer), &list); status != http.StatusOK || err != nil {
+		t.Fatalf("GET /api/destinations answered %d %s (%v)", status, answer, err)
+	}
+	for _, d := range list.Destinations {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("GET /api/destinations does not list %s: %s", name, answer)
+	return destinationStatus{}
+}
+
+// destinationStatus is one destination of GET /api/destinations, decoded as
+// a client that knows only the documented fields would.
+type destinationStatus struct {
+	Name     string    `json:"name"`
+	Kind     string    `json:"kind"`
+	State    string    `json:"state"`
+	Until    time.Time `json:"until"`
+	InFlight int       `json:"in_flight"`
+	Held     int       `json:"held"`
+	Limit    int       `json:"limit"`
+	Failures int       `json:"consecutive_failures"`
+	OK       uint64    `json:"ok"`
+	Failed   uint64    `json:"failed"`
+	Opened   uint64    `json:"opened"`
+}
+
+// destAdmin sends a request to the server's admin listener and returns the
+// answer's status and body.
+func destAdmin(t *testing.T, s *server, method, path, body string) (int, string) {
+	t.Helper()
+	ready := s.waitLog("the admin listener", func(r record) bool { return r["msg"] == "admin ready" })
+	addr, _ := ready["addr"].(string)
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // destOffsets writes the arrival of each call after the first's, and its
