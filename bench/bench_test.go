@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -218,5 +221,66 @@ func TestPercentileMissing(t *testing.T) {
 	}
 	if got := percentileMissing(v, 0, 100); got != 98 {
 		t.Errorf("max = %v, want 98", got)
+	}
+}
+
+// TestDestinationState checks how the breaker's state is read from the
+// admin API, and that an API without the route is reported as such.
+func TestDestinationState(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"the destination on the port is found among others", 200,
+			`{"destinations":[{"name":"http://127.0.0.1:1234","state":"closed"},{"name":"http://127.0.0.1:5678","state":"open"}]}`, "open"},
+		{"a destination on another port is not taken for it", 200,
+			`{"destinations":[{"name":"http://127.0.0.1:15678","state":"open"}]}`, "not listed (listed: http://127.0.0.1:15678)"},
+		{"an admin without the route is not available", 404, `{"error":{"code":"not_found"}}`, "not available (GET /api/destinations: 404)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/api/destinations" {
+					http.NotFound(w, r)
+					return
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			p := &proc{admin: strings.TrimPrefix(srv.URL, "http://")}
+			if got := (&measurer{}).destinationState(t.Context(), p, "5678"); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSinkHolds checks that a holding sink keeps a request open until its
+// caller gives up, and records it.
+func TestSinkHolds(t *testing.T) {
+	s, err := startSink(0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url(), bytes.NewReader(timedBody(nil, 7, time.Now().UnixNano())))
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %s; want no answer", resp.Status)
+	}
+	// The handler may still be on its way on a busy machine.
+	deadline := time.Now().Add(5 * time.Second)
+	c := s.counts()
+	for (c.Arrived != 1 || c.HeldPeak != 1) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		c = s.counts()
+	}
+	if c.Arrived != 1 || c.HeldPeak != 1 {
+		t.Errorf("counts %+v, want 1 arrived and 1 held", c)
 	}
 }
