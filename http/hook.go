@@ -117,7 +117,7 @@ type call struct {
 	ev    postbox.RequestEvent
 	log   *slog.Logger
 
-	headerErrs  []error // per route: its header-only check's failure, or nil
+	headerErrs  []error // per route: its header-only check's failure; nil when none failed
 	body        []byte
 	contentType string
 	received    time.Time
@@ -227,7 +227,6 @@ func (p *pathHandler) limit(c *call) error {
 // credentials has its body neither read nor held in memory. The failures
 // are kept for selectHook.
 func (p *pathHandler) authHeaders(c *call) error {
-	c.headerErrs = make([]error, len(p.routes))
 	var why refusals
 	passed := false
 	for i, rt := range p.routes {
@@ -235,6 +234,9 @@ func (p *pathHandler) authHeaders(c *call) error {
 			continue
 		}
 		if err := authenticate(c.w, c.r, nil, rt.headerAuth); err != nil {
+			if c.headerErrs == nil {
+				c.headerErrs = make([]error, len(p.routes))
+			}
 			c.headerErrs[i] = err
 			c.ev.Hook = rt.h.ID
 			why.add(rt.h, err)

@@ -20,7 +20,10 @@ func (p *pathHandler) selectHook(c *call) (*route, error) {
 		if !slices.Contains(rt.methods, c.r.Method) {
 			continue
 		}
-		err := c.headerErrs[i]
+		var err error
+		if c.headerErrs != nil {
+			err = c.headerErrs[i]
+		}
 		if err == nil {
 			err = authenticate(c.w, c.r, c.body, rt.bodyAuth)
 		}
