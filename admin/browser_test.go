@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/admin"
+	"github.com/postbox/postbox/queue"
 )
 
 // chromiumPath is Debian's chromium, which .ci/browser-deps installs.
@@ -55,7 +57,8 @@ func exists(path string) bool {
 // cross-origin and JSON checks as a real browser sends them.
 func TestConsoleInBrowser(t *testing.T) {
 	node := requireBrowser(t)
-	f := newFixture(t, func(o *admin.Options) { o.Now = nil })
+	bq := &browserQueue{}
+	f := newFixture(t, func(o *admin.Options) { o.Now = nil; o.Queue = bq })
 	start := time.Now().Add(-70 * time.Minute)
 	var replay *postbox.Delivery
 	for i := range 60 {
@@ -137,5 +140,28 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil || len(steps) == 0 || steps[len(steps)-1] != "ok" {
 		t.Fatalf("browser test failed (%v); steps %v\nstderr:\n%s", err, steps, stderr.String())
 	}
+	if !bq.resumed.Load() {
+		t.Error("the console's Resume button did not resume the open destination")
+	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// browserQueue shows one open destination until the console resumes it.
+type browserQueue struct{ resumed atomic.Bool }
+
+func (q *browserQueue) Destinations() []queue.DestinationStatus {
+	d := queue.DestinationStatus{Name: "http://api.example.com:443", Kind: "io", State: queue.Open,
+		Until: time.Now().Add(time.Minute), Limit: 64, Failed: 5, Failures: 5, LastErr: "503 Service Unavailable"}
+	if q.resumed.Load() {
+		d.State, d.Until, d.Failures = queue.Closed, time.Time{}, 0
+	}
+	return []queue.DestinationStatus{d, {Name: "exec:/usr/local/bin/lamp", Kind: "cpu", State: queue.Closed, Limit: 2, OK: 40}}
+}
+
+func (q *browserQueue) Resume(name string) error {
+	if name != "http://api.example.com:443" {
+		return queue.ErrUnknownDestination
+	}
+	q.resumed.Store(true)
+	return nil
 }

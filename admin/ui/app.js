@@ -318,6 +318,43 @@ async function loadHooks() {
   }));
 }
 
+// ---- destinations and backlog -----------------------------------------
+
+function ago(seconds) {
+  if (seconds < 1) return 'now';
+  if (seconds < 120) return Math.round(seconds) + ' s';
+  if (seconds < 7200) return Math.round(seconds / 60) + ' min';
+  return Math.round(seconds / 3600) + ' h';
+}
+
+function destinationRow(d) {
+  const st = d.until ? `${d.state} until ${when(d.until)}` : d.state;
+  const resume = d.state === 'closed' ? '' : el('button', { type: 'button', onclick: async (e) => {
+    e.target.disabled = true;
+    try {
+      await api('/api/destinations/resume', { method: 'POST', body: JSON.stringify({ name: d.name }) });
+      await loadDelivery();
+    } catch (err) { notice('Error: ' + err.message); }
+  } }, 'Resume');
+  return el('tr', { 'data-destination': d.name },
+    el('td', {}, d.name), el('td', {}, d.kind), el('td', {}, badge(st, 'dest-' + d.state)),
+    el('td', {}, String(d.in_flight)), el('td', {}, String(d.limit)), el('td', {}, d.rate ? d.rate + '/s' : ''),
+    el('td', {}, String(d.ok)), el('td', {}, String(d.failed)),
+    el('td', { class: 'reason', title: d.last_error || '' }, d.last_error || ''), el('td', {}, resume));
+}
+
+async function loadDelivery() {
+  const [{ destinations }, backlog] = await Promise.all([
+    api('/api/destinations'),
+    api('/api/backlog').catch(() => null),
+  ]);
+  $('#destinations tbody').replaceChildren(...destinations.map(destinationRow));
+  $('#backlog').textContent = backlog
+    ? `Backlog: ${backlog.due} due, ${backlog.leased} running or claimed, ${backlog.jobs} in all` +
+      (backlog.oldest_due_age_seconds > 0 ? `; the oldest due has waited ${ago(backlog.oldest_due_age_seconds)}` : '')
+    : '';
+}
+
 // ---- rejected ---------------------------------------------------------
 
 function rejectedRow(r) {
@@ -360,11 +397,12 @@ function syncForm() {
 
 async function route() {
   const [, tab = 'deliveries', id = ''] = location.hash.split('/');
-  state.tab = ['deliveries', 'hooks', 'rejected'].includes(tab) ? tab : 'deliveries';
+  state.tab = ['deliveries', 'hooks', 'delivery', 'rejected'].includes(tab) ? tab : 'deliveries';
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.dataset.tab === state.tab);
-  for (const v of ['deliveries', 'hooks', 'rejected']) $('#view-' + v).hidden = v !== state.tab;
+  for (const v of ['deliveries', 'hooks', 'delivery', 'rejected']) $('#view-' + v).hidden = v !== state.tab;
   try {
     if (state.tab === 'hooks') await loadHooks();
+    if (state.tab === 'delivery') await loadDelivery();
     if (state.tab === 'rejected') {
       state.unseenRejected = 0;
       $('#rej-badge').hidden = true;
@@ -401,6 +439,8 @@ function init() {
   $('#older').addEventListener('click', () => loadDeliveries(state.next).catch((err) => notice('Error: ' + err.message)));
   $('#newest').addEventListener('click', () => loadDeliveries('').catch((err) => notice('Error: ' + err.message)));
   window.addEventListener('hashchange', route);
+  // The destinations page follows the lanes while it is shown.
+  setInterval(() => { if (state.tab === 'delivery' && !document.hidden) loadDelivery().catch(() => {}); }, 2000);
   connect();
   const hooks = location.hash.startsWith('#/hooks') ? Promise.resolve() : loadHooks();
   Promise.all([loadDeliveries(''), hooks]).then(route).catch((err) => notice('Error: ' + err.message));

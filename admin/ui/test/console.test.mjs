@@ -106,6 +106,17 @@ async function main() {
     say('rejected');
     await shot(page, 'rejected');
 
+    // The destinations page shows the open breaker and the backlog;
+    // Resume closes it (the Go side checks the call arrived).
+    await page.click('nav a[data-tab=delivery]');
+    const dest = page.locator('#destinations tbody tr[data-destination="http://api.example.com:443"]');
+    await dest.filter({ hasText: 'open until' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('#backlog')?.textContent.startsWith('Backlog:'));
+    await shot(page, 'destinations');
+    await dest.locator('button:text("Resume")').click();
+    await dest.filter({ hasText: 'closed' }).waitFor();
+    say('destinations');
+
     await page.click('nav a[data-tab=hooks]');
     await page.waitForSelector('#hooks tbody tr[data-hook="lamp"] svg.spark polyline');
     say('hooks');
