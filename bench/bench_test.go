@@ -251,8 +251,12 @@ func TestDestinationState(t *testing.T) {
 			}))
 			defer srv.Close()
 			p := &proc{admin: strings.TrimPrefix(srv.URL, "http://")}
-			if got := (&measurer{}).destinationState(t.Context(), p, "5678"); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
+			d, why := (&measurer{}).destinationState(t.Context(), p, "5678")
+			if d != nil {
+				why = d.State
+			}
+			if why != tt.want {
+				t.Errorf("got %q, want %q", why, tt.want)
 			}
 		})
 	}

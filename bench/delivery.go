@@ -76,6 +76,7 @@ type deliverySample struct {
 	Missed   int           `json:"missed"`          // slots not sent: the in-flight bound was reached
 	Accepted int           `json:"accepted"`        // 2xx answers
 	Non2xx   int           `json:"non2xx"`
+	Statuses map[int]int   `json:"statuses,omitempty"` // of the non-2xx answers
 	Errors   int           `json:"errors"`
 	FirstErr string        `json:"first_error,omitempty"`
 	// LateP50..LateMax: how long after its slot the client sent a request
@@ -119,9 +120,22 @@ type hangStats struct {
 	// Breaker is the destination's state at the admin API at the end, or
 	// why there is none.
 	Breaker string `json:"breaker"`
-	// BreakerOpen is from the start of the load to when the state was
-	// first seen open; 0 when it was not.
+	// Opened is how many times its breaker opened, by the admin API;
+	// Failed how many calls to it failed.
+	Opened uint64 `json:"opened"`
+	Failed uint64 `json:"failed"`
+	// BreakerOpen is from the start of the load to when the breaker was
+	// first seen to have opened; 0 when it was not.
 	BreakerOpen time.Duration `json:"breaker_open,omitempty"`
+}
+
+// destinationView is what the harness reads of a destination from
+// postbox's admin API (GET /api/destinations).
+type destinationView struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`
+	Opened uint64 `json:"opened"`
+	Failed uint64 `json:"failed"`
 }
 
 // rateStats compares delivery with acceptance over a closed loop's
@@ -241,7 +255,7 @@ func (m *measurer) openDelivery(ctx context.Context, ds deliveryScenario, p *pro
 		end = bad.End
 	}
 	s := deliverySample{Rate: ds.Rate, Load: end.Sub(start), Slots: good.Slots, Missed: good.Missed,
-		Accepted: good.Accepted, Non2xx: good.Non2xx, Errors: good.Errors, FirstErr: good.FirstErr,
+		Accepted: good.Accepted, Non2xx: good.Non2xx, Statuses: good.Statuses, Errors: good.Errors, FirstErr: good.FirstErr,
 		LateP50: percentile(good.Lateness, 50), LateP99: percentile(good.Lateness, 99), LateMax: percentile(good.Lateness, 100),
 		AnswerP50: percentile(good.Answers, 50), AnswerP99: percentile(good.Answers, 99),
 		WaitLimit: m.arrivalWait()}
@@ -254,17 +268,22 @@ func (m *measurer) openDelivery(ctx context.Context, ds deliveryScenario, p *pro
 		// A call to the hanging destination fails only when the action
 		// times out (30 s by default): wait that long after the first
 		// one for the breaker to open, unless it did.
-		deadline := start.Add(35 * time.Second)
+		deadline := start.Add(40 * time.Second)
 		if m.opts.quick {
 			deadline = time.Now()
 		}
 		for {
-			h.Breaker = m.destinationState(ctx, p, hang.port())
-			if h.Breaker == "open" && h.BreakerOpen == 0 {
+			d, why := m.destinationState(ctx, p, hang.port())
+			if d == nil {
+				h.Breaker = why
+				break
+			}
+			h.Breaker, h.Opened, h.Failed = d.State, d.Opened, d.Failed
+			opened := d.State == "open" || d.Opened > 0
+			if opened && h.BreakerOpen == 0 {
 				h.BreakerOpen = time.Since(start)
 			}
-			pending := h.Breaker == "closed" || h.Breaker == "half-open"
-			if !pending || !time.Now().Before(deadline) || ctx.Err() != nil {
+			if opened || !time.Now().Before(deadline) || ctx.Err() != nil {
 				break
 			}
 			sleep(ctx, 250*time.Millisecond)
@@ -301,48 +320,45 @@ func (m *measurer) arrivalWait() time.Duration {
 	return 15 * time.Second
 }
 
-// destinationState asks postbox's admin API for the state of the
-// destination on 127.0.0.1:port: "closed", "open" or "half-open", or
-// "not available" when the API has no such route.
-func (m *measurer) destinationState(ctx context.Context, p *proc, port string) string {
+// destinationState asks postbox's admin API for the destination on
+// 127.0.0.1:port. Without one, it says why: "not available" when the API
+// has no such route.
+func (m *measurer) destinationState(ctx context.Context, p *proc, port string) (*destinationView, string) {
 	if p.admin == "" || p.admin == "off" {
-		return "not available (admin off)"
+		return nil, "not available (admin off)"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.admin+"/api/destinations", nil)
 	if err != nil {
-		return "error: " + err.Error()
+		return nil, "error: " + err.Error()
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "error: " + err.Error()
+		return nil, "error: " + err.Error()
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return "not available (GET /api/destinations: 404)"
+		return nil, "not available (GET /api/destinations: 404)"
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("error: GET /api/destinations: %s", resp.Status)
+		return nil, fmt.Sprintf("error: GET /api/destinations: %s", resp.Status)
 	}
 	var list struct {
-		Destinations []struct {
-			Name  string `json:"name"`
-			State string `json:"state"`
-		} `json:"destinations"`
+		Destinations []destinationView `json:"destinations"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		return "error: GET /api/destinations: " + err.Error()
+		return nil, "error: GET /api/destinations: " + err.Error()
 	}
 	var names []string
 	for _, d := range list.Destinations {
 		if strings.HasSuffix(d.Name, ":"+port) {
-			return d.State
+			return &d, ""
 		}
 		names = append(names, d.Name)
 	}
 	sort.Strings(names)
-	return fmt.Sprintf("not listed (listed: %s)", strings.Join(names, ", "))
+	return nil, fmt.Sprintf("not listed (listed: %s)", strings.Join(names, ", "))
 }
 
 // closedDelivery is i: a closed loop on the forwarding hook, counting
@@ -367,6 +383,7 @@ func (m *measurer) closedDelivery(ctx context.Context, ds deliveryScenario, sc s
 			}
 		}})
 	s := deliverySample{Conns: ds.Conns, Load: time.Since(start), Accepted: res.Sent, Non2xx: res.Non2xx, Errors: res.Errors,
+		Statuses: res.Statuses,
 		FirstErr: res.FirstErr, AnswerP50: percentile(res.Latencies, 50), AnswerP99: percentile(res.Latencies, 99)}
 	r := &rateStats{Window: res.Window,
 		AcceptedRate: float64(res.OK) / res.Window.Seconds(),

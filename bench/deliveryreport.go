@@ -93,15 +93,23 @@ func deliveryTargets(rep *report) []target {
 			ts = append(ts, target{name, arrivalText(r.ArrivalP99),
 				r.ArrivalP99 >= 0 && r.ArrivalP99 <= 100*time.Millisecond && r.Accepted > 0})
 			if h := r.Hang; h != nil {
-				v := h.Breaker
-				if h.BreakerOpen > 0 {
-					v += fmt.Sprintf(" (seen open %.1fs after the load started)", h.BreakerOpen.Seconds())
-				}
-				ts = append(ts, target{label + " the breaker opens for the hanging destination", v, h.Breaker == "open"})
+				ts = append(ts, target{label + " the breaker opens for the hanging destination", breakerText(h), h.BreakerOpen > 0})
 			}
 		}
 	}
 	return ts
+}
+
+// breakerText says what the admin API showed of the hanging destination.
+func breakerText(h *hangStats) string {
+	v := h.Breaker
+	if h.Opened > 0 || h.Failed > 0 {
+		v += fmt.Sprintf(", opened %d times, %d calls failed", h.Opened, h.Failed)
+	}
+	if h.BreakerOpen > 0 {
+		v += fmt.Sprintf(" (first seen opened %.1fs after the load started)", h.BreakerOpen.Seconds())
+	}
+	return v
 }
 
 // lastArrivalText says whether and when the last accepted delivery
@@ -142,11 +150,11 @@ func printDelivery(w io.Writer, rows []deliveryRow) {
 	fmt.Fprintln(w, "because 1,024 requests (postbox's max_inflight) were already waiting for answers.")
 	for _, r := range rows {
 		if r.Non2xx+r.Errors > 0 {
-			fmt.Fprintf(w, "%s: %d non-2xx answers, %d errors (first: %s)\n", r.Key, r.Non2xx, r.Errors, r.FirstErr)
+			fmt.Fprintf(w, "%s: %d non-2xx answers %v, %d errors (first: %s)\n", r.Key, r.Non2xx, r.Statuses, r.Errors, r.FirstErr)
 		}
 		if h := r.Hang; h != nil {
 			fmt.Fprintf(w, "%s hanging hook: %.0f/s, %d sent (%d missed), %d accepted, %d calls reached its destination (at most %d held at once); breaker: %s\n",
-				r.Key, h.Rate, h.Slots-h.Missed, h.Missed, h.Accepted, h.Calls, h.HeldPeak, h.Breaker)
+				r.Key, h.Rate, h.Slots-h.Missed, h.Missed, h.Accepted, h.Calls, h.HeldPeak, breakerText(h))
 		}
 		if x := r.Rates; x != nil {
 			vsB := "no (b) in this run"

@@ -33,6 +33,7 @@ type openResult struct {
 	Missed   int // not sent: inflight requests were already running
 	Accepted int // 2xx answers
 	Non2xx   int
+	Statuses map[int]int // of the non-2xx answers
 	Errors   int
 	FirstErr string
 	// AcceptedSeqs are the bench_seq of the accepted requests.
@@ -113,6 +114,10 @@ func runOpen(ctx context.Context, spec openSpec, base uint64) openResult {
 			res.Answers = append(res.Answers, answer[i])
 		default:
 			res.Non2xx++
+			if res.Statuses == nil {
+				res.Statuses = map[int]int{}
+			}
+			res.Statuses[status[i]]++
 		}
 	}
 	slices.Sort(res.Lateness)
