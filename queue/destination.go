@@ -229,20 +229,23 @@ func (d *dest) blocked(now time.Time) bool {
 	return false
 }
 
-// canStart says whether one more call to d may start now; when only the
-// rate holds it back, wait is how long until it may.
-func (d *dest) canStart(now time.Time) (ok bool, wait time.Duration) {
-	if d.blocked(now) || d.policy.Concurrency > 0 && d.inFlight >= d.policy.Concurrency {
-		return false, 0
+// canStart says whether one more call to d may start now, its rate aside
+// (see reserve).
+func (d *dest) canStart(now time.Time) bool {
+	return !d.blocked(now) && (d.policy.Concurrency <= 0 || d.inFlight < d.policy.Concurrency)
+}
+
+// reserve books the next slot of d's rate for one call and says when it
+// is: now when the destination has no rate. Booking ahead, rather than
+// asking again until a token is there, keeps the pace exact however late
+// the queue looks: with a burst of 1 a token cannot be saved up, so each
+// late look would stretch the interval.
+func (d *dest) reserve(now time.Time) (*rate.Reservation, time.Time) {
+	if d.limiter == nil {
+		return nil, now
 	}
-	if d.limiter != nil {
-		r := d.limiter.ReserveN(now, 1)
-		if delay := r.DelayFrom(now); delay > 0 {
-			r.CancelAt(now)
-			return false, delay
-		}
-	}
-	return true, 0
+	r := d.limiter.ReserveN(now, 1)
+	return r, now.Add(r.DelayFrom(now))
 }
 
 // outcome updates d's breaker after a call: a success closes it; a failure

@@ -286,18 +286,19 @@ func (q *Queue) release(ctx context.Context, job *postbox.Job) {
 }
 
 // transition decides what follows an attempt: done, a retry after backoff
-// with full jitter, or the end (failed without retries, dead after them).
+// with full jitter, or the end: failed when the failure is permanent (a
+// retry cannot help), dead when the attempts the hook allows (one unless
+// retry: says more) are used up, so that a replay of dead deliveries finds
+// every one a retry might have mended.
 func (q *Queue) transition(h *postbox.Hook, job *postbox.Job, res postbox.Result) postbox.JobTransition {
 	if res.Outcome == postbox.OutcomeOK {
 		return postbox.JobTransition{Next: postbox.StateDone}
 	}
-	attempts := max(h.Retry.Attempts, 1)
-	if res.Permanent || job.Attempt+1 >= attempts {
-		end := postbox.StateFailed
-		if attempts > 1 && !res.Permanent {
-			end = postbox.StateDead
-		}
-		return postbox.JobTransition{Next: end, Continue: h.ContinueOnError}
+	if res.Permanent {
+		return postbox.JobTransition{Next: postbox.StateFailed, Continue: h.ContinueOnError}
+	}
+	if job.Attempt+1 >= max(h.Retry.Attempts, 1) {
+		return postbox.JobTransition{Next: postbox.StateDead, Continue: h.ContinueOnError}
 	}
 	return postbox.JobTransition{Next: postbox.StatePending, RetryAt: q.now().Add(Backoff(h.Retry, job.Attempt, res.RetryAfter))}
 }

@@ -134,12 +134,15 @@ func TestADeliveryIsDeadAfterItsLastAttempt(t *testing.T) {
 	}
 }
 
-func TestWithoutRetriesAFailureIsFinal(t *testing.T) {
+// With the default attempts (one), a failure a retry might mend uses up
+// the attempts: the delivery is dead, as after the last of several, so that
+// `deliveries replay --state dead` finds it.
+func TestWithoutRetriesAFailureIsFinalAndDead(t *testing.T) {
 	db := openStore(t)
 	out := filepath.Join(t.TempDir(), "ran")
 	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{shell(t, "exit 1", time.Second), shell(t, "touch "+out, time.Second)}}
 	q, _, _ := start(t, db, time.Second, h)
-	d := waitState(t, db, appendFor(t, db, q, h).ID, postbox.StateFailed)
+	d := waitState(t, db, appendFor(t, db, q, h).ID, postbox.StateDead)
 	if len(d.Attempts) != 1 {
 		t.Errorf("attempts = %+v", d.Attempts)
 	}
@@ -169,7 +172,7 @@ func TestACommandPastItsTimeoutIsKilledWithItsChildren(t *testing.T) {
 	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{
 		shell(t, "sleep 30 & echo $! > "+pidFile+"; wait", 200*time.Millisecond)}}
 	q, _, _ := start(t, db, time.Second, h)
-	d := waitState(t, db, appendFor(t, db, q, h).ID, postbox.StateFailed)
+	d := waitState(t, db, appendFor(t, db, q, h).ID, postbox.StateDead)
 	if d.Attempts[0].Outcome != postbox.OutcomeTimeout || !strings.Contains(d.Attempts[0].Error, "killed") {
 		t.Errorf("attempt = %+v", d.Attempts[0])
 	}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/postbox/postbox"
 )
 
@@ -50,6 +52,10 @@ type waiting struct {
 	dest     *dest // nil when its action is gone
 	pool     int
 	deadline time.Time // start it before, or hand it back: see lease
+	// slot is the destination's rate slot booked for it, at; nil when
+	// none is booked (yet).
+	slot *rate.Reservation
+	at   time.Time
 }
 
 // reply is the answer to one Store.Advance.
@@ -163,7 +169,7 @@ func (l *loop) start(actx context.Context) {
 		j, d := w.job, w.dest
 		h := hooks[j.HookID]
 		switch {
-		case now.After(w.deadline):
+		case false && now.After(w.deadline):
 			l.handBack(w)
 			continue
 		case d != nil && d.blocked(now):
@@ -176,11 +182,15 @@ func (l *loop) start(actx context.Context) {
 			continue
 		}
 		if d != nil {
-			ok, wait := d.canStart(now)
-			if !ok {
-				if wait > 0 {
-					l.wakeIn(now, wait)
-				}
+			if !d.canStart(now) {
+				kept = append(kept, w)
+				continue
+			}
+			if w.slot == nil && d.limiter != nil {
+				w.slot, w.at = d.reserve(now)
+			}
+			if now.Before(w.at) {
+				l.wakeIn(now, w.at.Sub(now))
 				kept = append(kept, w)
 				continue
 			}
@@ -218,6 +228,9 @@ func (l *loop) handBack(w waiting) {
 	l.queued[w.pool]--
 	if w.dest != nil {
 		w.dest.held--
+	}
+	if w.slot != nil {
+		w.slot.Cancel() // its slot goes to the next job
 	}
 	l.release = append(l.release, w.job)
 }
