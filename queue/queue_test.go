@@ -213,10 +213,19 @@ func TestShutdownHandsBackAnActionThatOutlivesTheGrace(t *testing.T) {
 func TestBackoffGrowsWithFullJitterAndHonoursRetryAfter(t *testing.T) {
 	p := postbox.RetryPolicy{Backoff: time.Second, MaxBackoff: 10 * time.Second}
 	for n, ceiling := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
+		var most time.Duration
 		for i := 0; i < 200; i++ {
-			if d := queue.Backoff(p, n, 0); d < 0 || d > ceiling {
+			d := queue.Backoff(p, n, 0)
+			if d < 0 || d > ceiling {
 				t.Fatalf("retry %d: backoff %s outside [0, %s]", n+1, d, ceiling)
 			}
+			most = max(most, d)
+		}
+		// The ceiling is reached, not just respected: of 200 draws from
+		// [0, ceiling] all stay under 3/4 of it with odds of 10⁻²⁵, so a
+		// backoff that is always 0 or does not double is caught.
+		if most < ceiling*3/4 {
+			t.Errorf("retry %d: the longest of 200 backoffs is %s, want up to %s", n+1, most, ceiling)
 		}
 	}
 	if d := queue.Backoff(p, 0, 30*time.Second); d != 30*time.Second {

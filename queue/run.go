@@ -169,7 +169,7 @@ func (l *loop) start(actx context.Context) {
 		j, d := w.job, w.dest
 		h := hooks[j.HookID]
 		switch {
-		case false && now.After(w.deadline):
+		case now.After(w.deadline):
 			l.handBack(w)
 			continue
 		case d != nil && d.blocked(now):
