@@ -10,11 +10,20 @@ import (
 type State string
 
 // The states of a delivery. A delivery with no actions is done at once.
+// failed and dead both end a delivery whose action failed; they say whether
+// trying again could help (docs/actions.md, "Delivery states").
 const (
 	StatePending State = "pending" // accepted, actions not finished yet
 	StateDone    State = "done"    // every action succeeded
-	StateFailed  State = "failed"  // an action failed and will not be retried
-	StateDead    State = "dead"    // an action failed its last retry
+	// StateFailed: an action failed permanently (an HTTP 4xx other than
+	// 408 and 429, a template that does not render, an address refused):
+	// a retry would fail the same way, so none is made.
+	StateFailed State = "failed"
+	// StateDead: an action failed on each of the attempts the hook allows
+	// (retry.attempts, 1 by default), each time in a way a later try
+	// might mend (exit status, timeout, 5xx, connection refused): a
+	// replay once the cause is fixed may succeed.
+	StateDead State = "dead"
 	// StateDuplicate marks a delivery whose dedup key was seen within the
 	// hook's window: it is kept, answered 2xx, and runs no action.
 	StateDuplicate State = "duplicate"
