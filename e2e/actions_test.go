@@ -49,12 +49,12 @@ func TestExecAttempts(t *testing.T) {
 	}{
 		{"a command that exits 0 is ok and the delivery done", "/hooks/exit", `{"word":"fine","code":0}`,
 			"done", "ok", 0, []string{"out: fine", "err: fine"}},
-		{"a command that exits 3 is recorded with code 3 and its output, and the delivery failed", "/hooks/exit", `{"word":"broken","code":3}`,
-			"failed", "failed", 3, []string{"out: broken", "err: broken"}},
+		{"a command that exits 3 is recorded with code 3 and its output, and the delivery dead (its one attempt used)", "/hooks/exit", `{"word":"broken","code":3}`,
+			"dead", "failed", 3, []string{"out: broken", "err: broken"}},
 		{"a command that exits 0 while a process it started keeps its output open is ok", "/hooks/background", `{}`,
 			"done", "ok", 0, []string{"started "}},
-		{"a command past its timeout is killed and recorded as a timeout", "/hooks/slow", `{}`,
-			"failed", "timeout", -1, nil},
+		{"a command past its timeout is killed and recorded as a timeout, the delivery dead", "/hooks/slow", `{}`,
+			"dead", "timeout", -1, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

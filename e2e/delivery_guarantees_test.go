@@ -184,10 +184,10 @@ func TestActionOutcomes(t *testing.T) {
 			"dead", "0.1 failed/503 0.2 failed/503 0.3 failed/503 0.4 failed/503 0.5 failed/503", 5},
 		{"a target answering 400 is not retried: failed after 1 attempt", "/hooks/refused",
 			"failed", "0.1 failed/400", 1},
-		{"a target slower than the action's timeout is a timeout", "/hooks/slow",
-			"failed", "0.1 timeout/0", 1},
-		{"a command slower than its timeout is a timeout", "/hooks/sleepy",
-			"failed", "0.1 timeout/0", 0},
+		{"a target slower than the action's timeout is a timeout: dead after its one attempt", "/hooks/slow",
+			"dead", "0.1 timeout/0", 1},
+		{"a command slower than its timeout is a timeout: dead after its one attempt", "/hooks/sleepy",
+			"dead", "0.1 timeout/0", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -339,7 +339,7 @@ func TestSyncHook(t *testing.T) {
 		{"a command that exits 0 answers 200 with its output", `{"word":"fine","code":0}`,
 			200, "exit 0: ", []string{"out: fine", "err: fine"}, postbox.StateDone},
 		{"a command that exits 3 answers error_status with its output", `{"word":"broken","code":3}`,
-			503, "exit 3: ", []string{"out: broken", "err: broken"}, postbox.StateFailed},
+			503, "exit 3: ", []string{"out: broken", "err: broken"}, postbox.StateDead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
