@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +42,10 @@ const maxBatch = 256
 
 // DB is the SQLite store. Create it with Open; the zero value is not usable.
 type DB struct {
-	path string
-	w    *sql.DB // one connection, used only by the writer goroutine
-	r    *sql.DB // a pool for reads, concurrent with the writer under WAL
+	path      string
+	migration *Migration // what Open did to the schema
+	w         *sql.DB    // one connection, used only by the writer goroutine
+	r         *sql.DB    // a pool for reads, concurrent with the writer under WAL
 
 	ops    chan *op
 	quit   chan struct{}
@@ -90,6 +90,9 @@ type DB struct {
 	rmu    sync.Mutex
 	rstmts map[string]*sql.Stmt
 }
+
+// Migration says what Open did to the file's schema.
+func (db *DB) Migration() Migration { return *db.migration }
 
 // Healthy returns the error that made the store refuse writes for good (a
 // failed fsync of the WAL), or nil.
@@ -167,13 +170,12 @@ type op struct {
 	done chan error
 }
 
-// Open opens (creating if needed) the database file at path and applies the
-// schema. The directory must exist. The database and its -wal and -shm
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date (see Migrate; Migration says what was done). The directory must exist. The database and its -wal and -shm
 // files are made readable by their owner only (0600).
 func Open(ctx context.Context, path string) (*DB, error) {
 	restrictFiles(path)
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn := dsn(path)
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -182,7 +184,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
+	mig, err := migrate(ctx, w, false)
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -230,7 +233,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{path: path, w: w, r: r, ck: ck, wal: wal, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
+	db := &DB{path: path, migration: mig, w: w, r: r, ck: ck, wal: wal, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
 		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}, rstmts: map[string]*sql.Stmt{}, checkpoint: make(chan struct{}, 1)}
 	db.wg.Add(3)
 	go db.writer()
@@ -553,78 +556,4 @@ func (w *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 		return st.QueryRowContext(ctx, args...)
 	}
 	return w.tx.QueryRowContext(ctx, query, args...)
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	for _, s := range schema {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-	}
-	return nil
-}
-
-var schema = []string{
-	`CREATE TABLE IF NOT EXISTS deliveries (
-		id          TEXT PRIMARY KEY,
-		hook        TEXT NOT NULL,
-		method      TEXT NOT NULL,
-		path        TEXT NOT NULL,
-		query       TEXT NOT NULL,
-		header      TEXT NOT NULL,
-		body        BLOB NOT NULL,
-		remote      TEXT NOT NULL,
-		received    INTEGER NOT NULL,
-		path_values TEXT NOT NULL,
-		actions     INTEGER NOT NULL,
-		key         TEXT NOT NULL,
-		state       TEXT NOT NULL,
-		dedup_key   TEXT NOT NULL,
-		duplicate_of TEXT NOT NULL,
-		series      INTEGER NOT NULL
-	)`,
-	`CREATE INDEX IF NOT EXISTS deliveries_hook ON deliveries (hook, id)`,
-	`CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id)`,
-	// Hook stats and per-minute counts read these instead of every row.
-	`CREATE INDEX IF NOT EXISTS deliveries_stats ON deliveries (hook, state, received)`,
-	`CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received)`,
-	// One row per delivery with work left: the action to run next.
-	`CREATE TABLE IF NOT EXISTS jobs (
-		delivery TEXT PRIMARY KEY REFERENCES deliveries (id) ON DELETE CASCADE,
-		hook     TEXT NOT NULL,
-		series   INTEGER NOT NULL,
-		action   INTEGER NOT NULL,
-		attempt  INTEGER NOT NULL,
-		due      INTEGER NOT NULL,
-		lease    INTEGER NOT NULL,
-		failed   INTEGER NOT NULL,
-		key      TEXT NOT NULL -- the delivery's ordering key (order: per-key)
-	)`,
-	`CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due)`,
-	`CREATE INDEX IF NOT EXISTS jobs_key ON jobs (hook, key, delivery) WHERE key != ''`,
-	`CREATE TABLE IF NOT EXISTS attempts (
-		delivery  TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
-		series    INTEGER NOT NULL,
-		action    INTEGER NOT NULL,
-		n         INTEGER NOT NULL,
-		kind      TEXT NOT NULL,
-		started   INTEGER NOT NULL,
-		duration  INTEGER NOT NULL,
-		outcome   TEXT NOT NULL,
-		exit_code INTEGER NOT NULL,
-		status    INTEGER NOT NULL,
-		output    TEXT NOT NULL,
-		truncated INTEGER NOT NULL,
-		error     TEXT NOT NULL,
-		PRIMARY KEY (delivery, series, action, n)
-	)`,
-	// The first delivery seen for each (hook, dedup key), until expires.
-	`CREATE TABLE IF NOT EXISTS dedup (
-		hook     TEXT NOT NULL,
-		key      TEXT NOT NULL,
-		delivery TEXT NOT NULL,
-		expires  INTEGER NOT NULL,
-		PRIMARY KEY (hook, key)
-	)`,
-	`CREATE INDEX IF NOT EXISTS dedup_expires ON dedup (expires)`,
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +22,11 @@ Brings the schema of the configured store up to date and says what it did.
 On PostgreSQL (store: postgres://...) it applies the embedded migrations
 that the database lacks, under an advisory lock, so it is safe while
 instances run or start; postbox serve does the same when it starts. On
-SQLite (data:) it creates the store when there is none.
+SQLite (data:) it creates the store when there is none and applies the
+embedded migrations the file lacks (PRAGMA user_version), with the server
+stopped; a file made before retention existed is also rewritten once
+(VACUUM) so that it gives the space of pruned deliveries back to the disk,
+which postbox serve does by itself only for files under 256 MiB.
 `
 
 const storeUsage = `Usage: postbox store copy --from ADDR --to ADDR [--workers N]
@@ -77,22 +80,29 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return nil
 	}
-	_, statErr := os.Stat(dbPath(cfg))
 	if err := os.MkdirAll(cfg.Data, dataDirMode); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, err := sqlite.Open(ctx, dbPath(cfg))
+	// A VACUUM (see sqlite.Migrate) must not run under a server.
+	unlock, err := lockDir(cfg.Data)
 	if err != nil {
 		return err
 	}
-	if err := db.Close(); err != nil {
+	defer unlock()
+	m, err := sqlite.Migrate(ctx, dbPath(cfg))
+	if err != nil {
 		return err
 	}
-	// The SQLite schema has no versions: Open brings it up to date.
-	if errors.Is(statErr, os.ErrNotExist) {
-		fmt.Fprintf(stdout, "%s: created, with the current schema\n", name)
-	} else {
-		fmt.Fprintf(stdout, "%s: schema up to date\n", name)
+	switch {
+	case len(m.Applied) > 0:
+		fmt.Fprintf(stdout, "%s: applied %s; schema at version %d\n", name, strings.Join(m.Applied, ", "), m.Version)
+	case m.Version > m.Latest:
+		fmt.Fprintf(stdout, "%s: schema at version %d, newer than this postbox knows (%d); nothing applied\n", name, m.Version, m.Latest)
+	default:
+		fmt.Fprintf(stdout, "%s: schema up to date at version %d; nothing applied\n", name, m.Version)
+	}
+	if m.Converted {
+		fmt.Fprintf(stdout, "%s: rewritten once (VACUUM) to give the space of pruned deliveries back to the disk\n", name)
 	}
 	return nil
 }
