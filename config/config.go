@@ -39,7 +39,7 @@ type Config struct {
 	// besides localhost, IP addresses and its own listen host: any other
 	// Host header is refused, against DNS rebinding.
 	AdminHosts []string
-	Data       string // directory of the embedded store
+	Data       string // directory of the embedded store, resolved against the file's directory
 	Store      string // a store URL (postgres://...); empty means SQLite in Data
 	Limits     Limits
 	// Workers caps the actions that run at once; 0 means the number of CPUs.
@@ -364,7 +364,7 @@ func (l *loader) expand(n *yaml.Node, field string) {
 			if !ok || !secretFileKeys[base] || v.Kind != yaml.ScalarNode {
 				continue
 			}
-			data, err := os.ReadFile(v.Value)
+			data, err := os.ReadFile(l.relative(v.Value))
 			k.Value = base
 			if err != nil {
 				l.addf(v, sub, "cannot read secret file: %v", err)

@@ -390,7 +390,7 @@ func TestParseDefaults(t *testing.T) {
 	for _, c := range []struct{ name, got, want string }{
 		{"listen", cfg.Listen, config.DefaultListen},
 		{"admin", cfg.Admin, config.DefaultAdmin},
-		{"data", cfg.Data, config.DefaultData},
+		{"data", cfg.Data, "postbox-data"}, // config.DefaultData beside p.yaml
 		{"store", cfg.Store, ""},
 	} {
 		if c.got != c.want {

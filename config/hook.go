@@ -87,7 +87,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 		Admin:      orDefault(fc.Admin.Listen, DefaultAdmin),
 		AdminToken: fc.Admin.Token,
 		AdminHosts: fc.Admin.Hosts,
-		Data:       orDefault(fc.Data, DefaultData),
+		Data:       l.relative(orDefault(fc.Data, DefaultData)),
 		Store:      fc.Store,
 		Workers:    fc.Workers,
 		Limits: Limits{

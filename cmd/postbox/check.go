@@ -26,6 +26,26 @@ func runCheck(args []string, getenv func(string) string, stdout, stderr io.Write
 // loadConfig loads path and prints every problem, one per line, to stderr.
 func loadConfig(path string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {
 	cfg, err := config.Load(path, getenv)
+	return printProblems(cfg, err, stderr)
+}
+
+// loadStoreConfig is loadConfig for a command that only reads or manages
+// the store: it reads data: and store:, not the hooks and their secrets
+// (config.LoadStore).
+func loadStoreConfig(path string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {
+	cfg, err := config.LoadStore(path, getenv)
+	return printProblems(cfg, err, stderr)
+}
+
+// loadAdminConfig is loadConfig for a command that talks to the running
+// server's admin API: it reads admin: alone (config.LoadAdmin).
+func loadAdminConfig(path string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {
+	cfg, err := config.LoadAdmin(path, getenv)
+	return printProblems(cfg, err, stderr)
+}
+
+// printProblems prints the problems of a load, one per line, to stderr.
+func printProblems(cfg *config.Config, err error, stderr io.Writer) (*config.Config, error) {
 	var problems config.Problems
 	switch {
 	case errors.As(err, &problems):

@@ -32,7 +32,7 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError(2)
 	}
-	cfg, err := loadConfig(*path, getenv, stderr)
+	cfg, err := loadStoreConfig(*path, getenv, stderr)
 	if err != nil {
 		return err
 	}

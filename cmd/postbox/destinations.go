@@ -67,7 +67,7 @@ func runDestinations(ctx context.Context, args []string, getenv func(string) str
 		fmt.Fprintf(stderr, "postbox destinations: unexpected argument %q\n", fs.Arg(0))
 		return exitError(2)
 	}
-	cfg, err := loadConfig(*path, getenv, stderr)
+	cfg, err := loadAdminConfig(*path, getenv, stderr)
 	if err != nil {
 		return err
 	}

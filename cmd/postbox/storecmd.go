@@ -57,7 +57,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fs.Usage()
 		return exitError(2)
 	}
-	cfg, err := loadConfig(*path, getenv, stderr)
+	cfg, err := loadStoreConfig(*path, getenv, stderr)
 	if err != nil {
 		return err
 	}
