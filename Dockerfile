@@ -27,13 +27,17 @@ ARG TARGETOS TARGETARCH TARGETVARIANT
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOARM=${TARGETVARIANT#v} \
     go build -trimpath -ldflags="-s -w -X main.buildVersion=${VERSION} -X main.buildCommit=${COMMIT}" \
       -o /out/postbox ./cmd/postbox \
- && mkdir -p /out/data
+ && mkdir -p /out/data /out/etc \
+ && ln -s /var/lib/postbox /out/etc/postbox-data
 
 # distroless/static: CA certificates (for ACME and http actions), tzdata,
 # /etc/passwd with nonroot (65532), and nothing else.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/postbox /usr/local/bin/postbox
 COPY --from=build --chown=65532:65532 /out/data /var/lib/postbox
+# A relative data: is relative to the configuration file: the default,
+# postbox-data beside /etc/postbox/postbox.yaml, is the volume.
+COPY --from=build /out/etc /etc/postbox
 USER 65532:65532
 WORKDIR /var/lib/postbox
 VOLUME /var/lib/postbox
