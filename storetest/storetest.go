@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, moreTests...)
 	tests = append(tests, advanceTests...)
 	tests = append(tests, pruneTests...)
+	tests = append(tests, retentionTests...)
 	tests = append(tests, backlogTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
