@@ -166,7 +166,7 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	l := &loader{file: name, getenv: getenv}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Problems{l.yamlProblem(err)}
+		return nil, Problems{l.syntaxProblem(err, data)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, Problems{{File: name, Msg: "the file is empty"}}

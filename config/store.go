@@ -41,7 +41,7 @@ func loadPart(path string, getenv func(string) string, keys []string) (*Config, 
 	l := &loader{file: path, getenv: getenv}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Problems{l.yamlProblem(err)}
+		return nil, Problems{l.syntaxProblem(err, data)}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, Problems{{File: path, Msg: "the file must be a mapping of settings (listen:, hooks:, ...)"}}
