@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/prune"
 	"gopkg.in/yaml.v3"
 )
 
@@ -56,6 +57,9 @@ type Config struct {
 	Hooks          []*postbox.Hook
 	// TLS, when not nil, makes the public listener serve HTTPS.
 	TLS *TLS
+	// Retention is how long deliveries are kept (retention:, see
+	// retention.go), defaults filled in.
+	Retention prune.Retention
 	// Tree is the document as written, for printing the effective
 	// configuration: ${ENV} references and secret_file: paths are left as
 	// they are, so that no value from the environment or a secret file is
@@ -89,8 +93,9 @@ type fileConfig struct {
 	Limits       limitsConfig                 `yaml:"limits"`
 	Hooks        []hookConfig                 `yaml:"hooks"`
 
-	TrustedProxies []string   `yaml:"trusted_proxies"`
-	TLS            *tlsConfig `yaml:"tls"`
+	TrustedProxies []string        `yaml:"trusted_proxies"`
+	TLS            *tlsConfig      `yaml:"tls"`
+	Retention      retentionConfig `yaml:"retention"`
 }
 
 type limitsConfig struct {

@@ -46,6 +46,8 @@ type hookConfig struct {
 	Concurrency int    `yaml:"concurrency"`
 	Order       string `yaml:"order"` // "" or per-key
 	Key         string `yaml:"key"`   // the ordering key template for order: per-key
+
+	Retention *retentionConfig `yaml:"retention"` // over the top level's
 }
 
 type dedupConfig struct {
@@ -171,6 +173,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 		}
 		cfg.Hooks = append(cfg.Hooks, h)
 	}
+	l.buildRetention(root, fc, cfg)
 }
 
 func pathNode(n *yaml.Node) *yaml.Node {
