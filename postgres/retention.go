@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/postbox/postbox/internal/prune"
@@ -102,4 +103,39 @@ func (db *DB) NthNewest(ctx context.Context, hook string, n int) (string, error)
 		return "", fmt.Errorf("nth newest: %w", err)
 	}
 	return id, nil
+}
+
+var _ prune.Statser = (*DB)(nil)
+
+// StoreStats describes the store: the bytes of its tables and indexes
+// (as Used), its deliveries, the oldest and newest, those of the last 24
+// hours, and each hook's share (which reads every delivery's lengths).
+func (db *DB) StoreStats(ctx context.Context, now time.Time) (prune.Stats, error) {
+	var st prune.Stats
+	var oldest, newest *int64
+	err := db.pool.QueryRow(ctx, `SELECT
+		(SELECT sum(pg_total_relation_size(c)) FROM unnest(array['deliveries', 'jobs', 'attempts', 'dedup']::regclass[]) c)::int8,
+		count(*), min(received), max(received),
+		(SELECT count(*) FROM deliveries WHERE received >= $1)
+		FROM deliveries`, now.Add(-24*time.Hour).UnixNano()).Scan(&st.Used, &st.Rows, &oldest, &newest, &st.Last24h)
+	if err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
+	}
+	if oldest != nil {
+		st.Oldest, st.Newest = time.Unix(0, *oldest).UTC(), time.Unix(0, *newest).UTC()
+	}
+	rows, err := db.pool.Query(ctx, `SELECT hook, count(*),
+		coalesce(sum(octet_length(body) + octet_length(header) + octet_length(query) + octet_length(path)), 0)::int8
+		FROM deliveries GROUP BY hook ORDER BY hook`)
+	if err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
+	}
+	st.Hooks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (prune.HookBytes, error) {
+		var h prune.HookBytes
+		return h, r.Scan(&h.Hook, &h.Rows, &h.Bytes)
+	})
+	if err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
+	}
+	return st, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/postbox/postbox/internal/prune"
 )
@@ -187,4 +188,40 @@ func (db *DB) Reclaim(ctx context.Context) error {
 	default: // one is running or asked for
 	}
 	return nil
+}
+
+var _ prune.Statser = (*DB)(nil)
+
+// StoreStats describes the store: its size, its deliveries, the oldest
+// and newest, those of the last 24 hours, and each hook's share (which
+// reads every delivery's lengths, not its bytes).
+func (db *DB) StoreStats(ctx context.Context, now time.Time) (prune.Stats, error) {
+	var st prune.Stats
+	var err error
+	if st.Size, err = db.Size(ctx); err != nil {
+		return st, err
+	}
+	var oldest, newest sql.NullInt64
+	if err := db.queryRow(ctx, `SELECT count(*), min(received), max(received),
+		(SELECT count(*) FROM deliveries WHERE received >= ?) FROM deliveries`,
+		now.Add(-24*time.Hour).UnixNano()).Scan(&st.Rows, &oldest, &newest, &st.Last24h); err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
+	}
+	if oldest.Valid {
+		st.Oldest, st.Newest = time.Unix(0, oldest.Int64).UTC(), time.Unix(0, newest.Int64).UTC()
+	}
+	rows, err := db.query(ctx, `SELECT hook, count(*), sum(length(body) + length(header) + length(query) + length(path))
+		FROM deliveries GROUP BY hook ORDER BY hook`)
+	if err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h prune.HookBytes
+		if err := rows.Scan(&h.Hook, &h.Rows, &h.Bytes); err != nil {
+			return st, fmt.Errorf("store stats: %w", err)
+		}
+		st.Hooks = append(st.Hooks, h)
+	}
+	return st, rows.Err()
 }

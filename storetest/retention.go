@@ -23,6 +23,7 @@ var retentionTests = []storeCase{
 	{"a removed delivery's dedup key keeps its window; expired keys go", testRetainDedup},
 	{"a dry run counts what a prune removes and removes nothing", testRetainPlan},
 	{"max_size removes the oldest settled deliveries until the store is under it", testRetainSize},
+	{"store stats count rows, the oldest, the last day and bytes per hook", testStoreStats},
 }
 
 // retentionNow is the injected clock of the retention cases.
@@ -342,4 +343,31 @@ func testRetainSize(t *testing.T, s postbox.Store) {
 	}
 	// The oldest went, the newest and the pending one stayed.
 	r.kept([]*postbox.Delivery{pending, ds[len(ds)-1]}, ds[:rep.Total])
+}
+
+func testStoreStats(t *testing.T, s postbox.Store) {
+	st, ok := s.(prune.Statser)
+	if !ok {
+		t.Skip("the store has no stats")
+	}
+	r := retain(t, s, prune.Retention{})
+	old := r.add("a", 3*day, postbox.StateDone)
+	r.add("a", time.Hour, postbox.StatePending)
+	r.add("b", 2*time.Hour, postbox.StateDead)
+	got, err := st.StoreStats(context.Background(), retentionNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != 3 || got.Last24h != 2 || !got.Oldest.Equal(old.Received) || got.Used <= 0 {
+		t.Errorf("stats = %+v, want 3 rows, 2 in the last day, the oldest received %s", got, old.Received)
+	}
+	per := len(old.Body) + len(old.Path) // header and query as stored are longer
+	if len(got.Hooks) != 2 || got.Hooks[0].Hook != "a" || got.Hooks[0].Rows != 2 || got.Hooks[0].Bytes < int64(2*per) ||
+		got.Hooks[1].Hook != "b" || got.Hooks[1].Rows != 1 {
+		t.Errorf("hooks = %+v", got.Hooks)
+	}
+	o := got.Outlook(prune.Retention{MaxSize: got.Used + got.Used/got.Rows*2})
+	if o.PerDay != 2*(got.Used/got.Rows) || o.FullIn != 24*time.Hour {
+		t.Errorf("outlook = per day %d, full in %s; want %d, 24h", o.PerDay, o.FullIn, 2*(got.Used/got.Rows))
+	}
 }

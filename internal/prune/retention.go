@@ -100,9 +100,9 @@ type Sizer interface {
 
 // Size is how much disk a store uses, in bytes.
 type Size struct {
-	Used int64 // pages holding data: what max_size bounds
-	Free int64 // pages deleted rows left, not yet given back to the disk
-	WAL  int64 // the write-ahead log beside the file
+	Used int64 `json:"used"` // pages holding data: what max_size bounds
+	Free int64 `json:"free"` // pages deleted rows left, not yet given back to the disk
+	WAL  int64 `json:"wal"`  // the write-ahead log beside the file
 }
 
 // File is the database file's size (Used + Free).
