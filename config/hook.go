@@ -115,6 +115,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 		l.addf(findKey(root, "listen"), "listen", "%q is not a host:port address: %v", cfg.Listen, err)
 	}
 	l.checkAdminToken(root, cfg.AdminToken)
+	l.checkListeners(root, cfg)
 	if cfg.Admin != "off" {
 		if err := listenAddr(cfg.Admin); err != nil {
 			l.addf(findKey(root, "admin"), "admin", "%q is not a host:port address (or off): %v", cfg.Admin, err)
