@@ -19,5 +19,6 @@ func newBitbucket(decode func(any) error) (postbox.Verifier, error) {
 		headers:   []sigHeader{sha256Hex("X-Hub-Signature", "sha256=")},
 		message:   bodyOnly,
 		idHeaders: []string{"X-Request-UUID", "X-Request-Id"},
+		event:     event{"X-Event-Key", "repo:push"},
 	}, nil
 }

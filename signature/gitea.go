@@ -31,6 +31,7 @@ func newGitea(brand string) func(func(any) error) (postbox.Verifier, error) {
 			},
 			message:   bodyOnly,
 			idHeaders: []string{"X-" + brand + "-Delivery", "X-" + other + "-Delivery"},
+			event:     event{"X-" + brand + "-Event", "push"},
 		}, nil
 	}
 }

@@ -31,6 +31,7 @@ func newGitHub(decode func(any) error) (postbox.Verifier, error) {
 		headers:   []sigHeader{sha256Hex("X-Hub-Signature-256", "sha256=")},
 		message:   bodyOnly,
 		idHeaders: []string{"X-GitHub-Delivery"},
+		event:     event{"X-GitHub-Event", "push"},
 	}
 	if p.AllowSHA1 {
 		v.headers = append(v.headers, sigHeader{name: "X-Hub-Signature", prefix: "sha1=", hash: sha1.New, enc: hexEncoding})

@@ -14,6 +14,7 @@ var GitLab = Scheme{Name: "gitlab", New: newGitLab}
 
 type gitlabVerifier struct {
 	secrets [][]byte
+	event
 }
 
 func newGitLab(decode func(any) error) (postbox.Verifier, error) {
@@ -21,7 +22,7 @@ func newGitLab(decode func(any) error) (postbox.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gitlabVerifier{secrets: keys}, nil
+	return &gitlabVerifier{secrets: keys, event: event{"X-Gitlab-Event", "Push Hook"}}, nil
 }
 
 func (v *gitlabVerifier) Verify(r *http.Request, _ []byte) error {
@@ -53,8 +54,9 @@ func (v *gitlabVerifier) SecretHeaders() []string { return []string{"X-Gitlab-To
 // SecretQuery is empty: GitLab sends the token in a header only.
 func (v *gitlabVerifier) SecretQuery() []string { return nil }
 
-// Sign sends the token and a fresh event id.
+// Sign sends the token, a fresh event id and the event type.
 func (v *gitlabVerifier) Sign(m *Message) error {
+	v.event.set(m)
 	m.set("X-Gitlab-Token", string(v.secrets[0]))
 	m.set("X-Gitlab-Event-UUID", m.id())
 	m.set("Idempotency-Key", m.id())

@@ -92,6 +92,9 @@ type macVerifier struct {
 	// idFields are dotted JSON paths to the delivery id in the body, used
 	// when no id header is present.
 	idFields []string
+	// event is the header naming the event type, which Sign sets: a
+	// recipe's when: condition reads it.
+	event
 }
 
 // keysOf turns secrets into HMAC keys, as bytes of the string.
@@ -181,8 +184,10 @@ func (v *macVerifier) DeliveryKey(r *http.Request, body []byte) string {
 	return jsonID(body, v.idFields...)
 }
 
-// Sign sets the first signature header, the timestamp and the delivery id.
+// Sign sets the first signature header, the timestamp, the delivery id and
+// the event type.
 func (v *macVerifier) Sign(m *Message) error {
+	v.event.set(m)
 	var ts, id string
 	if v.tsHeader != "" {
 		ts = v.tsFormat.format(m.now())

@@ -30,6 +30,36 @@ type Message struct {
 	// Query holds parameters the provider adds to the URL (Twilio's
 	// bodySHA256).
 	Query url.Values
+	// Event is the event type, for a provider that names it in a header
+	// (X-GitHub-Event, Twitch-Eventsub-Message-Type); "" means the one it
+	// sends most (push, notification). See EventHeader.
+	Event string
+}
+
+// EventHeader is implemented by signers whose provider names the event
+// type in a header of every delivery: Sign sets it from Message.Event.
+type EventHeader interface {
+	// EventHeader returns the header and the event sent when
+	// Message.Event is "".
+	EventHeader() (name, def string)
+}
+
+// event is a provider's event type header.
+type event struct{ header, def string }
+
+// EventHeader returns the header and the default event, "" for none.
+func (e event) EventHeader() (name, def string) { return e.header, e.def }
+
+// set puts m's event, or the default, in the header.
+func (e event) set(m *Message) {
+	if e.header == "" {
+		return
+	}
+	v := m.Event
+	if v == "" {
+		v = e.def
+	}
+	m.set(e.header, v)
 }
 
 func (m *Message) now() time.Time {

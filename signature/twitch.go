@@ -30,6 +30,7 @@ func newTwitch(decode func(any) error) (postbox.Verifier, error) {
 		tsFormat:  rfc3339,
 		tolerance: tol,
 		idHeaders: []string{"Twitch-Eventsub-Message-Id"},
+		event:     event{"Twitch-Eventsub-Message-Type", "notification"},
 	}}, nil
 }
 

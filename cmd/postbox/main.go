@@ -52,7 +52,7 @@ Usage:
   postbox migrate    --config FILE   bring the configured store's schema up to date
   postbox store copy --from ADDR --to ADDR   copy every delivery between stores (sqlite:PATH, postgres://...)
   postbox import     FILE            convert adnanh/webhook hooks (hooks.json|yaml) to postbox YAML
-  postbox sign       --provider NAME --secret S [--file BODY] [--url U] [--curl URL]   print a provider's signed headers
+  postbox sign       --provider NAME --secret S [--file BODY] [--url U] [--curl URL] [--event E] [-H "K: V"]   print a provider's signed headers
   postbox version
 `
 

@@ -45,10 +45,13 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	curl := fs.String("curl", "", "print a curl command that posts the signed body to `URL`")
 	id := fs.String("id", "", "the delivery `id` to send (default: a random UUID)")
 	unix := fs.Int64("time", 0, "sign at this unix `time` (default: now)")
+	event := fs.String("event", "", "the event type to send, for providers that name it in a header (github: X-GitHub-Event, default push; twitch: Twitch-Eventsub-Message-Type, default notification)")
+	var headers headerFlags
+	fs.Var(&headers, "H", "another header to send, as `'Name: value'`, repeatable (it is not signed)")
 	var params paramFlags
 	fs.Var(&params, "param", "another scheme parameter as `key=value`, repeatable (e.g. header=X-Signature for hmac)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: postbox sign --provider NAME --secret S [--file body.json] [--url U] [--curl URL] [--param k=v]...\n\nProviders that sign with a shared secret: %s\n\n",
+		fmt.Fprintf(stderr, "Usage: postbox sign --provider NAME --secret S [--file body.json] [--url U] [--curl URL] [--event E] [-H 'Name: value']... [--param k=v]...\n\nProviders that sign with a shared secret: %s\n\n",
 			strings.Join(signers(), ", "))
 		fs.PrintDefaults()
 	}
@@ -92,7 +95,10 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sign: read the body: %w", err)
 	}
-	m := &signature.Message{Body: body, ID: *id, Header: http.Header{}}
+	if name, _ := eventHeader(signer); *event != "" && name == "" {
+		return fmt.Errorf("sign: --event: %s names no event type in a header; send one with -H 'Name: value'", *provider)
+	}
+	m := &signature.Message{Body: body, ID: *id, Header: http.Header{}, Event: *event}
 	if *unix != 0 {
 		m.Now = time.Unix(*unix, 0)
 	}
@@ -101,6 +107,9 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if m.Header.Get("Content-Type") == "" && json.Valid(m.Body) {
 		m.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		m.Header.Set(h[0], h[1])
 	}
 	changed := !bytes.Equal(m.Body, body)
 
@@ -138,6 +147,29 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\n%s\n", m.Body)
 	}
 	return nil
+}
+
+// headerFlags collects repeated -H 'Name: value' flags in order.
+type headerFlags [][2]string
+
+func (h *headerFlags) String() string { return "" }
+
+func (h *headerFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, ":")
+	if !ok || strings.TrimSpace(k) == "" || strings.ContainsAny(strings.TrimSpace(k), " \t") {
+		return errors.New("want 'Name: value', e.g. 'X-GitHub-Event: ping'")
+	}
+	*h = append(*h, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+	return nil
+}
+
+// eventHeader returns the header in which s's provider names the event
+// type, or "".
+func eventHeader(s signature.Signer) (name, def string) {
+	if e, ok := s.(signature.EventHeader); ok {
+		return e.EventHeader()
+	}
+	return "", ""
 }
 
 // decodeParams returns a decode func for scheme.New that reads params as

@@ -131,7 +131,7 @@ func TestPostboxSignIsDeterministicWithTimeAndID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "X-Github-Delivery: d-1\nX-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n"
+	want := "X-Github-Delivery: d-1\nX-Github-Event: push\nX-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n"
 	if out != want {
 		t.Fatalf("got\n%s\nwant (GitHub's documented example)\n%s", out, want)
 	}
