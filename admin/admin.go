@@ -87,15 +87,16 @@ type Server struct {
 	hookBase string
 	now      func() time.Time
 
-	queue   Queue
-	hooks   atomic.Pointer[hookSet]
-	metrics *metrics
-	stats   *statsCache
-	ring    *ring
-	recent  *recent
-	hub     *hub
-	assets  map[string]asset
-	mux     *http.ServeMux
+	queue     Queue
+	retention retentionState // see store.go
+	hooks     atomic.Pointer[hookSet]
+	metrics   *metrics
+	stats     *statsCache
+	ring      *ring
+	recent    *recent
+	hub       *hub
+	assets    map[string]asset
+	mux       *http.ServeMux
 
 	keepAlive time.Duration
 	closeOnce sync.Once

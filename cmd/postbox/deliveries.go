@@ -14,8 +14,11 @@ import (
 )
 
 func runDeliveries(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "prune" {
+		return runDeliveriesPrune(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "replay") {
-		fmt.Fprintln(stderr, "usage: postbox deliveries list|show|replay --config FILE ...")
+		fmt.Fprintln(stderr, "usage: postbox deliveries list|show|replay|prune --config FILE ...")
 		return exitError(2)
 	}
 	sub := args[0]

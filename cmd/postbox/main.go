@@ -48,9 +48,11 @@ Usage:
   postbox deliveries list --config FILE [--hook ID] [--state S] [--limit N] [--json]
   postbox deliveries show --config FILE [--json] ID
   postbox deliveries replay --config FILE ID... | [--hook ID] [--state dead] [--since 24h]
+  postbox deliveries prune --config FILE [--dry-run] [--json]   remove what retention: lets go (--dry-run: count it)
   postbox destinations --config FILE [--json] [--resume NAME]   each destination's breaker, limits and calls (from the running server)
   postbox migrate    --config FILE   bring the configured store's schema up to date
   postbox store copy --from ADDR --to ADDR   copy every delivery between stores (sqlite:PATH, postgres://...)
+  postbox store stats --config FILE [--json]   size, deliveries, oldest, bytes per hook, time to max_size
   postbox import     FILE            convert adnanh/webhook hooks (hooks.json|yaml) to postbox YAML
   postbox sign       --provider NAME --secret S [--file BODY] [--url U] [--curl URL] [--event E] [-H "K: V"]   print a provider's signed headers
   postbox version
@@ -75,6 +77,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "store":
+		if len(rest) > 0 && rest[0] == "stats" {
+			return runStoreStats(ctx, rest[1:], getenv, stdout, stderr)
+		}
 		return runStore(ctx, rest, stdout, stderr)
 	case "import":
 		return runImport(rest, getenv, stdout, stderr)

@@ -74,6 +74,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopAdmin(context.Background())
+	retainer, stopRetention := startRetention(cfg, db, logger, observer)
+	defer stopRetention()
 	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, IOWorkers: cfg.IOWorkers,
 		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer})
 	qref.p.Store(q)
@@ -141,6 +143,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		srv.SetHooks(next.Hooks)
 		q.SetHooks(next.Hooks)
+		setRetention(retainer, next, logger)
 		if a, ok := observer.(interface{ SetHooks([]*postbox.Hook) }); ok {
 			a.SetHooks(next.Hooks)
 		}

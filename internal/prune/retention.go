@@ -37,7 +37,8 @@ type Retention struct {
 	// MaxSize is the most bytes the SQLite database may hold; the oldest
 	// settled deliveries of any hook go until it is under. 0: no limit.
 	MaxSize int64
-	// Interval is how often the limits are checked; 0 means Every.
+	// Interval is how often the limits are checked; 0 means
+	// RetentionEvery.
 	Interval time.Duration
 }
 
@@ -148,6 +149,10 @@ func (r *Report) add(hook string, rule Rule, n int64) {
 	}
 }
 
+// RetentionEvery is how often a Retainer checks the limits by default:
+// a limit passed is acted on within a minute.
+const RetentionEvery = 30 * time.Second
+
 // DeliveryBatch is how many deliveries one delete removes at most: small
 // enough that a write shared with ingest stays short.
 const DeliveryBatch = 500
@@ -188,7 +193,7 @@ func (rt *Retainer) Retention() Retention { return *rt.ret.Load() }
 func (rt *Retainer) Run(ctx context.Context) {
 	every := rt.Retention().Interval
 	if every <= 0 {
-		every = Every
+		every = RetentionEvery
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
