@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+// AdminSessionCookie is the name of the admin console's session cookie. A
+// browser signed in to the console sends it to every port of the same
+// host, the hook listener's too, so the ingress redacts it from the Cookie
+// header of every stored delivery: a delivery's headers are shown in the
+// console, replayed and passed to actions.
+const AdminSessionCookie = "postbox_admin"
+
 // Store keeps deliveries and the work derived from them. Append must be
 // durable when it returns nil: the HTTP layer answers 2xx only after that.
 //

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/postbox/postbox"
 )
 
 // Console sessions and sign-in limits.
@@ -30,7 +32,7 @@ const (
 
 // sessionCookie is the console's cookie: a random session id, not the
 // token nor anything derived from it.
-const sessionCookie = "postbox_admin"
+const sessionCookie = postbox.AdminSessionCookie
 
 // sessions are the console's signed-in browsers: each sign-in gets a
 // random id, kept in memory (as its hash) with its expiry, so that a

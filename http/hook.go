@@ -364,7 +364,7 @@ func (p *pathHandler) store(ctx context.Context, c *call, rt *route) error {
 	d.Actions = len(h.Actions)
 	d.Query = redact(d.Query, p.secretQuery)
 	d.Header = redact(d.Header, p.secretHeaders)
-	redactCookie(d.Header, AdminSessionCookie)
+	redactCookie(d.Header, postbox.AdminSessionCookie)
 	data.Delivery = postbox.DeliveryInfo{ID: d.ID, Received: c.received}
 	data.Hook = postbox.HookInfo{ID: h.ID}
 	data.Header, data.Query = d.Header, d.Query

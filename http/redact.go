@@ -5,13 +5,6 @@ import (
 	"strings"
 )
 
-// AdminSessionCookie is the name of the admin console's session cookie
-// (admin's sessionCookie). A browser signed in to the console sends it to
-// every port of the same host, the hook listener's too, so it is redacted
-// from the Cookie header of every stored delivery: a delivery's headers
-// are shown in the console, replayed and passed to actions.
-const AdminSessionCookie = "postbox_admin"
-
 // redacted replaces a secret's value in what is stored.
 const redacted = "[redacted]"
 
