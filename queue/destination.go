@@ -302,6 +302,20 @@ func (ds *destinations) skipped(now time.Time, full func(io bool) bool, pool fun
 	return skip
 }
 
+// room is, for each pool, how many more jobs its destinations may hold: a
+// claim asks for no more, so that it does not bring jobs that would only
+// wait (and be handed back) while the room they took stays empty for
+// others.
+func (ds *destinations) room(now time.Time, pool func(io bool) int) [2]int {
+	var room [2]int
+	for d := range ds.refs {
+		if !d.blocked(now) {
+			room[poolOf(d.io)] += max(d.maxHeld(pool(d.io))-d.held, 0)
+		}
+	}
+	return room
+}
+
 // nextChange is the earliest time a blocked destination may take calls
 // again, zero when none waits.
 func (ds *destinations) nextChange() time.Time {

@@ -64,6 +64,7 @@ type reply struct {
 	claimed []*postbox.Job
 	asked   time.Time
 	settled [2]int // workers of each pool whose results the call carried
+	pool    int    // the pool the claim was for; -1 without a claim
 }
 
 // loop is the state of Run, owned by its goroutine.
@@ -80,8 +81,9 @@ type loop struct {
 	infos    []eventInfo    // done's, for the observer
 	release  []*postbox.Job // jobs to hand back with the next call
 	wakeAt   time.Time      // a wake-up is set for then (a paced or paused destination)
+	turn     int            // the pool whose jobs the next claim is for, if it has room
 	asking   bool           // a store call is under way
-	due      bool           // a job may be due: claiming could find one
+	due      [2]bool        // a job of the pool may be due: claiming could find one
 	stopping bool
 
 	// busy counts the workers of each pool taken: running an action, or
@@ -105,7 +107,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	actx, stopActions := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopActions()
 	l := &loop{q: q, rctx: context.WithoutCancel(ctx), results: make(chan result, q.workers+q.io), replies: make(chan reply, 1),
-		due: true, runningHook: map[string]int{}, held: map[string]int{}}
+		due: [2]bool{true, true}, runningHook: map[string]int{}, held: map[string]int{}}
 	ticker := time.NewTicker(q.poll)
 	defer ticker.Stop()
 	// A store shared by several instances tells of work others appended.
@@ -144,11 +146,11 @@ func (q *Queue) Run(ctx context.Context) error {
 		case r := <-l.replies:
 			l.answered(r)
 		case <-q.wake:
-			l.due = true
+			l.due = [2]bool{true, true}
 		case <-wake:
-			l.due = true
+			l.due = [2]bool{true, true}
 		case <-ticker.C:
-			l.due = true
+			l.due = [2]bool{true, true}
 		}
 	}
 }
@@ -243,19 +245,37 @@ func (l *loop) ask() {
 	}
 	want := 0
 	var skipActions []postbox.ActionRef
-	if !l.stopping && l.due {
+	claimFor := -1
+	if !l.stopping && l.due != [2]bool{} {
 		// The workers whose results this call carries are free when it
-		// returns: claim their next jobs in it too. A full pool's actions
-		// are not claimed, nor those of a destination that is paused or
-		// holds all it may.
+		// returns: claim their next jobs in it too. A claim is for one
+		// pool at a time, in turn, and for no more than its destinations
+		// may hold: the store cannot tell a command's job from a call's,
+		// so a claim for both would fill one pool's room with the other's
+		// jobs. The other pool's actions are skipped, and so are those of
+		// a destination that is paused or holds all it may.
+		now := time.Now()
+		l.q.dests.mu.Lock()
+		dr := l.q.dests.room(now, l.q.pool)
 		var room [2]int
 		for p := range room {
 			room[p] = claimAhead*l.q.pool(p == ioPool) - (l.busy[p] - l.unsent[p]) - l.queued[p]
-			want += max(room[p], 0)
+			// One more for commands: the jobs of actions no longer
+			// configured run there (and fail at once).
+			room[p] = min(room[p], dr[p]+1-p)
 		}
-		now := time.Now()
-		l.q.dests.mu.Lock()
-		skipActions = l.q.dests.skipped(now, func(io bool) bool { return room[poolOf(io)] <= 0 }, l.q.pool)
+		for i := range room {
+			p := (l.turn + i) % len(room)
+			if l.due[p] && room[p] > 0 {
+				claimFor = p
+				break
+			}
+		}
+		if claimFor >= 0 {
+			l.turn = claimFor + 1
+			want = room[claimFor]
+			skipActions = l.q.dests.skipped(now, func(io bool) bool { return poolOf(io) != claimFor }, l.q.pool)
+		}
 		if next := l.q.dests.nextChange(); !next.IsZero() {
 			l.wakeIn(now, max(next.Sub(now), time.Millisecond))
 		}
@@ -270,7 +290,7 @@ func (l *loop) ask() {
 	l.done, l.infos, l.release, l.unsent = nil, nil, nil, [2]int{}
 	if step.Claim > 0 {
 		// Set again by a wake-up meanwhile, or by a full claim.
-		l.due = false
+		l.due[claimFor] = false
 	}
 	l.asking = true
 	asked := time.Now()
@@ -282,7 +302,7 @@ func (l *loop) ask() {
 		for i, d := range step.Done {
 			l.q.recorded(d, infos[i], failed[i])
 		}
-		l.replies <- reply{step: step, claimed: claimed, asked: asked, settled: settled}
+		l.replies <- reply{step: step, claimed: claimed, asked: asked, settled: settled, pool: claimFor}
 	}()
 }
 
@@ -354,20 +374,20 @@ func (l *loop) finished(r result) {
 }
 
 // answered keeps the claimed jobs for free workers, or hands back those
-// beyond a hook's concurrency (one claim may bring more of a hook than it
-// may run).
+// beyond a hook's concurrency or what their destination may hold (one
+// claim may bring more of a hook or a destination than it may run).
 func (l *loop) answered(r reply) {
 	l.asking = false
 	for p := range l.busy {
 		l.busy[p] -= r.settled[p]
 	}
-	switch {
-	case r.step.Claim == 0 && len(r.step.Done) > 0:
+	if len(r.step.Done) > 0 {
 		// Finished jobs may have made others due: their next action, or
-		// the next delivery with their key.
-		l.due = true
-	case r.step.Claim > 0 && len(r.claimed) >= r.step.Claim:
-		l.due = true // there may be more
+		// the next delivery with their key, of either pool.
+		l.due = [2]bool{true, true}
+	}
+	if r.step.Claim > 0 && len(r.claimed) >= r.step.Claim {
+		l.due[r.pool] = true // there may be more
 	}
 	_, wait := l.q.lease()
 	hooks := *l.q.hooks.Load()
@@ -382,7 +402,8 @@ func (l *loop) answered(r reply) {
 		}
 		l.held[j.HookID]++
 		l.queued[w.pool]++
-		if h := hooks[j.HookID]; l.stopping || h != nil && h.Concurrency > 0 && l.held[j.HookID] > h.Concurrency {
+		if h := hooks[j.HookID]; l.stopping || h != nil && h.Concurrency > 0 && l.held[j.HookID] > h.Concurrency ||
+			d != nil && d.held > d.maxHeld(l.q.pool(d.io)) {
 			l.handBack(w)
 			continue
 		}
