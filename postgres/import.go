@@ -17,8 +17,8 @@ import (
 // gets a job that resumes its actions where its attempts stopped, due now
 // and free to claim (see Delivery.ResumeAt); its lease and retry time in the store
 // it came from are not carried over. A d whose id is already stored is an
-// ECONFLICT error and changes nothing. Dedup entries are not made: a
-// delivery that repeats an imported one's dedup key is not a duplicate.
+// ECONFLICT error and changes nothing. Dedup entries are not made here:
+// ImportDedup copies them, as postbox store copy does after the deliveries.
 func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
 	row, err := storerow.Of(d)
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 // gets a job that resumes its actions where its attempts stopped, due now
 // and free to claim (see Delivery.ResumeAt); its lease and retry time in the store
 // it came from are not carried over. A d whose id is already stored is an
-// ECONFLICT error and changes nothing. Dedup entries are not made: a
-// delivery that repeats an imported one's dedup key is not a duplicate.
+// ECONFLICT error and changes nothing. Dedup entries are not made here:
+// ImportDedup copies them, as postbox store copy does after the deliveries.
 //
 // Imports share the writer's group commit like every other write, so
 // concurrent callers import faster than one at a time.

@@ -36,7 +36,9 @@ another, to move an installation. ADDR is sqlite:PATH (a data directory, as
 data: in a config, or a file ending in .db) or a postgres:// URL. Stop the servers on the
 source first. Deliveries the destination has already are skipped, so an
 interrupted copy can be run again. Pending deliveries resume on the
-destination at once, where their attempts stopped.
+destination at once, where their attempts stopped. Dedup keys still within
+their window are copied too, so that a repeat of a copied delivery is
+still dropped as a duplicate.
 `
 
 // isPostgres says whether a store address is a PostgreSQL URL.
@@ -150,6 +152,11 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	st, err := copyStore(ctx, src, imp, *workers)
 	fmt.Fprintf(stdout, "%s → %s: %d deliveries copied (%d attempts; %d pending, resumed at once), %d already there and skipped\n",
 		srcName, dstName, st.copied, st.attempts, st.pending, st.skipped)
+	if err != nil {
+		return fmt.Errorf("copy stopped: %w (run it again to copy the rest)", err)
+	}
+	keys, err := copyDedup(ctx, src, dst)
+	fmt.Fprintf(stdout, "%s → %s: %d dedup keys copied (live ones the destination lacked)\n", srcName, dstName, keys)
 	if err != nil {
 		return fmt.Errorf("copy stopped: %w (run it again to copy the rest)", err)
 	}
