@@ -260,9 +260,9 @@ func (l *loop) ask() {
 		var room [2]int
 		for p := range room {
 			room[p] = claimAhead*l.q.pool(p == ioPool) - (l.busy[p] - l.unsent[p]) - l.queued[p]
-			// One more for commands: the jobs of actions no longer
-			// configured run there (and fail at once).
-			room[p] = min(room[p], dr[p]+1-p)
+			// Jobs of actions no longer configured are never skipped:
+			// any claim may bring them (they fail at once).
+			room[p] = min(room[p], dr[p])
 		}
 		for i := range room {
 			p := (l.turn + i) % len(room)
