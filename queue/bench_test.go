@@ -2,6 +2,9 @@ package queue_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/exec"
+	"github.com/postbox/postbox/action/httpcall"
 	"github.com/postbox/postbox/queue"
 	"github.com/postbox/postbox/sqlite"
 	"github.com/postbox/postbox/storetest"
@@ -115,4 +119,36 @@ func BenchmarkUnderLoad(b *testing.B) {
 			b.ReportMetric(float64(appended.Load())/b.Elapsed().Seconds(), "appends/s")
 		})
 	}
+}
+
+// BenchmarkDrainHTTP measures how fast the queue works off a stored backlog
+// of http actions to a local endpoint that answers at once: the I/O pool,
+// batched claims and kept-alive connections.
+func BenchmarkDrainHTTP(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	b.Cleanup(srv.Close)
+	a, err := httpcall.New(httpcall.Config{URL: srv.URL + "/in/{{ .Delivery.ID }}", Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &postbox.Hook{ID: "bench", Actions: []postbox.Action{a}}
+	db := benchStore(b)
+	for i := 0; i < b.N; i++ {
+		if err := db.Append(context.Background(), storetest.NewDelivery(h.ID, 1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := &counter{}
+	var commits, writes atomic.Int64
+	db.SetCommitObserver(func(_ time.Duration, n int) { commits.Add(1); writes.Add(int64(n)) })
+	b.ResetTimer()
+	q := runQueue(b, db, h, 2, c)
+	q.Notify()
+	for c.n.Load() < int64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "actions/s")
+	b.ReportMetric(float64(commits.Load())/float64(b.N), "commits/action")
 }
