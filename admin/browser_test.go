@@ -15,6 +15,7 @@ import (
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/admin"
+	"github.com/postbox/postbox/internal/testenv"
 	"github.com/postbox/postbox/queue"
 )
 
@@ -38,10 +39,7 @@ func requireBrowser(t *testing.T) string {
 	default:
 		return node
 	}
-	if os.Getenv("POSTBOX_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("the browser test needs node, chromium and playwright-core (POSTBOX_REQUIRE_SERVICES=1): %s; run .ci/browser-deps", missing)
-	}
-	t.Skipf("skipping the browser test: %s; run .ci/browser-deps, or set POSTBOX_REQUIRE_SERVICES=1 to make this a failure", missing)
+	testenv.Skip(t, "the browser test needs node, chromium and playwright-core: %s; run .ci/browser-deps", missing)
 	return ""
 }
 

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/postbox/postbox/internal/testenv"
 )
 
 // storageConfig keeps the store in ./data, where the tests mount a small
@@ -295,9 +297,7 @@ func fill(t *testing.T, path string, room int64) {
 // fails it skips, or fails under POSTBOX_REQUIRE_SERVICES=1.
 func mountFS(t *testing.T, s *server, dir string, args ...string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: mounting a file system for the data directory needs root")
-	}
+	testenv.RequireRoot(t, "mounting a file system for the data directory")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -317,10 +317,7 @@ func mountFS(t *testing.T, s *server, dir string, args ...string) {
 // test whose file system could not be made.
 func mountFailed(t *testing.T, err error) {
 	t.Helper()
-	if os.Getenv("POSTBOX_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("running as root with POSTBOX_REQUIRE_SERVICES=1, but %v", err)
-	}
-	t.Skipf("skipping: %v; set POSTBOX_REQUIRE_SERVICES=1 to make this a failure", err)
+	testenv.Skip(t, "%v", err)
 }
 
 // chattr sets or clears (flag "+i", "-i") a file attribute.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/testenv"
 )
 
 func runData() *postbox.TemplateData {
@@ -19,12 +20,10 @@ func runData() *postbox.TemplateData {
 // TestRunAsUser runs `id` as nobody and checks the ids the command saw.
 // Only root may switch users, so it skips elsewhere (CI runs as root).
 func TestRunAsUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("running a command as another user needs root")
-	}
+	testenv.RequireRoot(t, "running a command as another user")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
-		t.Skipf("no user nobody here: %v", err)
+		testenv.Skip(t, "no user nobody here: %v", err)
 	}
 	tests := []struct {
 		name string

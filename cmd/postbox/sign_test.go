@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postbox/postbox/internal/testenv"
 	"github.com/postbox/postbox/signature"
 )
 
@@ -165,7 +166,7 @@ func TestPostboxSignRefusesWhatItCannotSign(t *testing.T) {
 
 func TestTheCurlCommandPostboxSignPrintsIsAccepted(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+		testenv.Skip(t, "curl is not installed")
 	}
 	const secret = "whsec_test"
 	s, _ := signature.Lookup("stripe")

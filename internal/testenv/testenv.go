@@ -1,14 +1,42 @@
-// Package testenv tells tests whether the services they need (PostgreSQL,
-// Mosquitto) are reachable. Absent, a test skips with the reason; with
-// POSTBOX_REQUIRE_SERVICES=1 (set by .ci/run) it fails instead.
+// Package testenv tells tests whether what they need from the machine is
+// there: services (PostgreSQL, Mosquitto), tools (curl, Pebble, a browser),
+// root. Absent, a test skips with the reason; with
+// POSTBOX_REQUIRE_SERVICES=1 (set by .ci/run) it fails instead, so that CI,
+// which provides all of it, never passes a check nobody ran.
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"testing"
 	"time"
 )
+
+// Required reports whether POSTBOX_REQUIRE_SERVICES=1 makes a missing
+// service, tool or privilege a failure.
+func Required() bool { return os.Getenv("POSTBOX_REQUIRE_SERVICES") == "1" }
+
+// Skip skips t because the environment lacks what it needs, saying what;
+// under POSTBOX_REQUIRE_SERVICES=1 it fails t instead. It is for the
+// environment only: a test skipped by -short or by design uses t.Skip.
+func Skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	reason := fmt.Sprintf(format, args...)
+	if Required() {
+		t.Fatalf("%s (POSTBOX_REQUIRE_SERVICES=1 makes this a failure)", reason)
+	}
+	t.Skipf("skipping: %s; set POSTBOX_REQUIRE_SERVICES=1 to make this a failure", reason)
+}
+
+// RequireRoot skips t, or fails it under POSTBOX_REQUIRE_SERVICES=1, unless
+// the test runs as root; what says what needs it.
+func RequireRoot(t testing.TB, what string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "%s needs root", what)
+	}
+}
 
 // Service addresses on the developer machine and in CI.
 const (
@@ -25,8 +53,5 @@ func Require(t testing.TB, name, addr string) {
 		c.Close()
 		return
 	}
-	if os.Getenv("POSTBOX_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s is required at %s (POSTBOX_REQUIRE_SERVICES=1) but is not reachable: %v", name, addr, err)
-	}
-	t.Skipf("skipping: %s is not reachable at %s (%v); set POSTBOX_REQUIRE_SERVICES=1 to make this a failure", name, addr, err)
+	Skip(t, "%s is not reachable at %s (%v)", name, addr, err)
 }
