@@ -77,6 +77,7 @@ func fillDefaults(root *yaml.Node, cfg *config.Config) {
 		setDefault(root, "data", str(cfg.Data), "hooks")
 	}
 	setDefault(root, "workers", num(cfg.Workers), "hooks")
+	setDefault(root, "io_workers", num(cfg.IOWorkers), "hooks")
 	lim := mapping(root, "limits", "hooks")
 	setDefault(lim, "max_body", str(formatSize(cfg.Limits.MaxBody)), "")
 	setDefault(lim, "max_header_bytes", str(formatSize(int64(cfg.Limits.MaxHeaderBytes))), "")
@@ -84,6 +85,7 @@ func fillDefaults(root *yaml.Node, cfg *config.Config) {
 	setDefault(lim, "read_timeout", str(formatDuration(cfg.Limits.ReadTimeout)), "")
 	setDefault(lim, "write_timeout", str(formatDuration(cfg.Limits.WriteTimeout)), "")
 	setDefault(lim, "idle_timeout", str(formatDuration(cfg.Limits.IdleTimeout)), "")
+	setDefault(lim, "max_inflight", num(cfg.Limits.MaxInflight), "")
 	if t := cfg.TLS; t != nil && t.ACME != nil {
 		acme := mapping(mapping(root, "tls", "hooks"), "acme", "")
 		setDefault(acme, "directory", str(t.ACME.Directory), "")

@@ -91,6 +91,8 @@ hooks:
 		"read_header_timeout: 5s",
 		"idle_timeout: 2m",
 		"max_header_bytes: 64KiB",
+		"max_inflight: 1024",
+		"io_workers: 256",
 		"path: /hooks/env",
 		"methods: [POST]",
 		"COLOR: blue",
