@@ -38,6 +38,17 @@ type Config struct {
 	// postbox running as root may set them.
 	User  string `yaml:"user"`
 	Group string `yaml:"group"`
+	// Stdin is a template rendered onto the command's standard input
+	// ("{{ .Body }}" passes the body whatever its size); empty: none.
+	Stdin string `yaml:"stdin"`
+	// Files are templates each written to a private temporary file whose
+	// path is in the environment variable of its name; removed after the
+	// run.
+	Files map[string]string `yaml:"files"`
+	// LookupAtRun finds the command when it runs rather than when the
+	// configuration loads: a missing command fails the action, not the
+	// configuration (as adnanh/webhook does; postbox webhook sets it).
+	LookupAtRun bool `yaml:"lookup_at_run"`
 }
 
 // Action runs one configured command.
@@ -49,6 +60,8 @@ type Action struct {
 	dir     string
 	timeout time.Duration
 	runAs   *runAs // nil: postbox's own user
+	stdin   *postbox.Template
+	files   []fileVar
 }
 
 type envVar struct {
@@ -75,7 +88,7 @@ func New(c Config) (*Action, error) {
 	}
 	if c.Command == "" {
 		errs = append(errs, &FieldError{"command", "is empty"})
-	} else if _, err := osexec.LookPath(c.Command); err != nil {
+	} else if _, err := osexec.LookPath(c.Command); err != nil && !c.LookupAtRun {
 		errs = append(errs, &FieldError{"command", fmt.Sprintf("%q is not an executable file or not in PATH", c.Command)})
 	}
 	for i, s := range c.Args {
@@ -100,6 +113,7 @@ func New(c Config) (*Action, error) {
 		a.env = append(a.env, envVar{k, t})
 	}
 	errs = append(errs, c.InheritEnv.check()...)
+	errs = append(errs, a.compileInput(c)...)
 	if c.Dir != "" {
 		if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
 			errs = append(errs, &FieldError{"dir", fmt.Sprintf("%q is not a directory", c.Dir)})
@@ -122,6 +136,12 @@ func (a *Action) Templates() []*postbox.Template {
 	out := append([]*postbox.Template(nil), a.args...)
 	for _, e := range a.env {
 		out = append(out, e.tmpl)
+	}
+	for _, f := range a.files {
+		out = append(out, f.tmpl)
+	}
+	if a.stdin != nil {
+		out = append(out, a.stdin)
 	}
 	return out
 }
@@ -152,6 +172,12 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 		}
 		env = append(env, e.name+"="+s)
 	}
+	in, err := a.prepare(data)
+	if err != nil {
+		return postbox.Result{Outcome: postbox.OutcomeError, Err: err, Permanent: true}
+	}
+	defer in.cleanup()
+	env = append(env, in.env...)
 
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
@@ -160,6 +186,7 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	cmd.Dir = a.dir
 	out := &boundedBuffer{max: MaxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdin = in.stdin
 	killGroupOnCancel(cmd)
 	if a.runAs != nil {
 		a.runAs.apply(cmd)
@@ -168,7 +195,7 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	cmd.WaitDelay = time.Second
 
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	res := postbox.Result{Output: out.String(), Truncated: out.truncated}
 	var exitErr *osexec.ExitError
 	switch {

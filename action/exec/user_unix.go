@@ -149,3 +149,12 @@ func (r *runAs) apply(cmd *osexec.Cmd) {
 	cmd.SysProcAttr.Credential = r.cred
 	cmd.Env = append(cmd.Env, r.env...)
 }
+
+// chown gives the file at path to the account the command runs as, so
+// that a file only its owner may read is readable by the command.
+func (r *runAs) chown(path string) error {
+	if r == nil || r.cred == nil {
+		return nil
+	}
+	return os.Chown(path, int(r.cred.Uid), int(r.cred.Gid))
+}
