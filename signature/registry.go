@@ -7,6 +7,7 @@ func registry() map[string]Scheme {
 		Token,
 		Basic,
 		HMAC,
+		WebhookHMAC,
 		IP,
 		GitHub,
 		GitLab,
