@@ -324,11 +324,11 @@ func TestServeHooksReloadsTheHooksFile(t *testing.T) {
 }
 
 func TestServeHooksRefusesWhatItCannotConvert(t *testing.T) {
-	dir, hooks := hooksFixture(t, `[{"id": "f", "execute-command": "/bin/echo", "pass-file-to-command": [{"source": "payload", "name": "x"}]}]`)
+	dir, hooks := hooksFixture(t, `[{"id": "f", "execute-command": "/bin/echo", "incoming-payload-content-type": "application/json"}]`)
 	var stderr bytes.Buffer
 	err := run(context.Background(), []string{"postbox", "serve", "--hooks", hooks, "--config", filepath.Join(dir, "none.yaml")},
 		func(string) string { return "" }, io.Discard, &stderr)
-	if exitCode(err) != 1 || !strings.Contains(stderr.String(), `hook "f": pass-file-to-command[0]`) ||
+	if exitCode(err) != 1 || !strings.Contains(stderr.String(), `hook "f": incoming-payload-content-type`) ||
 		!strings.Contains(stderr.String(), "cannot be served as it is") {
 		t.Errorf("err %v, stderr:\n%s", err, stderr.String())
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -65,16 +66,52 @@ func encode(n *yaml.Node) []byte {
 	return b.Bytes()
 }
 
+// Options are webhook's command-line flags that change how hooks are
+// served, for `postbox webhook`. The zero value is what `postbox import`
+// assumes: webhook's defaults.
+type Options struct {
+	// URLPrefix is -urlprefix: hooks are served at /URLPrefix/{id};
+	// "" with NoPrefix serves them at /{id}. "" alone means "hooks".
+	URLPrefix string
+	NoPrefix  bool
+	// Methods is -http-methods: the methods of hooks without
+	// http-methods of their own (nil: any).
+	Methods []string
+	// Headers are -header name=value: response headers of every hook
+	// (a hook's own response-headers win).
+	Headers [][2]string
+	// Serve is set by postbox webhook: commands get the server's whole
+	// environment and are looked up when they run, so that a missing one
+	// fails its requests (500 for a hook that answers with the output)
+	// instead of the server's start, as in webhook.
+	Serve bool
+}
+
+func (o Options) prefix() string {
+	switch {
+	case o.NoPrefix:
+		return "/"
+	case o.URLPrefix == "":
+		return "/hooks/"
+	}
+	return "/" + strings.Trim(o.URLPrefix, "/") + "/"
+}
+
 // Convert converts the hooks file data, named name in messages and
 // comments. The error is for data that is not a list of hooks at all;
 // anything short of that is converted as far as it can be, with the rest
 // in Result.Problems.
 func Convert(name string, data []byte) (*Result, error) {
+	return ConvertWith(name, data, Options{})
+}
+
+// ConvertWith is Convert with webhook's flags.
+func ConvertWith(name string, data []byte, opts Options) (*Result, error) {
 	defs, problems, err := parseHooks(name, data)
 	if err != nil {
 		return nil, err
 	}
-	c := &converter{ids: map[string]bool{}, seen: map[string]int{}, problems: problems}
+	c := &converter{ids: map[string]bool{}, seen: map[string]int{}, problems: problems, opts: opts}
 	// Reserve the ids that convert to themselves first, so that a hook
 	// renamed for postbox never takes another hook's id.
 	for _, h := range defs {
@@ -132,6 +169,7 @@ type converter struct {
 	ids      map[string]bool // postbox ids taken
 	seen     map[string]int  // webhook ids seen, with their line
 	problems []Problem
+	opts     Options
 }
 
 func (c *converter) report(line int, hook, key, msg string) {

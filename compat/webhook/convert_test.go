@@ -167,7 +167,9 @@ func TestHooksConvert(t *testing.T) {
 - id: gh
   methods: [POST]
   auth:
-    hmac: {header: X-Hub-Signature-256, algorithm: sha256, prefix: "sha256=", secret: "s3cret"}
+    webhook_hmac:
+      signatures:
+        - {header: X-Hub-Signature-256, algorithm: sha256, secret: "s3cret"}
   when: payload.ref == "refs/heads/main"
   actions:
     - exec:
@@ -180,7 +182,16 @@ func TestHooksConvert(t *testing.T) {
   path: /hooks/gh
   methods: [POST]
   auth:
-    hmac: {header: X-Hub-Signature-256, algorithm: sha256, prefix: "sha256=", secret: "s3cret"}
+    webhook_hmac:
+      signatures:
+        - {header: X-Hub-Signature-256, algorithm: sha256, secret: "s3cret"}
+  when: "true"
+  response: {status: 409, body: "Hook rules were not satisfied."}
+# Answers requests without a signature for hook "gh", as webhook did; stored, no action.
+- id: gh-unsigned
+  path: /hooks/gh
+  methods: [POST]
+  when: '!("X-Hub-Signature-256" in header)'
   response: {status: 409, body: "Hook rules were not satisfied."}
 `, nil},
 		{"an ip allowlist leaves other addresses to the second hook",
@@ -215,25 +226,25 @@ func TestHooksConvert(t *testing.T) {
   response:
     body: ""
 `, nil},
-		{"keys with no postbox equivalent are reported and marked",
+		{"keys with no postbox equivalent are reported and marked; pass-file-to-command is files:",
 			`[{"id": "misc", "execute-command": "/bin/echo", "http-methods": ["POST"], "incoming-payload-content-type": "application/json",
 			  "trigger-signature-soft-failures": true, "pre-hook-command": "/bin/x",
 			  "pass-file-to-command": [{"source": "payload", "name": "data", "base64decode": true}],
 			  "parse-parameters-as-json": [{"source": "payload", "name": "data"}]}]`, `
 # webhook hook "misc"
-# NOT CONVERTED: pass-file-to-command[0]: is not converted: postbox does not write request values to temporary files, so HOOK_DATA is not set; pass the value in an environment variable instead (pass-environment-to-command) and let the command write it to a file (base64 -d, as base64decode did)
 # NOT CONVERTED: parse-parameters-as-json[0]: is not converted: postbox does not decode JSON held in a payload value, so rules and arguments cannot look inside "data"; decode it in the command (jq)
 # NOT CONVERTED: incoming-payload-content-type: is not converted: postbox parses a body by the request's own Content-Type; have the sender send Content-Type: application/json
-# NOT CONVERTED: trigger-signature-soft-failures: is not converted: postbox answers 401 to every request whose signature does not match; a signature that may fail belongs in a separate hook without auth
 # NOT CONVERTED: pre-hook-command: is not a key this converter knows (pre-hook-command and stream-command-output of webhook's forks are not supported); not converted
 - id: misc
   methods: [POST]
   actions:
     - exec:
         command: /bin/echo
+        files:
+          HOOK_DATA: "{{ base64decode (.Payload.data) }}"
   response:
     body: ""
-`, []string{"incoming-payload-content-type", "trigger-signature-soft-failures", "pre-hook-command", "pass-file-to-command[0]", "parse-parameters-as-json[0]"}},
+`, []string{"incoming-payload-content-type", "pre-hook-command", "parse-parameters-as-json[0]"}},
 		{"status codes a response cannot have are reported",
 			`[{"id": "codes", "execute-command": "/bin/echo", "http-methods": ["POST", "b@d"], "success-http-response-code": 101,
 			  "trigger-rule": ` + refMain + `, "trigger-rule-mismatch-http-response-code": 100}]`, `
@@ -360,7 +371,7 @@ func TestHooksThatCannotBeServedAreSkippedAndReported(t *testing.T) {
 	want := []string{
 		`hooks.json:3: hook "a": id: is already used on line 2; the hook is skipped (webhook refuses the whole file)`,
 		`hooks.json:4: hook "#line 4": id: is missing; the hook is skipped (webhook cannot serve it either)`,
-		`hooks.json:5: hook "with space": id: cannot be served at /hooks/with space by postbox (a path pattern cannot hold it); the hook is skipped: choose an id of letters, digits, _ . and -`,
+		`hooks.json:5: hook "with space": id: cannot be served at /hooks/with space by postbox (a path pattern cannot hold it); the hook is skipped: choose an id of letters, digits, _ . - and /`,
 		`hooks.json:6: hook "#5": is not a mapping of keys (id, execute-command, ...); skipped`,
 		`hooks.json:7: hook "typed": cannot be read: line 7: cannot unmarshal !!str ` + "`POST`" + ` into []string; skipped`,
 		`hooks.json:8: hook "noexec": execute-command: is missing; the hook has no action (webhook could not run it either)`,

@@ -3,9 +3,11 @@ package webhook
 import (
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -50,11 +52,11 @@ func (c *converter) hook(h *hookDef) []*yaml.Node {
 		return nil
 	}
 	c.seen[h.ID] = keyLine(n, "id")
-	id, path := h.ID, "/hooks/"+h.ID
-	explicitPath := false
+	id, path := h.ID, c.opts.prefix()+h.ID
+	explicitPath := c.opts.prefix() != "/hooks/"
 	if !idPattern.MatchString(id) {
-		if !pathSafe.MatchString(h.ID) || h.ID == "." || h.ID == ".." {
-			report(keyLine(n, "id"), "id", "cannot be served at /hooks/"+h.ID+" by postbox (a path pattern cannot hold it); the hook is skipped: choose an id of letters, digits, _ . and -")
+		if !servable(h.ID) {
+			report(keyLine(n, "id"), "id", "cannot be served at "+path+" by postbox (a path pattern cannot hold it); the hook is skipped: choose an id of letters, digits, _ . - and /")
 			return nil
 		}
 		id, explicitPath = c.newID(sanitize(h.ID)), true
@@ -69,14 +71,14 @@ func (c *converter) hook(h *hookDef) []*yaml.Node {
 	}
 	methods := c.methods(h, report)
 	set(out, "methods", flow(strings2seq(methods)))
-	if len(h.HTTPMethods) == 0 {
+	if len(h.HTTPMethods) == 0 && len(c.opts.Methods) == 0 {
 		get(out, "methods").LineComment = "# webhook took any method"
 	}
 
 	rr := convertRule(h, report)
 	auth := mapping()
-	if rr.hmac != nil {
-		set(auth, "hmac", hmacNode(rr.hmac))
+	if rr.sigs != nil {
+		set(auth, "webhook_hmac", sigNode(rr.sigs))
 	}
 	if rr.ip != nil {
 		set(auth, "ip", flow(mapping("allow", flow(strings2seq(rr.ip)))))
@@ -90,6 +92,11 @@ func (c *converter) hook(h *hookDef) []*yaml.Node {
 		set(out, "vars", vars)
 	}
 	fallback := rr.when != "" || rr.ip != nil
+	if rr.sigs != nil && !fallback {
+		// The hook answering unsigned requests follows on the path.
+		set(out, "when", str("true"))
+		get(out, "when").LineComment = "# lets the next hook answer unsigned requests, as webhook did"
+	}
 	if fallback {
 		when := rr.when
 		if when == "" {
@@ -116,6 +123,9 @@ func (c *converter) hook(h *hookDef) []*yaml.Node {
 	hooks := []*yaml.Node{out}
 	if fallback {
 		hooks = append(hooks, c.unmatched(h, id, path, methods, rr, report))
+	}
+	if rr.sigs != nil {
+		hooks = append(hooks, c.unsigned(h, id, path, methods, rr, report))
 	}
 	for _, note := range rr.notes {
 		comment(out, note)
@@ -157,16 +167,20 @@ func sanitize(s string) string {
 }
 
 func (c *converter) methods(h *hookDef, report func(int, string, string)) []string {
-	if len(h.HTTPMethods) == 0 {
-		return defaultMethods
+	given := h.HTTPMethods
+	if len(given) == 0 {
+		if len(c.opts.Methods) == 0 {
+			return defaultMethods
+		}
+		given = c.opts.Methods
 	}
 	var out []string
 	seen := map[string]bool{}
-	for i, m := range h.HTTPMethods {
+	for i, m := range given {
 		m = strings.ToUpper(strings.TrimSpace(m))
 		switch {
 		case !methodPattern.MatchString(m):
-			report(keyLine(h.node, "http-methods"), fmt.Sprintf("http-methods[%d]", i), fmt.Sprintf("%q is not an HTTP method; left out", h.HTTPMethods[i]))
+			report(keyLine(h.node, "http-methods"), fmt.Sprintf("http-methods[%d]", i), fmt.Sprintf("%q is not an HTTP method; left out", given[i]))
 		case !seen[m]:
 			seen[m] = true
 			out = append(out, m)
@@ -178,13 +192,25 @@ func (c *converter) methods(h *hookDef, report func(int, string, string)) []stri
 	return out
 }
 
-func hmacNode(a *hmacAuth) *yaml.Node {
-	n := flow(mapping("header", str(a.header), "algorithm", str(a.algorithm)))
-	if a.prefix != "" {
-		set(n, "prefix", quoted(a.prefix))
+// sigNode is the webhook_hmac block of sigs.
+func sigNode(sigs []*hmacAuth) *yaml.Node {
+	seq := sequence()
+	for _, a := range sigs {
+		seq.Content = append(seq.Content, flow(mapping("header", str(a.header), "algorithm", str(a.algorithm), "secret", quoted(a.secret))))
 	}
-	set(n, "secret", quoted(a.secret))
-	return n
+	return mapping("signatures", seq)
+}
+
+// servable reports whether a webhook id can be served by postbox at the
+// same URL: path segments of characters a ServeMux pattern takes as they
+// are (webhook serves "sendgrid/dir" at /hooks/sendgrid/dir).
+func servable(id string) bool {
+	for _, seg := range strings.Split(id, "/") {
+		if !pathSafe.MatchString(seg) || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // action converts the command and what it is passed. vars holds the
@@ -202,6 +228,12 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	action = mapping("command", str(command(h.ExecuteCommand, h.CommandWorkingDirectory)))
 	if h.CommandWorkingDirectory != "" {
 		set(action, "dir", str(h.CommandWorkingDirectory))
+	}
+	if c.opts.Serve {
+		// As webhook: the server's environment, and a missing command
+		// found out at the request.
+		set(action, "inherit_env", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+		set(action, "lookup_at_run", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}
 	if len(h.PassArgumentsToCommand) > 0 {
 		args := sequence()
@@ -236,23 +268,55 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 			set(action, "env", env)
 		}
 	}
-	for i, a := range h.PassFileToCommand {
-		name := a.EnvName
-		if name == "" {
-			name = "HOOK_" + strings.ToUpper(a.Name)
+	if len(h.PassFileToCommand) > 0 {
+		files := mapping()
+		for i, a := range h.PassFileToCommand {
+			t, v, problem := valueTemplate(a)
+			if problem != "" {
+				report(a.line, fmt.Sprintf("pass-file-to-command[%d]", i), problem+"; left out")
+				continue
+			}
+			needVar(v)
+			name := a.EnvName
+			if name == "" {
+				name = "HOOK_" + strings.ToUpper(a.Name)
+			}
+			name = envName(name)
+			if a.Base64Decode {
+				t = "{{ base64decode " + pipeline(t) + " }}"
+			}
+			set(files, name, quoted(t))
 		}
-		hint := "pass the value in an environment variable instead (pass-environment-to-command) and let the command write it to a file"
-		if a.Base64Decode {
-			hint += " (base64 -d, as base64decode did)"
+		if len(files.Content) > 0 {
+			set(action, "files", files)
 		}
-		report(a.line, fmt.Sprintf("pass-file-to-command[%d]", i),
-			fmt.Sprintf("is not converted: postbox does not write request values to temporary files, so %s is not set; %s", name, hint))
 	}
 	for i, a := range h.JSONStringParameters {
 		report(a.line, fmt.Sprintf("parse-parameters-as-json[%d]", i),
 			fmt.Sprintf("is not converted: postbox does not decode JSON held in a %s value, so rules and arguments cannot look inside %q; decode it in the command (jq)", a.Source, a.Name))
 	}
 	return action, vars
+}
+
+// envName makes s a variable name: what is not a letter, digit or _
+// becomes _.
+func envName(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if !(ch == '_' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || i > 0 && ch >= '0' && ch <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// pipeline returns the inside of a value template ({{ X }} gives X), or
+// the template quoted as a string when it is plain text.
+func pipeline(t string) string {
+	if inner, ok := strings.CutPrefix(t, "{{ "); ok && strings.HasSuffix(inner, " }}") {
+		return "(" + strings.TrimSuffix(inner, " }}") + ")"
+	}
+	return strconv.Quote(t)
 }
 
 // command returns the command as webhook runs it: a relative command with
@@ -289,8 +353,11 @@ func (c *converter) response(h *hookDef, report func(int, string, string)) *yaml
 	} else {
 		set(r, "body", quoted(literalTemplate(h.ResponseMessage)))
 	}
-	if len(h.ResponseHeaders) > 0 {
+	if len(h.ResponseHeaders) > 0 || len(c.opts.Headers) > 0 {
 		hdr := mapping()
+		for _, kv := range c.opts.Headers {
+			set(hdr, kv[0], str(kv[1]))
+		}
 		for i, rh := range h.ResponseHeaders {
 			if strings.TrimSpace(rh.Name) == "" {
 				report(keyLine(h.node, "response-headers"), fmt.Sprintf("response-headers[%d]", i), "has no name; left out")
@@ -325,10 +392,6 @@ func (c *converter) checkHook(h *hookDef, report func(int, string, string)) {
 		report(keyLine(n, "incoming-payload-content-type"), "incoming-payload-content-type",
 			fmt.Sprintf("is not converted: postbox parses a body by the request's own Content-Type; have the sender send Content-Type: %s", h.IncomingPayloadContentType))
 	}
-	if h.SignatureSoftFailures {
-		report(keyLine(n, "trigger-signature-soft-failures"), "trigger-signature-soft-failures",
-			"is not converted: postbox answers 401 to every request whose signature does not match; a signature that may fail belongs in a separate hook without auth")
-	}
 	for _, k := range unknownKeys(n, knownHookKeys) {
 		report(keyLine(n, k), k, "is not a key this converter knows (pre-hook-command and stream-command-output of webhook's forks are not supported); not converted")
 	}
@@ -359,19 +422,64 @@ func walkStrings(n *yaml.Node, f func(string)) {
 // signature check, so that a bad signature is still refused, but not the
 // IP allowlist: webhook answers other addresses as unmet rules too.
 func (c *converter) unmatched(h *hookDef, id, path string, methods []string, rr *ruleResult, report func(int, string, string)) *yaml.Node {
-	code := http.StatusOK
-	if h.MismatchCode != 0 {
-		code = status(h.MismatchCode, keyLine(h.node, "trigger-rule-mismatch-http-response-code"), "trigger-rule-mismatch-http-response-code", report)
-	}
+	code := c.mismatchCode(h, report)
 	out := mapping("id", str(c.newID(id+"-unmatched")))
 	comment(out,
 		fmt.Sprintf("Answers what hook %q's rule refuses, as webhook did; stored, no action.", id),
 		"Remove it to have postbox answer 422 instead.")
 	set(out, "path", str(path))
 	set(out, "methods", flow(strings2seq(methods)))
-	if rr.hmac != nil {
-		set(out, "auth", mapping("hmac", hmacNode(rr.hmac)))
+	if rr.sigs != nil {
+		set(out, "auth", mapping("webhook_hmac", sigNode(rr.sigs)))
+		// The hook answering unsigned requests follows on the path.
+		set(out, "when", str("true"))
 	}
-	set(out, "response", flow(mapping("status", integer(code), "body", quoted(notSatisfied))))
+	set(out, "response", c.notSatisfied(code))
+	return out
+}
+
+// notSatisfied is webhook's answer to a request its rule refuses, with
+// the -header headers.
+func (c *converter) notSatisfied(code int) *yaml.Node {
+	r := flow(mapping("status", integer(code), "body", quoted(notSatisfied)))
+	if len(c.opts.Headers) > 0 {
+		hdr := flow(mapping())
+		for _, kv := range c.opts.Headers {
+			set(hdr, kv[0], str(kv[1]))
+		}
+		set(r, "headers", hdr)
+	}
+	return r
+}
+
+// mismatchCode is the status of webhook's "Hook rules were not
+// satisfied." answer.
+func (c *converter) mismatchCode(h *hookDef, report func(int, string, string)) int {
+	if h.MismatchCode == 0 {
+		return http.StatusOK
+	}
+	return status(h.MismatchCode, keyLine(h.node, "trigger-rule-mismatch-http-response-code"), "trigger-rule-mismatch-http-response-code", report)
+}
+
+// unsigned is the hook that answers, on the same path, the requests that
+// carry none of the signature headers: webhook takes a missing value as a
+// rule not met, not as an error. With trigger-signature-soft-failures it
+// answers a signature that does not match the same way; else that one is
+// refused (401).
+func (c *converter) unsigned(h *hookDef, id, path string, methods []string, rr *ruleResult, report func(int, string, string)) *yaml.Node {
+	out := mapping("id", str(c.newID(id+"-unsigned")))
+	set(out, "path", str(path))
+	set(out, "methods", flow(strings2seq(methods)))
+	if h.SignatureSoftFailures {
+		comment(out, fmt.Sprintf("Answers requests whose signature does not match hook %q, as webhook did with trigger-signature-soft-failures; stored, no action.", id))
+	} else {
+		comment(out, fmt.Sprintf("Answers requests without a signature for hook %q, as webhook did; stored, no action.", id))
+		var absent []string
+		for _, a := range rr.sigs {
+			absent = append(absent, "!("+strconv.Quote(textproto.CanonicalMIMEHeaderKey(a.header))+" in header)")
+		}
+		set(out, "when", str(strings.Join(absent, " && ")))
+	}
+	set(out, "response", c.notSatisfied(c.mismatchCode(h, report)))
 	return out
 }

@@ -11,17 +11,18 @@ import (
 // ruleResult is a trigger rule converted: the checks that became auth:
 // and the rest as a when: expression ("" when nothing is left).
 type ruleResult struct {
-	hmac *hmacAuth
+	// sigs are the signatures of which one must match (webhook_hmac).
+	sigs []*hmacAuth
 	ip   []string
 	when string
 	// notes are comments for the generated hook.
 	notes []string
 }
 
-// hmacAuth is the generic hmac scheme's settings for webhook's
+// hmacAuth is one signature of the webhook_hmac scheme, webhook's
 // payload-hmac-* match.
 type hmacAuth struct {
-	header, algorithm, prefix, secret string
+	header, algorithm, secret string
 }
 
 // expr is a piece of a condition with its precedence, so that parentheses
@@ -97,6 +98,18 @@ func (c *ruleConverter) rule(r *rules, key string, top, negated bool) expr {
 			return exprFalse
 		}
 		return join(parts, " && ", precAnd, exprTrue)
+	case r.Or != nil && top && c.out.sigs == nil && allSignatures(r.Or):
+		// An or of signatures that must hold: webhook_hmac takes any of
+		// them, as webhook does.
+		c.ignored(r, "or")
+		for i := range r.Or {
+			c.ignored(&r.Or[i], "match")
+			c.signature(r.Or[i].Match, fmt.Sprintf("%s.or[%d].match", key, i), true, negated, true)
+		}
+		if len(c.out.sigs) == 0 {
+			return failClosed(negated)
+		}
+		return exprTrue
 	case r.Or != nil:
 		c.ignored(r, "or")
 		var parts []expr
@@ -183,7 +196,7 @@ func (c *ruleConverter) match(m *matchRule, key string, top, negated bool) expr 
 		return c.compare(m, key, negated)
 	case "payload-hmac-sha1", "payload-hmac-sha256", "payload-hmac-sha512",
 		"payload-hash-sha1", "payload-hash-sha256", "payload-hash-sha512":
-		return c.signature(m, key, top, negated)
+		return c.signature(m, key, top, negated, false)
 	case "ip-whitelist":
 		return c.ipWhitelist(m, key, top, negated)
 	case "scalr-signature":
@@ -254,7 +267,20 @@ func looksScalar(v string) bool {
 	return err == nil
 }
 
-func (c *ruleConverter) signature(m *matchRule, key string, top, negated bool) expr {
+// allSignatures reports whether every rule of rs is a signature match
+// (and only that), which an or of can be checked as one auth.
+func allSignatures(rs []rules) bool {
+	for _, r := range rs {
+		if r.Match == nil || r.And != nil || r.Or != nil || r.Not != nil || !strings.HasPrefix(r.Match.Type, "payload-h") {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+// signature converts a payload-hmac-* match. alt is true for one
+// alternative of an or of signatures.
+func (c *ruleConverter) signature(m *matchRule, key string, top, negated, alt bool) expr {
 	algorithm := m.Type[strings.LastIndex(m.Type, "-")+1:]
 	p := m.Parameter
 	switch {
@@ -271,20 +297,13 @@ func (c *ruleConverter) signature(m *matchRule, key string, top, negated bool) e
 	case len(p.SigHeaders) > 0:
 		c.report(p.line, key+".parameter.headers-to-add-to-signature-payload", "is not converted: postbox's hmac signs the body (with an optional timestamp or id), not other headers; the hook fails closed")
 		return failClosed(negated)
-	case c.out.hmac != nil:
-		c.report(m.line, key, "a second signature check is not converted: auth: has one hmac; the hook fails closed")
+	case c.out.sigs != nil && !alt:
+		c.report(m.line, key, "a second signature that must hold too is not converted: webhook_hmac passes when any one of its signatures matches; the hook fails closed")
 		return failClosed(negated)
 	}
-	header := strings.TrimSpace(p.Name)
-	a := &hmacAuth{header: header, algorithm: algorithm, secret: m.Secret}
-	// webhook strips "sha256=" when it is there and takes the signature
-	// without it too; postbox's prefix is exact. GitHub's headers carry
-	// it, most other senders send bare hex.
-	switch strings.ToLower(header) {
-	case "x-hub-signature", "x-hub-signature-256":
-		a.prefix = algorithm + "="
-	}
-	c.out.hmac = a
+	// webhook_hmac takes the signature with or without the "sha256="
+	// prefix, as webhook does.
+	c.out.sigs = append(c.out.sigs, &hmacAuth{header: strings.TrimSpace(p.Name), algorithm: algorithm, secret: m.Secret})
 	return exprTrue
 }
 

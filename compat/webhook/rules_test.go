@@ -54,7 +54,9 @@ var (
 	ipLocal   = `{"match": {"type": "ip-whitelist", "ip-range": "10.0.0.0/8 192.0.2.1"}}`
 )
 
-const hmac256 = `{hmac: {header: X-Hub-Signature-256, algorithm: sha256, prefix: "sha256=", secret: "s3cret"}}`
+const hmac256 = `{webhook_hmac: {signatures: [{header: X-Hub-Signature-256, algorithm: sha256, secret: "s3cret"}]}}`
+
+var sig1 = `{"match": {"type": "payload-hmac-sha1", "secret": "s", "parameter": {"source": "header", "name": "X-Hub-Signature"}}}`
 
 func TestTriggerRulesConvert(t *testing.T) {
 	tests := []struct {
@@ -89,16 +91,23 @@ func TestTriggerRulesConvert(t *testing.T) {
 		{"an empty and is always true", `{"and": []}`, "", "", nil},
 		{"an empty or is always false", `{"or": []}`, "false", "", nil},
 		{"a rule with no kind is false, as in webhook", `{}`, "false", "", nil},
-		{"payload-hmac-sha256 alone is auth", sig256, "", hmac256, nil},
-		{"payload-hmac-sha1 keeps GitHub's prefix", `{"match": {"type": "payload-hmac-sha1", "secret": "s", "parameter": {"source": "header", "name": "X-Hub-Signature"}}}`,
-			"", `{hmac: {header: X-Hub-Signature, algorithm: sha1, prefix: "sha1=", secret: "s"}}`, nil},
-		{"payload-hmac-sha512 on another header has no prefix", `{"match": {"type": "payload-hmac-sha512", "secret": "s", "parameter": {"source": "header", "name": "X-Signature"}}}`,
-			"", `{hmac: {header: X-Signature, algorithm: sha512, secret: "s"}}`, nil},
-		{"deprecated payload-hash-sha256 is the same check", strings.Replace(sig256, "hmac", "hash", 1), "", hmac256, nil},
+		{"payload-hmac-sha256 alone is auth, letting the unsigned hook answer", sig256, "true", hmac256, nil},
+		{"payload-hmac-sha1 on GitHub's header is webhook_hmac (prefix optional)", sig1,
+			"true", `{webhook_hmac: {signatures: [{header: X-Hub-Signature, algorithm: sha1, secret: "s"}]}}`, nil},
+		{"payload-hmac-sha512 on another header", `{"match": {"type": "payload-hmac-sha512", "secret": "s", "parameter": {"source": "header", "name": "X-Signature"}}}`,
+			"true", `{webhook_hmac: {signatures: [{header: X-Signature, algorithm: sha512, secret: "s"}]}}`, nil},
+		{"deprecated payload-hash-sha256 is the same check", strings.Replace(sig256, "hmac", "hash", 1), "true", hmac256, nil},
+		{"an or of signatures is one webhook_hmac taking any of them", or(sig1, sig256),
+			"true", `{webhook_hmac: {signatures: [{header: X-Hub-Signature, algorithm: sha1, secret: "s"}, {header: X-Hub-Signature-256, algorithm: sha256, secret: "s3cret"}]}}`, nil},
+		{"an or of signatures under a top-level and, with a condition", and(or(sig1, sig256), refMain),
+			`payload.ref == "refs/heads/main"`, `{webhook_hmac: {signatures: [{header: X-Hub-Signature, algorithm: sha1, secret: "s"}, {header: X-Hub-Signature-256, algorithm: sha256, secret: "s3cret"}]}}`, nil},
+		{"an or of signatures none of which converts fails closed",
+			or(`{"match": {"type": "payload-hmac-sha1", "secret": "s", "parameter": {"source": "url", "name": "sig"}}}`),
+			"false", "", []string{"trigger-rule.or[0].match.parameter.source"}},
 		{"ip-whitelist alone is auth, with a condition that lets the unmatched hook answer others", ipLocal,
 			"true", `{ip: {allow: [10.0.0.0/8, 192.0.2.1]}}`, nil},
 		{"signature, ip and values under a top-level and", and(sig256, and(ipLocal, refMain)),
-			`payload.ref == "refs/heads/main"`, `{hmac: {header: X-Hub-Signature-256, algorithm: sha256, prefix: "sha256=", secret: "s3cret"}, ip: {allow: [10.0.0.0/8, 192.0.2.1]}}`, nil},
+			`payload.ref == "refs/heads/main"`, `{webhook_hmac: {signatures: [{header: X-Hub-Signature-256, algorithm: sha256, secret: "s3cret"}]}, ip: {allow: [10.0.0.0/8, 192.0.2.1]}}`, nil},
 
 		{"a signature under or is reported and fails closed", or(sig256, tokenOK), `query["token"] == "t0k"`, "", []string{"trigger-rule.or[0].match"}},
 		{"a signature under not is reported and fails closed", and(refMain, not(sig256)), "false", "", []string{"trigger-rule.and[1].not.match"}},

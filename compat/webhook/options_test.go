@@ -1,0 +1,74 @@
+package webhook
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/postbox/postbox/config"
+)
+
+// convertOne converts hooks with opts and returns the configuration text,
+// failing when it has problems or does not load.
+func convertOne(t *testing.T, hooks string, opts Options) string {
+	t.Helper()
+	res, err := ConvertWith("hooks.json", []byte(hooks), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) > 0 {
+		t.Fatalf("problems: %v", res.Problems)
+	}
+	out := string(res.YAML())
+	if _, err := config.Parse("converted.yaml", res.YAML(), func(string) string { return "" }); err != nil {
+		t.Fatalf("config.Parse refuses the converted configuration:\n%v\n%s", err, out)
+	}
+	return out
+}
+
+func TestConvertOptionsAndGaps(t *testing.T) {
+	tests := []struct {
+		name, hooks string
+		opts        Options
+		want        []string // lines the output must hold
+		not         []string // lines it must not
+	}{
+		{"an id with a slash is served at the same URL",
+			`[{"id": "sendgrid/dir", "execute-command": "/bin/echo"}]`, Options{},
+			[]string{"- id: sendgrid-dir", "path: /hooks/sendgrid/dir"}, nil},
+		{"-urlprefix moves every hook",
+			`[{"id": "a", "execute-command": "/bin/echo"}]`, Options{URLPrefix: "api/v1"},
+			[]string{"path: /api/v1/a"}, nil},
+		{"an empty -urlprefix serves hooks at /{id}",
+			`[{"id": "a", "execute-command": "/bin/echo"}]`, Options{NoPrefix: true},
+			[]string{"path: /a"}, nil},
+		{"-http-methods is the default of hooks without http-methods",
+			`[{"id": "a", "execute-command": "/bin/echo"}, {"id": "b", "execute-command": "/bin/echo", "http-methods": ["PUT"]}]`,
+			Options{Methods: []string{"post", " get"}},
+			[]string{"methods: [POST, GET]", "methods: [PUT]"}, []string{"webhook took any method"}},
+		{"-header goes into every response, a hook's own header wins",
+			`[{"id": "a", "execute-command": "/bin/echo", "response-headers": [{"name": "X-B", "value": "hook"}]}]`,
+			Options{Headers: [][2]string{{"X-A", "1"}, {"X-B", "flag"}}},
+			[]string{"X-A: \"1\"", "X-B: hook"}, []string{"X-B: flag"}},
+		{"postbox webhook gives commands the server's environment and finds them at run time",
+			`[{"id": "a", "execute-command": "/nonexistent/deploy.sh"}]`, Options{Serve: true},
+			[]string{"inherit_env: true", "lookup_at_run: true"}, nil},
+		{"trigger-signature-soft-failures: the unsigned hook answers any request the signature refuses",
+			`[{"id": "s", "execute-command": "/bin/echo", "trigger-signature-soft-failures": true, "trigger-rule": ` + sig256 + `}]`, Options{},
+			[]string{"- id: s-unsigned"}, []string{`in header)`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := convertOne(t, tt.hooks, tt.opts)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(out, w) {
+					t.Errorf("output has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
