@@ -25,6 +25,11 @@ func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 	health := &registered{handleHealth(s.store)}
 	handlers := map[*registered]bool{health: true}
 	mux.Handle("GET /healthz", health)
+	if s.rootOK {
+		root := &registered{handleRootOK()}
+		handlers[root] = true
+		mux.Handle("/{$}", root) // any method, as in webhook
+	}
 	var paths []string
 	byPath := map[string][]*postbox.Hook{}
 	for _, h := range hooks {
@@ -114,6 +119,15 @@ func handleHealth(store postbox.Store) http.Handler {
 			}
 		}
 		w.Write([]byte("ok\n"))
+	})
+}
+
+// handleRootOK answers / with 200 "OK", whatever the method, as
+// adnanh/webhook does.
+func handleRootOK() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("OK"))
 	})
 }
 

@@ -41,6 +41,7 @@ type Server struct {
 	trusted  []netip.Prefix
 	ids      postbox.IDGen
 	now      func() time.Time
+	rootOK   bool
 
 	routes   atomic.Pointer[routes]
 	inflight atomic.Int64
@@ -67,6 +68,9 @@ type Options struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and Forwarded
 	// headers are believed; none by default.
 	TrustedProxies []netip.Prefix
+	// RootOK makes / answer 200 "OK" (any method), as adnanh/webhook does, for
+	// the health checks of its users (postbox webhook); false: 404.
+	RootOK bool
 }
 
 // Runner runs a sync hook's actions before the answer (queue.Queue).
@@ -80,7 +84,7 @@ type Runner interface {
 // NewServer returns a server for o.Hooks.
 func NewServer(o Options) *Server {
 	s := &Server{store: o.Store, logger: o.Logger, limits: o.Limits, notify: o.Notify, now: o.Now,
-		runner: o.Runner, observer: o.Observer, trusted: o.TrustedProxies}
+		runner: o.Runner, observer: o.Observer, trusted: o.TrustedProxies, rootOK: o.RootOK}
 	if s.observer == nil {
 		s.observer = postbox.NopObserver{}
 	}
