@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,7 +48,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		load, path = hooksLoader(fs, *hooksPath, *path, getenv), hooksPath
 	}
 	// The version of the file loaded: a change from here on is a reload.
-	stamp := fileStamp(*path)
+	stamp := func() string { return fileStamp(*path) }
+	loaded := stamp()
 	cfg, err := loadWith(load, stderr)
 	if err != nil {
 		return err
@@ -55,7 +57,42 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *printCfg {
 		return printConfig(stdout, cfg)
 	}
+	return serve(ctx, cfg, serveParams{load: load, stamp: stamp, loaded: loaded, watch: *watchEvery, grace: *grace,
+		logger: logger, started: started})
+}
 
+// serveParams are what serve needs besides the configuration: how to load
+// it again, and what `postbox webhook` does differently.
+type serveParams struct {
+	load func() (*config.Config, error)
+	// stamp identifies the version of the watched files (fileStamp);
+	// loaded is the version cfg was loaded from.
+	stamp  func() string
+	loaded string
+	// watch is how often to look for a changed file; 0: only on SIGHUP
+	// (and reload signals).
+	watch   time.Duration
+	grace   time.Duration
+	logger  *slog.Logger
+	started time.Time
+	// listen opens the public listener; nil: TCP on cfg.Listen.
+	listen func(cfg *config.Config) (net.Listener, error)
+	// listening runs once the listeners are open (webhook's -setuid).
+	listening func() error
+	// tlsConfig adjusts the public listener's TLS (webhook's
+	// -tls-min-version, -cipher-suites).
+	tlsConfig func(*tls.Config)
+	// rootOK answers / with 200 OK, as adnanh/webhook does.
+	rootOK bool
+	// reload are more signals that reload the configuration.
+	reload []os.Signal
+}
+
+// serve serves cfg until ctx ends: store, queue, admin, the public
+// listener, and reloads when the configuration changes.
+func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
+	logger, load, stamp := p.logger, p.load, p.loaded
+	grace := &p.grace
 	db, closeStore, err := openStore(ctx, cfg, true)
 	if err != nil {
 		return err
@@ -80,6 +117,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer})
 	qref.p.Store(q)
 	srv := phttp.NewServer(phttp.Options{
+		RootOK:         p.rootOK,
 		Store:          db,
 		Logger:         logger,
 		Hooks:          cfg.Hooks,
@@ -96,7 +134,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			MaxInflight:       cfg.Limits.MaxInflight,
 		},
 	})
-	ln, err := net.Listen("tcp", cfg.Listen)
+	listen := p.listen
+	if listen == nil {
+		listen = func(cfg *config.Config) (net.Listener, error) { return net.Listen("tcp", cfg.Listen) }
+	}
+	ln, err := listen(cfg)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -104,6 +146,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if pub.config != nil && p.tlsConfig != nil {
+		p.tlsConfig(pub.config)
+	}
+	if p.listening != nil {
+		if err := p.listening(); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
@@ -123,16 +174,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// left behind (about 1 MiB on a Raspberry Pi's budget).
 	go debug.FreeOSMemory()
 	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
-		"store", storeName(cfg), "startup", time.Since(started))
+		"store", storeName(cfg), "startup", time.Since(p.started))
 
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(hup, append([]os.Signal{syscall.SIGHUP}, p.reload...)...)
 	defer signal.Stop(hup)
-	watch := time.NewTicker(*watchEvery)
-	defer watch.Stop()
+	var tick <-chan time.Time
+	if p.watch > 0 {
+		watch := time.NewTicker(p.watch)
+		defer watch.Stop()
+		tick = watch.C
+	}
 	seen := stamp
 	reload := func(why string) {
-		stamp = fileStamp(*path)
+		stamp = p.stamp()
 		next, err := load()
 		if err != nil {
 			logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
@@ -158,12 +213,16 @@ wait:
 		case err = <-serveErr:
 			err = fmt.Errorf("serve: %w", err)
 			break wait
-		case <-hup:
-			reload("SIGHUP")
-		case <-watch.C:
+		case sig := <-hup:
+			why := "SIGHUP"
+			if sig != syscall.SIGHUP {
+				why = sig.String()
+			}
+			reload(why)
+		case <-tick:
 			// Reload once the file stopped changing for a tick, so that a
 			// file caught half-written is not loaded.
-			st := fileStamp(*path)
+			st := p.stamp()
 			if st != stamp && st == seen {
 				reload("file changed")
 			}
