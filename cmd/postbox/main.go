@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -54,12 +55,17 @@ Usage:
   postbox store copy --from ADDR --to ADDR   copy every delivery between stores (sqlite:PATH, postgres://...)
   postbox store stats --config FILE [--json]   size, deliveries, oldest, bytes per hook, time to max_size
   postbox import     FILE            convert adnanh/webhook hooks (hooks.json|yaml) to postbox YAML
+  postbox webhook    [-hooks FILE ...] [-ip IP] [-port N] [webhook's flags] [--data DIR] [--admin ADDR]   serve hooks files as adnanh/webhook does (also as argv[0] "webhook")
   postbox sign       --provider NAME --secret S [--file BODY] [--url U] [--curl URL] [--event E] [-H "K: V"]   print a provider's signed headers
   postbox version
 `
 
 // run is the whole program; everything it touches comes in as arguments.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && filepath.Base(args[0]) == "webhook" {
+		// Installed as adnanh/webhook's drop-in.
+		return runWebhook(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
 		return exitError(2)
@@ -83,6 +89,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runStore(ctx, rest, stdout, stderr)
 	case "import":
 		return runImport(rest, getenv, stdout, stderr)
+	case "webhook":
+		return runWebhook(ctx, rest, getenv, stdout, stderr)
 	case "sign":
 		return runSign(rest, os.Stdin, stdout, stderr)
 	case "version":
