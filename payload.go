@@ -22,7 +22,8 @@ const (
 // any +json type) into map/slice/json.Number/string/bool values; a
 // urlencoded or multipart form into map[string]any of strings (a repeated
 // field becomes []string, a file becomes {filename, size, content_type});
-// anything else is returned as the body text. A body that does not parse as
+// XML into maps as parseXML says; anything else is returned as the body
+// text. A body that does not parse as
 // its declared type is an EINVALID error.
 func ParsePayload(contentType string, body []byte) (any, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
@@ -40,6 +41,8 @@ func ParsePayload(contentType string, body []byte) (any, error) {
 		return formMap(vals), nil
 	case mediaType == "multipart/form-data":
 		return parseMultipart(body, params["boundary"])
+	case isXML(mediaType):
+		return parseXML(body)
 	default:
 		return string(body), nil
 	}
