@@ -141,6 +141,17 @@ type Step struct {
 	// SkipActions are actions whose jobs are not claimed: their
 	// destination is paused or full, or their kind of worker is.
 	SkipActions []ActionRef
+	// Defer moves the unclaimed jobs of some actions (a paused
+	// destination's) to be due no sooner than Until, before the claim, so
+	// that claims need not step over them while they wait. A zero Until
+	// makes them due now instead (a destination resumed by hand).
+	Defer []Deferral
+}
+
+// Deferral is one entry of Step.Defer.
+type Deferral struct {
+	Action ActionRef
+	Until  time.Time
 }
 
 // ActionRef names one action of a hook.

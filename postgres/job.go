@@ -100,7 +100,7 @@ func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, 
 // in one transaction of three round trips (begin, lock the finished jobs,
 // one batch of writes with the claim), committed once.
 func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []error, error) {
-	if len(s.Done) == 0 && len(s.Release) == 0 {
+	if len(s.Done) == 0 && len(s.Release) == 0 && len(s.Defer) == 0 {
 		jobs, err := db.claim(ctx, s)
 		return jobs, nil, err
 	}
@@ -168,6 +168,13 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		for _, j := range s.Release {
 			b.Queue(releaseSQL, j.DeliveryID, j.Series, j.Action, j.Attempt)
 		}
+		for _, d := range s.Defer {
+			if d.Until.IsZero() {
+				b.Queue(undeferSQL, d.Action.Hook, d.Action.Action)
+			} else {
+				b.Queue(deferSQL, d.Action.Hook, d.Action.Action, d.Until.UnixNano())
+			}
+		}
 		if s.Claim > 0 {
 			sh, sa := skipActions(s.SkipActions)
 			b.Queue(claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip), sh, sa).Query(func(rows pgx.Rows) error {
@@ -181,8 +188,8 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(s.Release) > 0 {
-		db.notifySoon()
+	if len(s.Release) > 0 || len(s.Defer) > 0 {
+		db.notifySoon() // work others may take now
 	}
 	return jobs, failed, nil
 }
@@ -235,6 +242,13 @@ func queueFinish(b *pgx.Batch, d postbox.Done, actions int, failed bool) error {
 	}
 	return nil
 }
+
+// deferSQL makes the unclaimed jobs of one action due no sooner than $3;
+// undeferSQL makes those due later due now.
+const (
+	deferSQL   = `UPDATE jobs SET due = $3 WHERE hook = $1 AND action = $2 AND due < $3 AND lease <= ` + nowNS
+	undeferSQL = `UPDATE jobs SET due = ` + nowNS + ` WHERE hook = $1 AND action = $2 AND due > ` + nowNS + ` AND lease <= ` + nowNS
+)
 
 // releaseSQL hands a job back if it is still the one claimed.
 const releaseSQL = `UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4`

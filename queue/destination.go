@@ -121,6 +121,10 @@ type dest struct {
 	ok, failed     uint64
 	opened         uint64
 	lastErr        string
+	// deferred is the until its waiting jobs were last moved to in the
+	// store, at deferredAt; undefer asks to make them due now.
+	deferred, deferredAt time.Time
+	undefer              bool
 }
 
 // destinations is every destination the hooks' actions talk to, and which
@@ -194,7 +198,11 @@ func (ds *destinations) of(j *postbox.Job) *dest {
 // maxHeld is how many jobs of d the queue holds at once: claimAhead calls
 // for each one that may run, and for a paced destination no more than
 // five seconds' worth, so that jobs claimed ahead start within their wait.
+// A half-open one holds its one probe.
 func (d *dest) maxHeld(pool int) int {
+	if d.state == HalfOpen {
+		return 1
+	}
 	n := claimAhead * pool
 	if d.policy.Concurrency > 0 {
 		n = min(n, claimAhead*d.policy.Concurrency)
@@ -370,5 +378,31 @@ func (ds *destinations) resume(name string) error {
 		return ErrUnknownDestination
 	}
 	d.state, d.until, d.failures, d.cooldown = Closed, time.Time{}, 0, d.policy.Cooldown
+	d.undefer, d.deferred = true, time.Time{}
 	return nil
+}
+
+// deferrals are what the next store call moves: the waiting jobs of open
+// or paused destinations to the end of their wait (again each second, for
+// jobs that arrived since), so that claims need not step over them, and
+// those of destinations resumed by hand back to now.
+func (ds *destinations) deferrals(now time.Time) []postbox.Deferral {
+	var out []postbox.Deferral
+	for d, refs := range ds.refs {
+		var until time.Time
+		switch {
+		case d.undefer:
+			d.undefer = false
+		case (d.state == Open || d.state == Paused) && d.until.After(now) &&
+			(!d.deferred.Equal(d.until) || now.Sub(d.deferredAt) >= time.Second):
+			until = d.until
+			d.deferred, d.deferredAt = d.until, now
+		default:
+			continue
+		}
+		for _, ref := range refs {
+			out = append(out, postbox.Deferral{Action: ref, Until: until})
+		}
+	}
+	return out
 }

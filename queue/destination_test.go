@@ -249,3 +249,36 @@ func TestCommandsAndCallsHaveTheirOwnPools(t *testing.T) {
 		t.Errorf("command destination %+v, want one in flight in the cpu pool", st)
 	}
 }
+
+func TestAnOpenDestinationsJobsAreDeferredInTheStore(t *testing.T) {
+	db := openStore(t)
+	var healthy atomic.Bool
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)},
+		Retry: postbox.RetryPolicy{Attempts: 10, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	name := destName(e)
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{h},
+		Destinations: map[string]queue.Policy{"*": {Failures: 2, Cooldown: time.Hour}}})
+	first := appendFor(t, db, q, h)
+	eventually(t, "the breaker opens", func() bool { return destination(t, q, name).State == queue.Open })
+	var ids []string
+	for range 5 {
+		ids = append(ids, appendFor(t, db, q, h).ID)
+	}
+	// Claims would otherwise step over every waiting job at each turn.
+	eventually(t, "the open destination's 6 jobs are no longer due in the store", func() bool {
+		b, err := db.Backlog(context.Background())
+		return err == nil && b.Jobs == 6 && b.Due == 0
+	})
+	healthy.Store(true)
+	if err := q.Resume(name); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range append(ids, first.ID) {
+		waitState(t, db, id, postbox.StateDone)
+	}
+}

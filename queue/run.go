@@ -246,6 +246,7 @@ func (l *loop) ask() {
 	want := 0
 	var skipActions []postbox.ActionRef
 	claimFor := -1
+	var deferrals []postbox.Deferral
 	if !l.stopping && l.due != [2]bool{} {
 		// The workers whose results this call carries are free when it
 		// returns: claim their next jobs in it too. A claim is for one
@@ -279,13 +280,14 @@ func (l *loop) ask() {
 		if next := l.q.dests.nextChange(); !next.IsZero() {
 			l.wakeIn(now, max(next.Sub(now), time.Millisecond))
 		}
+		deferrals = l.q.dests.deferrals(now)
 		l.q.dests.mu.Unlock()
 	}
-	if want <= 0 && len(l.done) == 0 && len(l.release) == 0 {
+	if want <= 0 && len(l.done) == 0 && len(l.release) == 0 && len(deferrals) == 0 {
 		return
 	}
 	lease, _ := l.q.lease()
-	step := postbox.Step{Done: l.done, Release: l.release, Claim: max(want, 0), Lease: lease, Skip: l.skip(), SkipActions: skipActions}
+	step := postbox.Step{Done: l.done, Release: l.release, Claim: max(want, 0), Lease: lease, Skip: l.skip(), SkipActions: skipActions, Defer: deferrals}
 	infos, settled := l.infos, l.unsent
 	l.done, l.infos, l.release, l.unsent = nil, nil, nil, [2]int{}
 	if step.Claim > 0 {

@@ -86,7 +86,7 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 	if err != nil {
 		return nil, nil, fmt.Errorf("advance: %w", err)
 	}
-	if len(s.Done) == 0 && len(s.Release) == 0 {
+	if len(s.Done) == 0 && len(s.Release) == 0 && len(s.Defer) == 0 {
 		if s.Claim <= 0 {
 			return nil, nil, nil
 		}
@@ -118,6 +118,11 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		for _, j := range s.Release {
 			if err := release(ctx, tx, j); err != nil {
 				return fmt.Errorf("release %s: %w", j.DeliveryID, err)
+			}
+		}
+		for _, d := range s.Defer {
+			if err := deferJobs(ctx, tx, db.Now(), d); err != nil {
+				return fmt.Errorf("defer %s action %d: %w", d.Action.Hook, d.Action.Action, err)
 			}
 		}
 		if s.Claim <= 0 {
@@ -264,6 +269,25 @@ func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 func release(ctx context.Context, tx *wtx, job *postbox.Job) error {
 	_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?`,
 		job.DeliveryID, job.Series, job.Action, job.Attempt)
+	return err
+}
+
+// deferSQL makes the unclaimed jobs of one action due no sooner than ?;
+// undeferSQL makes those due later due now.
+const (
+	deferSQL   = `UPDATE jobs SET due = ? WHERE hook = ? AND action = ? AND due < ? AND lease <= ?`
+	undeferSQL = `UPDATE jobs SET due = ? WHERE hook = ? AND action = ? AND due > ? AND lease <= ?`
+)
+
+func deferJobs(ctx context.Context, tx *wtx, now time.Time, d postbox.Deferral) error {
+	n := now.UnixNano()
+	var err error
+	if d.Until.IsZero() {
+		_, err = tx.ExecContext(ctx, undeferSQL, n, d.Action.Hook, d.Action.Action, n, n)
+	} else {
+		u := d.Until.UnixNano()
+		_, err = tx.ExecContext(ctx, deferSQL, u, d.Action.Hook, d.Action.Action, u, n)
+	}
 	return err
 }
 

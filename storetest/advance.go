@@ -17,6 +17,7 @@ var advanceTests = []storeCase{
 	{"an advance claims no job of a skipped hook nor a held key", testAdvanceSkip},
 	{"a failed attempt recorded by an advance is retried when due", testAdvanceRetry},
 	{"an advance claims no job of a skipped action, and the hook's other actions still", testAdvanceSkipActions},
+	{"a deferred action's jobs are due at its time, or at once when undeferred; claimed ones stay", testAdvanceDefer},
 }
 
 func advance(t *testing.T, s postbox.Store, step postbox.Step) ([]*postbox.Job, []error) {
@@ -193,5 +194,38 @@ func testAdvanceSkipActions(t *testing.T, s postbox.Store) {
 	jobs, _ = advance(t, s, postbox.Step{Claim: 10, SkipActions: skip[1:]})
 	if len(jobs) != 1 || jobs[0].DeliveryID != first.ID || jobs[0].Action != 1 {
 		t.Fatalf("claimed %+v, want fwd's action 1 once it is no longer skipped", jobs)
+	}
+}
+
+func testAdvanceDefer(t *testing.T, s postbox.Store) {
+	claimedJob := NewDelivery("down", 1)
+	mustAppend(t, s, claimedJob)
+	held := claim(t, s, 1)[0]
+	waiting := NewDelivery("down", 1)
+	mustAppend(t, s, waiting)
+	other := NewDelivery("up", 1)
+	mustAppend(t, s, other)
+	later := time.Now().Add(time.Hour)
+	down := postbox.ActionRef{Hook: "down", Action: 0}
+	jobs, _ := advance(t, s, postbox.Step{Claim: 10, Defer: []postbox.Deferral{{Action: down, Until: later}}})
+	if len(jobs) != 1 || jobs[0].DeliveryID != other.ID {
+		t.Fatalf("claimed %+v after deferring down's jobs, want only up's", jobs)
+	}
+	if b, ok := s.(postbox.Backlogger); ok {
+		bl, err := b.Backlog(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bl.Due != 0 || bl.Jobs != 3 {
+			t.Errorf("backlog %+v, want 3 jobs and none due (down's waiting one is deferred)", bl)
+		}
+	}
+	// The job claimed before the deferral is still held: it finishes.
+	if _, failed := advance(t, s, postbox.Step{Done: []postbox.Done{done(held, postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})}}); failed[0] != nil {
+		t.Fatalf("the job claimed before the deferral: %v", failed[0])
+	}
+	jobs, _ = advance(t, s, postbox.Step{Claim: 10, Defer: []postbox.Deferral{{Action: down}}})
+	if len(jobs) != 1 || jobs[0].DeliveryID != waiting.ID {
+		t.Fatalf("claimed %+v after undeferring, want down's waiting job", jobs)
 	}
 }
