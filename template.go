@@ -108,9 +108,14 @@ type DeliveryInfo struct {
 type HookInfo struct{ ID string }
 
 // NewTemplateData builds the data for templates from a stored delivery.
-// A body that cannot be parsed leaves Payload nil (it was checked at ingress).
+// A body that cannot be parsed (taken at ingress all the same only by a
+// server that is lenient about bodies, as postbox webhook is) gives an
+// empty payload, as it did there.
 func NewTemplateData(d *Delivery) *TemplateData {
-	payload, _ := ParsePayload(d.ContentType(), d.Body)
+	payload, err := ParsePayload(d.ContentType(), d.Body)
+	if err != nil {
+		payload = map[string]any{}
+	}
 	return TemplateDataFor(d, payload)
 }
 

@@ -299,6 +299,11 @@ func (p *pathHandler) parse(c *call) error {
 	} else {
 		err = postbox.CheckPayload(c.contentType, c.body)
 	}
+	if err != nil && p.s.lenientBody {
+		// adnanh/webhook runs the hook with an empty payload then.
+		c.log.Info("body does not parse; the payload is empty, as in webhook", "err", err)
+		c.payload, err = map[string]any{}, nil
+	}
 	c.data.Payload = c.payload
 	if c.env != nil {
 		c.env["payload"] = c.payload

@@ -42,6 +42,8 @@ type Server struct {
 	ids      postbox.IDGen
 	now      func() time.Time
 	rootOK   bool
+	// lenientBody: see Options.LenientBody.
+	lenientBody bool
 
 	routes   atomic.Pointer[routes]
 	inflight atomic.Int64
@@ -71,6 +73,10 @@ type Options struct {
 	// RootOK makes / answer 200 "OK" (any method), as adnanh/webhook does, for
 	// the health checks of its users (postbox webhook); false: 404.
 	RootOK bool
+	// LenientBody takes a body that does not parse as its Content-Type
+	// (an empty one to a JSON hook) with an empty payload instead of
+	// answering 400, as adnanh/webhook does (postbox webhook).
+	LenientBody bool
 }
 
 // Runner runs a sync hook's actions before the answer (queue.Queue).
@@ -84,7 +90,8 @@ type Runner interface {
 // NewServer returns a server for o.Hooks.
 func NewServer(o Options) *Server {
 	s := &Server{store: o.Store, logger: o.Logger, limits: o.Limits, notify: o.Notify, now: o.Now,
-		runner: o.Runner, observer: o.Observer, trusted: o.TrustedProxies, rootOK: o.RootOK}
+		runner: o.Runner, observer: o.Observer, trusted: o.TrustedProxies, rootOK: o.RootOK,
+		lenientBody: o.LenientBody}
 	if s.observer == nil {
 		s.observer = postbox.NopObserver{}
 	}

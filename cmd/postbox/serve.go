@@ -82,8 +82,9 @@ type serveParams struct {
 	// tlsConfig adjusts the public listener's TLS (webhook's
 	// -tls-min-version, -cipher-suites).
 	tlsConfig func(*tls.Config)
-	// rootOK answers / with 200 OK, as adnanh/webhook does.
-	rootOK bool
+	// rootOK answers / with 200 OK, and lenientBody takes a body that
+	// does not parse with an empty payload, as adnanh/webhook does.
+	rootOK, lenientBody bool
 	// reload are more signals that reload the configuration.
 	reload []os.Signal
 }
@@ -118,6 +119,7 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	qref.p.Store(q)
 	srv := phttp.NewServer(phttp.Options{
 		RootOK:         p.rootOK,
+		LenientBody:    p.lenientBody,
 		Store:          db,
 		Logger:         logger,
 		Hooks:          cfg.Hooks,

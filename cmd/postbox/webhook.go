@@ -178,7 +178,7 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 		}
 	}
 	p := serveParams{load: load, stamp: stamp, loaded: loaded, grace: f.grace, logger: logger, started: started,
-		rootOK: true, tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
+		rootOK: true, lenientBody: true, tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
 	if f.hotreload {
 		p.watch = time.Second
 	}

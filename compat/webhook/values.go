@@ -73,6 +73,13 @@ func valueTemplate(a argument) (tmpl string, v *templateVar, problem string) {
 // commits.0.id is {{ index .Payload.commits 0 "id" }}.
 func payloadTemplate(name string) string {
 	parts := strings.Split(name, ".")
+	if parts[0] == arrayRoot {
+		// postbox's payload is the array itself.
+		if len(parts) == 1 {
+			return "{{ .Payload }}"
+		}
+		parts = parts[1:]
+	}
 	head := ".Payload"
 	i := 0
 	for ; i < len(parts) && isIdent(parts[i]); i++ {
@@ -91,6 +98,10 @@ func payloadTemplate(name string) string {
 	}
 	return "{{ " + strings.Join(args, " ") + " }}"
 }
+
+// arrayRoot is the name webhook gives a body that is a JSON array: its
+// payload is {"root": [...]}, where postbox's is the array.
+const arrayRoot = "root"
 
 // literalTemplate is a template that renders s as it is.
 func literalTemplate(s string) string {
@@ -189,7 +200,12 @@ func valueOperand(a argument) (operand, string) {
 func payloadPath(name string) (expr, guard string) {
 	expr = "payload"
 	var guards []string
-	for _, p := range strings.Split(name, ".") {
+	parts := strings.Split(name, ".")
+	if parts[0] == arrayRoot {
+		// postbox's payload is the array itself.
+		parts = parts[1:]
+	}
+	for _, p := range parts {
 		switch {
 		case isIndex(p):
 			guards = append(guards, fmt.Sprintf("size(%s) > %s", expr, p))

@@ -126,3 +126,20 @@ func TestPayloadPathWritesExpressionAndPresenceGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestArrayRoot: webhook gives a JSON array body as {"root": [...]};
+// postbox's payload is the array, so root.N is index N of it.
+func TestArrayRoot(t *testing.T) {
+	for _, tc := range []struct{ name, tmpl, expr string }{
+		{"root", "{{ .Payload }}", "payload"},
+		{"root.0.id", `{{ index .Payload 0 "id" }}`, "payload[0].id"},
+		{"root.1", "{{ index .Payload 1 }}", "payload[1]"},
+	} {
+		if got := payloadTemplate(tc.name); got != tc.tmpl {
+			t.Errorf("template of %s = %s, want %s", tc.name, got, tc.tmpl)
+		}
+		if got, _ := payloadPath(tc.name); got != tc.expr {
+			t.Errorf("expression of %s = %s, want %s", tc.name, got, tc.expr)
+		}
+	}
+}
