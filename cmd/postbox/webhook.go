@@ -55,8 +55,8 @@ type webhookFlags struct {
 	setuid, setgid                     int
 	maxMultipartMem                    int64
 	// postbox's own
-	data, admin, logFormat string
-	grace                  time.Duration
+	data, admin, logFormat, maxBody string
+	grace                           time.Duration
 }
 
 func parseWebhookFlags(args []string, stderr io.Writer) (*webhookFlags, error) {
@@ -93,6 +93,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (*webhookFlags, error) {
 	fs.StringVar(&f.data, "data", "postbox-data", "postbox: directory of the store that keeps every request")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:8081", "postbox: address of the console, API and /metrics; off to disable")
 	fs.StringVar(&f.logFormat, "log-format", "text", "postbox: log format, text or json")
+	fs.StringVar(&f.maxBody, "max-body", "16MiB", "postbox: the largest body taken (webhook had no limit)")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "postbox: on shutdown, how long requests and commands may finish")
 	if err := fs.Parse(args); err != nil {
 		return nil, exitError(2)
@@ -232,11 +233,13 @@ func (f *webhookFlags) baseConfig() ([]byte, error) {
 		Key  string `yaml:"key"`
 	}
 	var c struct {
-		Listen string    `yaml:"listen"`
-		Admin  string    `yaml:"admin"`
-		Data   string    `yaml:"data"`
-		TLS    *tlsFiles `yaml:"tls,omitempty"`
+		Listen string            `yaml:"listen"`
+		Admin  string            `yaml:"admin"`
+		Data   string            `yaml:"data"`
+		Limits map[string]string `yaml:"limits"`
+		TLS    *tlsFiles         `yaml:"tls,omitempty"`
 	}
+	c.Limits = map[string]string{"max_body": f.maxBody}
 	c.Listen = net.JoinHostPort(f.ip, strconv.Itoa(f.port))
 	if f.socket != "" {
 		// The unix socket is the listener; listen: only has to be valid.
