@@ -155,7 +155,7 @@ const RetentionEvery = 30 * time.Second
 
 // DeliveryBatch is how many deliveries one delete removes at most: small
 // enough that a write shared with ingest stays short.
-const DeliveryBatch = 500
+const DeliveryBatch = 200
 
 // Retainer applies a Retention to a store, in batches. Create it with
 // NewRetainer; its zero value is not usable.
@@ -330,6 +330,7 @@ func (rt *Retainer) remove(ctx context.Context, dry bool, c Cut) (int64, error) 
 	batch := rt.batch()
 	var total int64
 	for {
+		t0 := time.Now()
 		n, err := rt.store.DeleteDeliveries(ctx, c, batch)
 		total += n
 		if err != nil {
@@ -338,7 +339,7 @@ func (rt *Retainer) remove(ctx context.Context, dry bool, c Cut) (int64, error) 
 		if n < int64(batch) {
 			return total, nil
 		}
-		if err := rt.pause(ctx); err != nil {
+		if err := rt.pause(ctx, time.Since(t0)); err != nil {
 			return total, err
 		}
 	}
@@ -351,11 +352,14 @@ func (rt *Retainer) batch() int {
 	return DeliveryBatch
 }
 
-func (rt *Retainer) pause(ctx context.Context) error {
+// pause waits between two deletes: Pause, or as long as the last delete
+// took (took) when that is longer, so that a prune has at most half of a
+// store's writes however slow the disk.
+func (rt *Retainer) pause(ctx context.Context, took time.Duration) error {
 	if rt.Pause <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(rt.Pause)
+	t := time.NewTimer(max(rt.Pause, took))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -402,6 +406,7 @@ func (rt *Retainer) shrink(ctx context.Context, dry bool, limit int64, rep *Repo
 	defer func() { rep.add("", RuleSize, removed) }()
 	for size.Used > target {
 		want := int((size.Used-target)/avg) + 1
+		t0 := time.Now()
 		n, err := rt.store.DeleteDeliveries(ctx, Cut{}, min(want, rt.batch()))
 		removed += n
 		if err != nil {
@@ -411,7 +416,7 @@ func (rt *Retainer) shrink(ctx context.Context, dry bool, limit int64, rep *Repo
 			rep.Stuck = true
 			return nil
 		}
-		if err := rt.pause(ctx); err != nil {
+		if err := rt.pause(ctx, time.Since(t0)); err != nil {
 			return err
 		}
 		if size, err = s.Size(ctx); err != nil {
