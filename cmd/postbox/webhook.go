@@ -173,10 +173,13 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 			return exitError(1)
 		}
 		logger.Error("couldn't load the hooks; serving none until they load", "problems", err.Error())
-		if cfg, err = config.Parse("postbox webhook", base, getenv); err != nil {
+		// A configuration must have a hook; this one is dropped at once.
+		none := append(append([]byte(nil), base...), "hooks: [{id: none}]\n"...)
+		if cfg, err = config.Parse("postbox webhook", none, getenv); err != nil {
 			printLoadError(err, stderr)
 			return exitError(1)
 		}
+		cfg.Hooks = nil
 	}
 	p := serveParams{load: load, stamp: stamp, loaded: loaded, grace: f.grace, logger: logger, started: started,
 		rootOK: true, lenientBody: true, tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
