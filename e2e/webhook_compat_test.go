@@ -234,6 +234,11 @@ func TestWebhookCompat(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the command's output is in the log at info level", func(t *testing.T) {
+		s.waitLog("the github hook's attempt with its output", func(r record) bool {
+			return r["msg"] == "attempt" && r["hook"] == "github" && r["level"] == "INFO" && r["output"] == "c0ffee ann push\n"
+		})
+	})
 	t.Run("every request that reached a hook is stored, the unmet ones too", func(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(s.dir, "postbox.yaml"), []byte("data: postbox-data\nadmin: off\n"), 0o644); err != nil {
 			t.Fatal(err)

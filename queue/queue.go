@@ -279,7 +279,7 @@ func (q *Queue) recorded(d postbox.Done, info eventInfo, err error) {
 		level = slog.LevelWarn
 	}
 	log.Log(context.Background(), level, "attempt", "kind", a.Kind, "outcome", a.Outcome, "exit_code", a.ExitCode,
-		"status", a.Status, "duration", a.Duration, "err", a.Error, "next", next)
+		"status", a.Status, "duration", a.Duration, "err", a.Error, "next", next, "output", logOutput(a.Output))
 }
 
 func (q *Queue) jobLogger(job *postbox.Job) *slog.Logger {
