@@ -43,13 +43,15 @@ func functions(name string) (function, bool) {
 		return function{global: true, nargs: 1, result: tyString, operand: []typ{tyInt, tyDouble, tyString, tyBool}}, true
 	case "exists", "all", "exists_one":
 		return function{method: true, nargs: 2, result: tyBool, operand: []typ{tyList, tyMap}}, true
+	case "fromJSON":
+		return function{global: true, nargs: 1, result: tyDyn, operand: str}, true
 	}
 	return function{}, false
 }
 
 // functionNames lists the names functions knows, for suggestions.
 func functionNames() []string {
-	return strings.Fields("has size startsWith endsWith contains matches lowerAscii upperAscii int double string exists all exists_one")
+	return strings.Fields("has size startsWith endsWith contains matches lowerAscii upperAscii int double string exists all exists_one fromJSON")
 }
 
 func plural(n int, word string) string {
@@ -141,6 +143,8 @@ func (c *compiler) call(n *node) (evalFn, typ, *Error) {
 		apply = toDouble
 	case "string":
 		apply = toString
+	case "fromJSON":
+		apply = fromJSON
 	}
 	off := n.off
 	return func(s *state) (any, error) {
