@@ -160,6 +160,16 @@ var templateFuncs = template.FuncMap{
 		}
 		return v
 	},
+	// fromjson decodes a string that holds JSON (a form field carrying a
+	// JSON document): {{ (fromjson .Payload.payload).user.name }}. A value
+	// that is not a string gives nil.
+	"fromjson": func(v any) (any, error) {
+		s, ok := v.(string)
+		if !ok {
+			return nil, nil
+		}
+		return parseJSON([]byte(s))
+	},
 	"lower":     strings.ToLower,
 	"upper":     strings.ToUpper,
 	"trim":      strings.TrimSpace,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,6 +156,14 @@ const webhookHooks = `[
     "pass-environment-to-command": [{"source": "payload", "name": "state"}]
   },
   {
+    "id": "slack",
+    "execute-command": "/bin/echo",
+    "include-command-output-in-response": true,
+    "parse-parameters-as-json": [{"source": "payload", "name": "payload"}],
+    "pass-arguments-to-command": [{"source": "payload", "name": "payload.user.name"}],
+    "trigger-rule": {"match": {"type": "value", "value": "deploy", "parameter": {"source": "payload", "name": "payload.actions.0.value"}}}
+  },
+  {
     "id": "code",
     "execute-command": "/bin/echo",
     "response-message": "created",
@@ -217,6 +226,10 @@ func TestWebhookCompat(t *testing.T) {
 		{"a missing command of an async hook answers its message", request{method: "POST", path: "/hooks/missing-async"}, 200, "started", nil},
 		{"commands get the server's environment and pass-environment-to-command", request{method: "POST", path: "/hooks/env",
 			header: jsonType, body: `{"state": "on"}`}, 200, "from-server/on\n", nil},
+		{"parse-parameters-as-json decodes a form field for rules and arguments", request{method: "POST", path: "/hooks/slack",
+			header: formType, body: "payload=" + url.QueryEscape(`{"user": {"name": "ann"}, "actions": [{"value": "deploy"}]}`)}, 200, "ann\n", nil},
+		{"parse-parameters-as-json: a decoded value that does not match is a rule not met", request{method: "POST", path: "/hooks/slack",
+			header: formType, body: "payload=" + url.QueryEscape(`{"user": {"name": "ann"}, "actions": [{"value": "other"}]}`)}, 200, "Hook rules were not satisfied.", nil},
 		{"success code and response headers", request{method: "PUT", path: "/hooks/code"}, 201, "created", map[string]string{"X-Hook": "code"}},
 		{"http-methods refuses another method", request{method: "POST", path: "/hooks/code"}, 405, "", nil},
 		{"an unknown hook is not found", request{method: "POST", path: "/hooks/nope"}, 404, "", nil},

@@ -232,7 +232,6 @@ func TestHooksConvert(t *testing.T) {
 			  "pass-file-to-command": [{"source": "payload", "name": "data", "base64decode": true}],
 			  "parse-parameters-as-json": [{"source": "payload", "name": "data"}]}]`, `
 # webhook hook "misc"
-# NOT CONVERTED: parse-parameters-as-json[0]: is not converted: postbox does not decode JSON held in a payload value, so rules and arguments cannot look inside "data"; decode it in the command (jq)
 # NOT CONVERTED: incoming-payload-content-type: is not converted: postbox parses a body by the request's own Content-Type; have the sender send Content-Type: application/json
 # NOT CONVERTED: pre-hook-command: is not a key this converter knows (pre-hook-command and stream-command-output of webhook's forks are not supported); not converted
 - id: misc
@@ -244,7 +243,7 @@ func TestHooksConvert(t *testing.T) {
           HOOK_DATA: "{{ base64decode (.Payload.data) }}"
   response:
     body: ""
-`, []string{"incoming-payload-content-type", "pre-hook-command", "parse-parameters-as-json[0]"}},
+`, []string{"incoming-payload-content-type", "pre-hook-command"}},
 		{"status codes a response cannot have are reported",
 			`[{"id": "codes", "execute-command": "/bin/echo", "http-methods": ["POST", "b@d"], "success-http-response-code": 101,
 			  "trigger-rule": ` + refMain + `, "trigger-rule-mismatch-http-response-code": 100}]`, `

@@ -238,7 +238,7 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	if len(h.PassArgumentsToCommand) > 0 {
 		args := sequence()
 		for i, a := range h.PassArgumentsToCommand {
-			t, v, problem := valueTemplate(a)
+			t, v, problem := jsonParams(h.JSONStringParameters).template(a)
 			if problem != "" {
 				// webhook passes "" for an argument it cannot get.
 				report(a.line, fmt.Sprintf("pass-arguments-to-command[%d]", i), problem+"; passed as \"\"")
@@ -251,7 +251,7 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	if len(h.PassEnvironmentToCommand) > 0 {
 		env := mapping()
 		for i, a := range h.PassEnvironmentToCommand {
-			t, v, problem := valueTemplate(a)
+			t, v, problem := jsonParams(h.JSONStringParameters).template(a)
 			if problem != "" {
 				// webhook leaves out a variable it cannot get.
 				report(a.line, fmt.Sprintf("pass-environment-to-command[%d]", i), problem+"; left out")
@@ -271,7 +271,7 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	if len(h.PassFileToCommand) > 0 {
 		files := mapping()
 		for i, a := range h.PassFileToCommand {
-			t, v, problem := valueTemplate(a)
+			t, v, problem := jsonParams(h.JSONStringParameters).template(a)
 			if problem != "" {
 				report(a.line, fmt.Sprintf("pass-file-to-command[%d]", i), problem+"; left out")
 				continue
@@ -290,10 +290,6 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 		if len(files.Content) > 0 {
 			set(action, "files", files)
 		}
-	}
-	for i, a := range h.JSONStringParameters {
-		report(a.line, fmt.Sprintf("parse-parameters-as-json[%d]", i),
-			fmt.Sprintf("is not converted: postbox does not decode JSON held in a %s value, so rules and arguments cannot look inside %q; decode it in the command (jq)", a.Source, a.Name))
 	}
 	return action, vars
 }
@@ -391,6 +387,12 @@ func (c *converter) checkHook(h *hookDef, report func(int, string, string)) {
 	if h.IncomingPayloadContentType != "" {
 		report(keyLine(n, "incoming-payload-content-type"), "incoming-payload-content-type",
 			fmt.Sprintf("is not converted: postbox parses a body by the request's own Content-Type; have the sender send Content-Type: %s", h.IncomingPayloadContentType))
+	}
+	for i, a := range h.JSONStringParameters {
+		if a.Source != srcPayload && a.Source != srcHeader && !isURL(a.Source) {
+			report(a.line, fmt.Sprintf("parse-parameters-as-json[%d]", i),
+				fmt.Sprintf("source %q is not converted: a JSON value is decoded from a payload, header or url value; references under it fail closed", a.Source))
+		}
 	}
 	for _, k := range unknownKeys(n, knownHookKeys) {
 		report(keyLine(n, k), k, "is not a key this converter knows (pre-hook-command and stream-command-output of webhook's forks are not supported); not converted")

@@ -214,7 +214,7 @@ func (c *ruleConverter) match(m *matchRule, key string, top, negated bool) expr 
 // text: a number or a boolean in the payload matches "42" or "true", so
 // such a match goes through string().
 func (c *ruleConverter) compare(m *matchRule, key string, negated bool) expr {
-	op, problem := valueOperand(m.Parameter)
+	op, problem := jsonParams(c.h.JSONStringParameters).operand(m.Parameter)
 	if problem != "" {
 		c.report(m.Parameter.line, key+".parameter", problem+"; the match fails closed")
 		return failClosed(negated)

@@ -75,12 +75,15 @@ func payloadTemplate(name string) string {
 	parts := strings.Split(name, ".")
 	if parts[0] == arrayRoot {
 		// postbox's payload is the array itself.
-		if len(parts) == 1 {
-			return "{{ .Payload }}"
-		}
 		parts = parts[1:]
 	}
-	head := ".Payload"
+	return pathTemplate(".Payload", parts)
+}
+
+// pathTemplate renders the value at parts (a dotted reference, split)
+// under head: fields that are template identifiers as .a.b, the rest
+// through index.
+func pathTemplate(head string, parts []string) string {
 	i := 0
 	for ; i < len(parts) && isIdent(parts[i]); i++ {
 		head += "." + parts[i]
@@ -198,13 +201,17 @@ func valueOperand(a argument) (operand, string) {
 // the value is there: has() for fields, size() for list indexes, in for
 // keys that are not names.
 func payloadPath(name string) (expr, guard string) {
-	expr = "payload"
-	var guards []string
 	parts := strings.Split(name, ".")
 	if parts[0] == arrayRoot {
 		// postbox's payload is the array itself.
 		parts = parts[1:]
 	}
+	return walkPath("payload", nil, parts)
+}
+
+// walkPath extends expr by parts, adding to guards the tests that each
+// step is there.
+func walkPath(expr string, guards []string, parts []string) (string, string) {
 	for _, p := range parts {
 		switch {
 		case isIndex(p):
@@ -219,6 +226,73 @@ func payloadPath(name string) (expr, guard string) {
 		}
 	}
 	return expr, strings.Join(guards, " && ")
+}
+
+// jsonParams are a hook's parse-parameters-as-json: values holding a JSON
+// document that webhook decodes before rules and commands see them. A
+// reference under one of them reads the decoded document through
+// fromjson (templates) or fromJSON (conditions).
+type jsonParams []argument
+
+// find returns the parameter a reference is under (the longest), and the
+// path below it.
+func (j jsonParams) find(a argument) (base argument, rest []string, ok bool) {
+	for _, p := range j {
+		if p.Source != a.Source && !(isURL(p.Source) && isURL(a.Source)) {
+			continue
+		}
+		name := p.Name
+		if a.Source == srcHeader {
+			if !strings.EqualFold(a.Name, name) && !strings.HasPrefix(strings.ToLower(a.Name), strings.ToLower(name)+".") {
+				continue
+			}
+		} else if a.Name != name && !strings.HasPrefix(a.Name, name+".") {
+			continue
+		}
+		if ok && len(p.Name) <= len(base.Name) {
+			continue
+		}
+		base, ok = argument{Source: a.Source, Name: a.Name[:len(name)]}, true
+		rest = nil
+		if len(a.Name) > len(name) {
+			rest = strings.Split(a.Name[len(name)+1:], ".")
+		}
+	}
+	return base, rest, ok
+}
+
+func isURL(source string) bool { return source == srcURL || source == srcQuery }
+
+// template is valueTemplate, through the decoded documents.
+func (j jsonParams) template(a argument) (string, *templateVar, string) {
+	base, rest, ok := j.find(a)
+	if !ok || len(rest) == 0 {
+		// The value itself is passed as the JSON text it is.
+		return valueTemplate(a)
+	}
+	t, v, problem := valueTemplate(base)
+	if problem != "" {
+		return t, v, problem
+	}
+	return pathTemplate("(fromjson "+pipeline(t)+")", rest), v, ""
+}
+
+// operand is valueOperand, through the decoded documents.
+func (j jsonParams) operand(a argument) (operand, string) {
+	base, rest, ok := j.find(a)
+	if !ok || len(rest) == 0 {
+		return valueOperand(a)
+	}
+	op, problem := valueOperand(base)
+	if problem != "" || op.constant != nil {
+		return op, problem
+	}
+	var guards []string
+	if op.guard != "" {
+		guards = append(guards, op.guard)
+	}
+	expr, guard := walkPath("fromJSON("+op.expr+")", guards, rest)
+	return operand{expr: expr, guard: guard}, ""
 }
 
 // celString quotes s for a rule expression; a regular expression with
