@@ -375,7 +375,7 @@ func TestImport(t *testing.T) {
 		{"a file with a key that does not convert", []string{bad}, 1, "  # NOT CONVERTED: incoming-payload-content-type: is not converted: postbox parses a body by the request's own Content-Type; have the sender send Content-Type: application/json",
 			`bad.json:1: hook "f": incoming-payload-content-type: is not converted`, true},
 		{"the documented Travis and Scalr examples", []string{travis}, 1, "    when: \"false\"",
-			"travis.json:3: hook \"deploy\": parse-parameters-as-json[0]: is not converted", true},
+			"travis.json:8: hook \"scalr\": trigger-rule.match.type: scalr-signature is not converted", true},
 		{"a missing file", []string{filepath.Join(dir, "nope.json")}, 1, "", "no such file", false},
 		{"no file", nil, 2, "", "Usage: postbox import FILE", false},
 	}
