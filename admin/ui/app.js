@@ -285,6 +285,34 @@ function bumpSpark(hook, t) {
   if (cell) cell.replaceChildren(sparkline(s.counts));
 }
 
+function bytes(n) {
+  if (n < 1024) return n + ' B';
+  const u = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let i = -1;
+  do { n /= 1024; i++; } while (n >= 1024 && i < u.length - 1);
+  return n.toFixed(n < 10 ? 1 : 0) + ' ' + u[i];
+}
+
+function days(ns) {
+  if (!ns) return 'forever';
+  const h = ns / 3.6e12;
+  return h % 24 === 0 ? `${h / 24} d` : `${h} h`;
+}
+
+// loadStore shows the store's size and what retention keeps (GET /api/store).
+async function loadStore() {
+  const st = await api('/api/store').catch(() => null);
+  if (!st) return;
+  const p = st.policy.default;
+  let line = `Store: ${bytes(st.used)} in use` + (st.free ? `, ${bytes(st.free)} free` : '') +
+    `; ${st.rows.toLocaleString()} deliveries` + (st.oldest ? ` since ${when(st.oldest)}` : '') +
+    `. Retention keeps settled deliveries ${days(p.MaxAge)}, dead ones ${days(p.DeadMaxAge)}` +
+    (p.MaxDeliveries ? `, the newest ${p.MaxDeliveries} per hook` : '') +
+    (st.retention.max_size ? `, at most ${bytes(st.retention.max_size)}` : '') + '.';
+  if (st.full_in_ns > 0) line += ` At the last day's rate it reaches its size in ${ago(st.full_in_ns / 1e9)}.`;
+  $('#store-line').textContent = line;
+}
+
 async function loadHooks() {
   // The deliveries page needs only the hooks' ids: counting is for the hooks page.
   const { hooks } = await api('/api/hooks' + (state.tab === 'hooks' ? '' : '?counts=false'));
@@ -401,7 +429,7 @@ async function route() {
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.dataset.tab === state.tab);
   for (const v of ['deliveries', 'hooks', 'delivery', 'rejected']) $('#view-' + v).hidden = v !== state.tab;
   try {
-    if (state.tab === 'hooks') await loadHooks();
+    if (state.tab === 'hooks') await Promise.all([loadHooks(), loadStore()]);
     if (state.tab === 'delivery') await loadDelivery();
     if (state.tab === 'rejected') {
       state.unseenRejected = 0;

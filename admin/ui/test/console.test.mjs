@@ -119,6 +119,7 @@ async function main() {
 
     await page.click('nav a[data-tab=hooks]');
     await page.waitForSelector('#hooks tbody tr[data-hook="lamp"] svg.spark polyline');
+    await page.waitForFunction(() => /^Store: .* deliveries .*Retention keeps settled deliveries/.test(document.querySelector('#store-line')?.textContent || ''));
     say('hooks');
     await shot(page, 'hooks');
 
