@@ -134,6 +134,10 @@ type Response struct {
 	// ExitStatus maps a sync hook's last command's exit code to the
 	// answer's status (exit_status: {0: 200, 3: 404}).
 	ExitStatus map[int]int
+	// Stream sends a sync hook's command output to the client as it is
+	// written, with the outcome in trailers, instead of Body after the
+	// run (see OutputTo).
+	Stream bool
 }
 
 // RetryPolicy is how a failed action is retried. The zero value tries once.

@@ -67,6 +67,7 @@ type responseConfig struct {
 	ExitStatus  map[int]int       `yaml:"exit_status"`
 	Headers     map[string]string `yaml:"headers"`
 	Body        *string           `yaml:"body"`
+	Stream      bool              `yaml:"stream"`
 }
 
 type retryConfig struct {
@@ -345,6 +346,10 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 	if hc.Timeout != 0 && !h.Sync {
 		l.addf(findKey(n, "timeout"), field+": timeout", "applies to sync hooks only (mode: sync); set an action's own timeout instead")
 	}
+	if h.Response.Stream && (!h.Sync || hc.Response.Body != nil) {
+		l.addf(findKey(findKey(n, "response"), "stream"), field+": response.stream",
+			"streams the commands' output as the answer: it needs mode: sync, and no response.body")
+	}
 	return h
 }
 
@@ -450,7 +455,7 @@ func fieldOf(err error) (string, string) {
 }
 
 func (l *loader) buildResponse(n *yaml.Node, field string, rc responseConfig) postbox.Response {
-	r := postbox.Response{Status: rc.Status, ErrorStatus: rc.ErrorStatus, ExitStatus: rc.ExitStatus, Header: http.Header{}}
+	r := postbox.Response{Status: rc.Status, ErrorStatus: rc.ErrorStatus, ExitStatus: rc.ExitStatus, Header: http.Header{}, Stream: rc.Stream}
 	for code, st := range rc.ExitStatus {
 		if st < 200 || st > 599 {
 			l.addf(findKey(findKey(n, "exit_status"), fmt.Sprint(code)), fmt.Sprintf("%s.exit_status.%d", field, code), "%d is not an HTTP status from 200 to 599", st)

@@ -401,6 +401,12 @@ func (p *pathHandler) answer(ctx context.Context, c *call, h *postbox.Hook) erro
 	case d.State == postbox.StateDuplicate:
 		c.w.Header().Set(DuplicateHeader, d.DuplicateOf)
 		c.log = c.log.With("duplicate_of", d.DuplicateOf)
+	case h.Sync && d.Actions > 0 && h.Response.Stream:
+		data.Results = p.stream(ctx, c, h)
+		c.ev.Status, c.ev.Delivery, c.ev.Duration, c.ev.Bytes = h.Response.Status, d.ID, p.s.now().Sub(c.start), len(c.body)
+		p.s.observer.Request(c.ev)
+		c.log.Info("accepted", "delivery", d.ID, "status", h.Response.Status, "bytes", len(c.body), "duration", c.ev.Duration, "streamed", true)
+		return nil
 	case h.Sync && d.Actions > 0:
 		data.Results = p.s.runner.RunSync(ctx, p.s.stop, h, d)
 		if p.s.stop.Err() != nil {

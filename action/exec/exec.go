@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	osexec "os/exec"
 	"sort"
@@ -186,6 +187,9 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	cmd.Dir = a.dir
 	out := &boundedBuffer{max: MaxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
+	if w := postbox.OutputOf(ctx); w != nil {
+		cmd.Stdout = io.MultiWriter(out, &liveOutput{w: w})
+	}
 	cmd.Stdin = in.stdin
 	killGroupOnCancel(cmd)
 	if a.runAs != nil {

@@ -141,3 +141,20 @@ func (in *input) cleanup() {
 		os.Remove(p)
 	}
 }
+
+// liveOutput copies a command's stdout to the writer of a streamed answer
+// (postbox.OutputOf). A client that went away does not fail the command:
+// after the first error the rest is dropped, and kept in the Result only.
+type liveOutput struct {
+	w      io.Writer
+	failed bool
+}
+
+func (l *liveOutput) Write(p []byte) (int, error) {
+	if !l.failed {
+		if _, err := l.w.Write(p); err != nil {
+			l.failed = true
+		}
+	}
+	return len(p), nil
+}
