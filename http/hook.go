@@ -189,11 +189,11 @@ func (p *pathHandler) begin(w http.ResponseWriter, r *http.Request) *call {
 
 // fail answers err, and tells the log and the observer why.
 func (p *pathHandler) fail(c *call, err error) {
-	c.ev.Status, c.ev.Reason, c.ev.Duration = ErrorStatus(err), err.Error(), p.s.now().Sub(c.start)
+	c.ev.Status = answerError(c.w, c.r, err, p.s.webhookAnswers)
+	c.ev.Reason, c.ev.Duration = err.Error(), p.s.now().Sub(c.start)
 	c.ev.Bytes, c.ev.Sample = len(c.body), c.body[:min(len(c.body), 4096)]
 	c.log.Info("rejected", "hook", c.ev.Hook, "status", c.ev.Status, "reason", c.ev.Reason, "duration", c.ev.Duration)
 	p.s.observer.Request(c.ev)
-	writeError(c.w, c.r, err)
 }
 
 // admit is admission control: beyond the cap, answer at once rather than

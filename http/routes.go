@@ -18,6 +18,8 @@ type routes struct {
 	handlers map[*registered]bool // what was registered, to tell a match from a redirect
 	observer postbox.Observer
 	trusted  []netip.Prefix
+	// webhookAnswers: see Options.WebhookAnswers.
+	webhookAnswers bool
 }
 
 func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
@@ -43,7 +45,7 @@ func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 		mux.Handle(p, h)
 		handlers[h] = true
 	}
-	return &routes{mux: mux, handlers: handlers, observer: s.observer, trusted: s.trusted}
+	return &routes{mux: mux, handlers: handlers, observer: s.observer, trusted: s.trusted, webhookAnswers: s.webhookAnswers}
 }
 
 func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -59,7 +61,7 @@ func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err := postbox.Errorf(postbox.ENOTFOUND, "no hook at %s", r.URL.Path)
 		rt.observer.Request(postbox.RequestEvent{Time: time.Now(), Method: r.Method, Path: r.URL.Path,
 			Remote: clientAddr(r, rt.trusted), Status: http.StatusNotFound, Reason: err.Error()})
-		writeError(w, r, err)
+		answerError(w, r, err, rt.webhookAnswers)
 		return
 	}
 	// ServeHTTP, not the handler found above: it sets the path wildcards.

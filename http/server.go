@@ -42,8 +42,8 @@ type Server struct {
 	ids      postbox.IDGen
 	now      func() time.Time
 	rootOK   bool
-	// lenientBody: see Options.LenientBody.
-	lenientBody bool
+	// lenientBody, webhookAnswers: see Options.
+	lenientBody, webhookAnswers bool
 
 	routes   atomic.Pointer[routes]
 	inflight atomic.Int64
@@ -77,6 +77,11 @@ type Options struct {
 	// (an empty one to a JSON hook) with an empty payload instead of
 	// answering 400, as adnanh/webhook does (postbox webhook).
 	LenientBody bool
+	// WebhookAnswers answers an unknown hook 404 "Hook not found.", a
+	// wrong method 405 without a body and a signature that does not match
+	// 500 "Error occurred while evaluating hook rules.", as adnanh/webhook
+	// does (postbox webhook); false: postbox's JSON errors.
+	WebhookAnswers bool
 }
 
 // Runner runs a sync hook's actions before the answer (queue.Queue).
@@ -91,7 +96,7 @@ type Runner interface {
 func NewServer(o Options) *Server {
 	s := &Server{store: o.Store, logger: o.Logger, limits: o.Limits, notify: o.Notify, now: o.Now,
 		runner: o.Runner, observer: o.Observer, trusted: o.TrustedProxies, rootOK: o.RootOK,
-		lenientBody: o.LenientBody}
+		lenientBody: o.LenientBody, webhookAnswers: o.WebhookAnswers}
 	if s.observer == nil {
 		s.observer = postbox.NopObserver{}
 	}

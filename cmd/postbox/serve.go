@@ -82,9 +82,10 @@ type serveParams struct {
 	// tlsConfig adjusts the public listener's TLS (webhook's
 	// -tls-min-version, -cipher-suites).
 	tlsConfig func(*tls.Config)
-	// rootOK answers / with 200 OK, and lenientBody takes a body that
-	// does not parse with an empty payload, as adnanh/webhook does.
-	rootOK, lenientBody bool
+	// rootOK answers / with 200 OK, lenientBody takes a body that does
+	// not parse with an empty payload, webhookAnswers refuses requests
+	// with webhook's answers: as adnanh/webhook does.
+	rootOK, lenientBody, webhookAnswers bool
 	// reload are more signals that reload the configuration.
 	reload []os.Signal
 }
@@ -120,6 +121,7 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	srv := phttp.NewServer(phttp.Options{
 		RootOK:         p.rootOK,
 		LenientBody:    p.lenientBody,
+		WebhookAnswers: p.webhookAnswers,
 		Store:          db,
 		Logger:         logger,
 		Hooks:          cfg.Hooks,

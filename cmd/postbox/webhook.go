@@ -182,7 +182,7 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 		cfg.Hooks = nil
 	}
 	p := serveParams{load: load, stamp: stamp, loaded: loaded, grace: f.grace, logger: logger, started: started,
-		rootOK: true, lenientBody: true, tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
+		rootOK: true, lenientBody: true, webhookAnswers: true, tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
 	if f.hotreload {
 		p.watch = time.Second
 	}
