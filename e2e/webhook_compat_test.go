@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"hash"
 	"net/url"
@@ -164,6 +165,19 @@ const webhookHooks = `[
     "trigger-rule": {"match": {"type": "value", "value": "deploy", "parameter": {"source": "payload", "name": "payload.actions.0.value"}}}
   },
   {
+    "id": "rules",
+    "execute-command": "./show.sh",
+    "command-working-directory": "@DIR@",
+    "include-command-output-in-response": true,
+    "include-command-output-in-response-on-error": true,
+    "pass-arguments-to-command": [{"source": "request", "name": "method"}, {"source": "entire-payload"}],
+    "trigger-rule": {"and": [
+      {"match": {"type": "payload-hmac-sha512", "secret": "s512", "parameter": {"source": "header", "name": "X-Signature-512"}}},
+      {"match": {"type": "regex", "regex": "^v[0-9]+\\.[0-9]+$", "parameter": {"source": "payload", "name": "version"}}},
+      {"not": {"match": {"type": "value", "value": "true", "parameter": {"source": "payload", "name": "draft"}}}}
+    ]}
+  },
+  {
     "id": "code",
     "execute-command": "/bin/echo",
     "response-message": "created",
@@ -176,11 +190,15 @@ const webhookHooks = `[
 // TestWebhookCompat drives `postbox webhook` with hooks written as for
 // adnanh/webhook and checks what a client of webhook would see.
 func TestWebhookCompat(t *testing.T) {
-	s := startWebhook(t, map[string]string{"hooks.json": webhookHooks}, []string{"SERVER_VAR=from-server"}, "-hooks", "hooks.json")
+	s := startWebhook(t, map[string]string{"hooks.json": webhookHooks,
+		"show.sh": "#!/bin/sh\necho \"$@\"\ncase \"$2\" in *fail*) exit 1;; esac\n"},
+		[]string{"SERVER_VAR=from-server"}, "-hooks", "hooks.json")
 	push := `{"ref": "refs/heads/main", "head_commit": {"id": "c0ffee"}, "pusher": {"name": "ann"}}`
 	other := `{"ref": "refs/heads/dev", "head_commit": {"id": "c0ffee"}, "pusher": {"name": "ann"}}`
 	sha1sig := func(body string) string { return hexHMAC(sha1.New, "octo", body) }
 	sha256sig := func(body string) string { return hexHMAC(sha256.New, "octo", body) }
+	release, draft := `{"version":"v1.2"}`, `{"version":"v1.2","draft":true}`
+	badVersion, failing := `{"version":"1.2"}`, `{"fail":true,"version":"v2.0"}`
 	xmlBody := `<app><users><user id="1" name="Ann"/><user id="2" name="Bo"/></users><messages><message from="1">Hello!!</message></messages></app>`
 	tests := []struct {
 		name   string
@@ -230,6 +248,14 @@ func TestWebhookCompat(t *testing.T) {
 			header: formType, body: "payload=" + url.QueryEscape(`{"user": {"name": "ann"}, "actions": [{"value": "deploy"}]}`)}, 200, "ann\n", nil},
 		{"parse-parameters-as-json: a decoded value that does not match is a rule not met", request{method: "POST", path: "/hooks/slack",
 			header: formType, body: "payload=" + url.QueryEscape(`{"user": {"name": "ann"}, "actions": [{"value": "other"}]}`)}, 200, "Hook rules were not satisfied.", nil},
+		{"sha512 signature, regex and not hold: a relative command in its directory gets method and entire payload", request{method: "POST", path: "/hooks/rules",
+			header: with(jsonType, "X-Signature-512", hexHMAC(sha512.New, "s512", release)), body: release}, 200, `POST {"version":"v1.2"}` + "\n", nil},
+		{"not: a draft is a rule not met", request{method: "POST", path: "/hooks/rules",
+			header: with(jsonType, "X-Signature-512", hexHMAC(sha512.New, "s512", draft)), body: draft}, 200, "Hook rules were not satisfied.", nil},
+		{"regex: another version is a rule not met", request{method: "POST", path: "/hooks/rules",
+			header: with(jsonType, "X-Signature-512", hexHMAC(sha512.New, "s512", badVersion)), body: badVersion}, 200, "Hook rules were not satisfied.", nil},
+		{"a failing command's output is the answer with -on-error", request{method: "POST", path: "/hooks/rules",
+			header: with(jsonType, "X-Signature-512", hexHMAC(sha512.New, "s512", failing)), body: failing}, 500, `POST {"fail":true,"version":"v2.0"}` + "\n", nil},
 		{"success code and response headers", request{method: "PUT", path: "/hooks/code"}, 201, "created", map[string]string{"X-Hook": "code"}},
 		{"http-methods refuses another method, without a body", request{method: "POST", path: "/hooks/code"}, 405, "", nil},
 		{"an unknown hook is not found, in webhook's words", request{method: "POST", path: "/hooks/nope"}, 404, "Hook not found.", nil},
