@@ -121,11 +121,14 @@ func (c *converter) hook(h *hookDef) []*yaml.Node {
 	c.checkHook(h, report)
 
 	hooks := []*yaml.Node{out}
-	if fallback {
-		hooks = append(hooks, c.unmatched(h, id, path, methods, rr, report))
-	}
-	if rr.sigs != nil {
-		hooks = append(hooks, c.unsigned(h, id, path, methods, rr, report))
+	if fallback || rr.sigs != nil {
+		code := c.mismatchCode(h, report)
+		if fallback {
+			hooks = append(hooks, c.unmatched(id, path, methods, rr, code))
+		}
+		if rr.sigs != nil {
+			hooks = append(hooks, c.unsigned(h, id, path, methods, rr, code))
+		}
 	}
 	for _, note := range rr.notes {
 		comment(out, note)
@@ -423,8 +426,7 @@ func walkStrings(n *yaml.Node, f func(string)) {
 // satisfied.", where postbox alone would answer 422. It shares the
 // signature check, so that a bad signature is still refused, but not the
 // IP allowlist: webhook answers other addresses as unmet rules too.
-func (c *converter) unmatched(h *hookDef, id, path string, methods []string, rr *ruleResult, report func(int, string, string)) *yaml.Node {
-	code := c.mismatchCode(h, report)
+func (c *converter) unmatched(id, path string, methods []string, rr *ruleResult, code int) *yaml.Node {
 	out := mapping("id", str(c.newID(id+"-unmatched")))
 	comment(out,
 		fmt.Sprintf("Answers what hook %q's rule refuses, as webhook did; stored, no action.", id),
@@ -468,7 +470,7 @@ func (c *converter) mismatchCode(h *hookDef, report func(int, string, string)) i
 // rule not met, not as an error. With trigger-signature-soft-failures it
 // answers a signature that does not match the same way; else that one is
 // refused (401).
-func (c *converter) unsigned(h *hookDef, id, path string, methods []string, rr *ruleResult, report func(int, string, string)) *yaml.Node {
+func (c *converter) unsigned(h *hookDef, id, path string, methods []string, rr *ruleResult, code int) *yaml.Node {
 	out := mapping("id", str(c.newID(id+"-unsigned")))
 	set(out, "path", str(path))
 	set(out, "methods", flow(strings2seq(methods)))
@@ -482,6 +484,6 @@ func (c *converter) unsigned(h *hookDef, id, path string, methods []string, rr *
 		}
 		set(out, "when", str(strings.Join(absent, " && ")))
 	}
-	set(out, "response", c.notSatisfied(c.mismatchCode(h, report)))
+	set(out, "response", c.notSatisfied(code))
 	return out
 }

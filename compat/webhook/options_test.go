@@ -78,3 +78,16 @@ func TestConvertOptionsAndGaps(t *testing.T) {
 		})
 	}
 }
+
+// TestMismatchCodeReportedOnce: the unmatched and unsigned hooks share the
+// mismatch code, and a code that is not converted is reported once.
+func TestMismatchCodeReportedOnce(t *testing.T) {
+	res, err := Convert("hooks.json", []byte(`[{"id": "s", "execute-command": "/bin/echo", "trigger-rule-mismatch-http-response-code": 101,
+	  "trigger-rule": {"and": [`+sig256+`, `+refMain+`]}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 1 || res.Problems[0].Key != "trigger-rule-mismatch-http-response-code" {
+		t.Errorf("problems = %v, want the mismatch code once", res.Problems)
+	}
+}
