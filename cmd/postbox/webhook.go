@@ -131,6 +131,9 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 		return nil
 	}
 	tlsTweak, err := f.tlsSettings()
+	if err == nil {
+		_, err = f.options()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "postbox webhook:", err)
 		return exitError(2)
