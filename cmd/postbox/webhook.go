@@ -56,7 +56,7 @@ type webhookFlags struct {
 	maxMultipartMem                    int64
 	// postbox's own
 	data, admin, logFormat, maxBody string
-	grace                           time.Duration
+	grace, commandTimeout           time.Duration
 }
 
 func parseWebhookFlags(args []string, stderr io.Writer) (*webhookFlags, error) {
@@ -95,6 +95,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (*webhookFlags, error) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "postbox: log format, text or json")
 	fs.StringVar(&f.maxBody, "max-body", "16MiB", "postbox: the largest body taken (webhook had no limit)")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "postbox: on shutdown, how long requests and commands may finish")
+	fs.DurationVar(&f.commandTimeout, "command-timeout", time.Hour, "postbox: how long a command may run before it is killed (webhook had no limit)")
 	if err := fs.Parse(args); err != nil {
 		return nil, exitError(2)
 	}
@@ -274,7 +275,8 @@ func (f *webhookFlags) baseConfig() ([]byte, error) {
 
 // options are the conversion options the flags make.
 func (f *webhookFlags) options() (webhook.Options, error) {
-	opts := webhook.Options{Serve: true, URLPrefix: f.urlprefix, NoPrefix: strings.Trim(f.urlprefix, "/") == ""}
+	opts := webhook.Options{Serve: true, URLPrefix: f.urlprefix, NoPrefix: strings.Trim(f.urlprefix, "/") == "",
+		CommandTimeout: f.commandTimeout}
 	for _, m := range strings.Split(f.httpMethods, ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			opts.Methods = append(opts.Methods, m)

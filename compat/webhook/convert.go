@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -80,6 +81,10 @@ type Options struct {
 	// Headers are -header name=value: response headers of every hook
 	// (a hook's own response-headers win).
 	Headers [][2]string
+	// CommandTimeout, when set, is how long a command may run (exec
+	// timeout:, and the sync hooks' timeout:): webhook had no limit,
+	// postbox's default is 30s.
+	CommandTimeout time.Duration
 	// Serve is set by postbox webhook: commands get the server's whole
 	// environment and are looked up when they run, so that a missing one
 	// fails its requests (500 for a hook that answers with the output)

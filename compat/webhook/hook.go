@@ -111,6 +111,9 @@ func (c *converter) hook(h *hookDef) []*yaml.Node {
 	}
 	if h.CaptureCommandOutput {
 		set(out, "mode", str("sync"))
+		if c.opts.CommandTimeout > 0 {
+			set(out, "timeout", str(c.opts.CommandTimeout.String()))
+		}
 	}
 	if action != nil {
 		set(out, "actions", sequence(mapping("exec", action)))
@@ -231,6 +234,9 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	action = mapping("command", str(command(h.ExecuteCommand, h.CommandWorkingDirectory)))
 	if h.CommandWorkingDirectory != "" {
 		set(action, "dir", str(h.CommandWorkingDirectory))
+	}
+	if c.opts.CommandTimeout > 0 {
+		set(action, "timeout", str(c.opts.CommandTimeout.String()))
 	}
 	if c.opts.Serve {
 		// As webhook: the server's environment, and a missing command

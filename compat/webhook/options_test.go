@@ -3,6 +3,7 @@ package webhook
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postbox/postbox/config"
 )
@@ -49,6 +50,9 @@ func TestConvertOptionsAndGaps(t *testing.T) {
 			`[{"id": "a", "execute-command": "/bin/echo", "response-headers": [{"name": "X-B", "value": "hook"}]}]`,
 			Options{Headers: [][2]string{{"X-A", "1"}, {"X-B", "flag"}}},
 			[]string{"X-A: \"1\"", "X-B: hook"}, []string{"X-B: flag"}},
+		{"a command timeout bounds the command and the sync hook's answer",
+			`[{"id": "a", "execute-command": "/bin/echo", "include-command-output-in-response": true}]`, Options{CommandTimeout: time.Hour},
+			[]string{"    timeout: 1h0m0s", "        timeout: 1h0m0s"}, nil},
 		{"postbox webhook gives commands the server's environment and finds them at run time",
 			`[{"id": "a", "execute-command": "/nonexistent/deploy.sh"}]`, Options{Serve: true},
 			[]string{"inherit_env: true", "lookup_at_run: true"}, nil},
