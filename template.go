@@ -3,9 +3,11 @@ package postbox
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -170,11 +172,71 @@ var templateFuncs = template.FuncMap{
 		}
 		return parseJSON([]byte(s))
 	},
+	// param is the value at a dotted path as adnanh/webhook passes it to
+	// a command: {{ param .Payload "head_commit.id" }}. A key holding the
+	// dots is looked up first, a numeric part indexes a list; an absent
+	// value is "" (not an error), an object or a list is JSON, anything
+	// else its text (null: "<nil>"); a list at the top is webhook's {"root": [...]}.
+	// postbox webhook's arguments use it.
+	"param":     param,
 	"lower":     strings.ToLower,
 	"upper":     strings.ToUpper,
 	"trim":      strings.TrimSpace,
 	"urlquery":  url.QueryEscape,
 	"hasPrefix": strings.HasPrefix,
+}
+
+func param(v any, path string) (string, error) {
+	if list, ok := v.([]any); ok {
+		// webhook's payload of a JSON array body.
+		v = map[string]any{"root": list}
+	}
+	if path != "" {
+		var ok bool
+		if v, ok = lookupParam(v, path); !ok {
+			return "", nil
+		}
+	}
+	switch v.(type) {
+	case map[string]any, []any, []string:
+		b, err := json.Marshal(v)
+		return string(b), err
+	}
+	// A JSON null is "<nil>", as webhook prints it.
+	return fmt.Sprint(v), nil
+}
+
+// lookupParam finds path in v as webhook's ExtractParameter does: the
+// whole key first, then the part before the first dot and the rest in
+// what it holds.
+func lookupParam(v any, path string) (any, bool) {
+	for depth := 0; depth < 512; depth++ {
+		switch c := v.(type) {
+		case map[string]any:
+			if x, ok := c[path]; ok {
+				return x, true
+			}
+			head, rest, found := strings.Cut(path, ".")
+			x, ok := c[head]
+			if !found || !ok {
+				return nil, false
+			}
+			v, path = x, rest
+		case []any:
+			head, rest, found := strings.Cut(path, ".")
+			i, err := strconv.Atoi(head)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			if !found {
+				return c[i], true
+			}
+			v, path = c[i], rest
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // Name returns the name the template was parsed with.

@@ -197,6 +197,8 @@ func TestWebhookCompat(t *testing.T) {
 	other := `{"ref": "refs/heads/dev", "head_commit": {"id": "c0ffee"}, "pusher": {"name": "ann"}}`
 	sha1sig := func(body string) string { return hexHMAC(sha1.New, "octo", body) }
 	sha256sig := func(body string) string { return hexHMAC(sha256.New, "octo", body) }
+	deleted := `{"ref": "refs/heads/main", "head_commit": null, "pusher": {"name": "ann"}}`
+	objectID := `{"ref": "refs/heads/main", "head_commit": {"id": {"sha": "1"}}, "pusher": {"name": "ann"}}`
 	release, draft := `{"version":"v1.2"}`, `{"version":"v1.2","draft":true}`
 	badVersion, failing := `{"version":"1.2"}`, `{"fail":true,"version":"v2.0"}`
 	xmlBody := `<app><users><user id="1" name="Ann"/><user id="2" name="Bo"/></users><messages><message from="1">Hello!!</message></messages></app>`
@@ -214,6 +216,10 @@ func TestWebhookCompat(t *testing.T) {
 			header: with(jsonType, "X-Hub-Signature", "sha1="+sha1sig(push), "X-Github-Event", "push"), body: push}, 200, "c0ffee ann push\n", nil},
 		{"the other signature of the or is accepted alone", request{method: "POST", path: "/hooks/github",
 			header: with(jsonType, "X-Hub-Signature-256", "sha256="+sha256sig(push), "X-Github-Event", "push"), body: push}, 200, "c0ffee ann push\n", nil},
+		{"a null head_commit (a deleted branch) passes \"\" and the command runs, as in webhook", request{method: "POST", path: "/hooks/github",
+			header: with(jsonType, "X-Hub-Signature", sha1sig(deleted), "X-Github-Event", "push"), body: deleted}, 200, " ann push\n", nil},
+		{"an object argument is passed as JSON", request{method: "POST", path: "/hooks/github",
+			header: with(jsonType, "X-Hub-Signature", sha1sig(objectID), "X-Github-Event", "push"), body: objectID}, 200, `{"sha":"1"} ann push` + "\n", nil},
 		{"a valid signature with the rule unmet answers the mismatch code", request{method: "POST", path: "/hooks/github",
 			header: with(jsonType, "X-Hub-Signature", sha1sig(other)), body: other}, 400, "Hook rules were not satisfied.", nil},
 		{"a missing signature answers the mismatch code, as webhook does", request{method: "POST", path: "/hooks/github",
@@ -286,7 +292,7 @@ func TestWebhookCompat(t *testing.T) {
 		for _, d := range s.deliveries("--limit", "1000") {
 			hooks[d.Hook]++
 		}
-		if hooks["github"] != 3 || hooks["github-unmatched"] != 1 || hooks["github-unsigned"] != 1 || hooks["sendgrid-dir"] != 1 {
+		if hooks["github"] != 5 || hooks["github-unmatched"] != 1 || hooks["github-unsigned"] != 1 || hooks["sendgrid-dir"] != 1 {
 			t.Errorf("stored per hook: %v", hooks)
 		}
 	})

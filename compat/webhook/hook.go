@@ -247,7 +247,7 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	if len(h.PassArgumentsToCommand) > 0 {
 		args := sequence()
 		for i, a := range h.PassArgumentsToCommand {
-			t, v, problem := jsonParams(h.JSONStringParameters).template(a)
+			t, v, problem := c.argTemplate(h, a)
 			if problem != "" {
 				// webhook passes "" for an argument it cannot get.
 				report(a.line, fmt.Sprintf("pass-arguments-to-command[%d]", i), problem+"; passed as \"\"")
@@ -260,7 +260,7 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	if len(h.PassEnvironmentToCommand) > 0 {
 		env := mapping()
 		for i, a := range h.PassEnvironmentToCommand {
-			t, v, problem := jsonParams(h.JSONStringParameters).template(a)
+			t, v, problem := c.argTemplate(h, a)
 			if problem != "" {
 				// webhook leaves out a variable it cannot get.
 				report(a.line, fmt.Sprintf("pass-environment-to-command[%d]", i), problem+"; left out")
@@ -280,7 +280,7 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 	if len(h.PassFileToCommand) > 0 {
 		files := mapping()
 		for i, a := range h.PassFileToCommand {
-			t, v, problem := jsonParams(h.JSONStringParameters).template(a)
+			t, v, problem := c.argTemplate(h, a)
 			if problem != "" {
 				report(a.line, fmt.Sprintf("pass-file-to-command[%d]", i), problem+"; left out")
 				continue
@@ -301,6 +301,22 @@ func (c *converter) action(h *hookDef, report func(int, string, string)) (action
 		}
 	}
 	return action, vars
+}
+
+// argTemplate renders a request value for a command. Under postbox
+// webhook a payload value goes through param, so that it is passed as
+// webhook passes it: "" when absent at any depth, JSON for an object.
+func (c *converter) argTemplate(h *hookDef, a argument) (string, *templateVar, string) {
+	j := jsonParams(h.JSONStringParameters)
+	if !c.opts.Serve || a.Source != srcPayload {
+		return j.template(a)
+	}
+	head, path := ".Payload", a.Name
+	if base, rest, ok := j.find(a); ok && len(rest) > 0 {
+		t, _, _ := valueTemplate(base)
+		head, path = "(fromjson "+pipeline(t)+")", strings.Join(rest, ".")
+	}
+	return "{{ param " + head + " " + strconv.Quote(path) + " }}", nil, ""
 }
 
 // envName makes s a variable name: what is not a letter, digit or _

@@ -95,3 +95,18 @@ func TestMismatchCodeReportedOnce(t *testing.T) {
 		t.Errorf("problems = %v, want the mismatch code once", res.Problems)
 	}
 }
+
+// TestServeArgumentsAsWebhook: under postbox webhook a payload argument
+// is passed as webhook passes it, through param.
+func TestServeArgumentsAsWebhook(t *testing.T) {
+	out := convertOne(t, `[{"id": "a", "execute-command": "/bin/echo",
+	  "parse-parameters-as-json": [{"source": "payload", "name": "payload"}],
+	  "pass-arguments-to-command": [{"source": "payload", "name": "head_commit.id"}, {"source": "payload", "name": "root.0"},
+	    {"source": "payload", "name": "payload.user.name"}, {"source": "header", "name": "X-A"}]}]`, Options{Serve: true})
+	for _, w := range []string{`"{{ param .Payload \"head_commit.id\" }}"`, `"{{ param .Payload \"root.0\" }}"`,
+		`"{{ param (fromjson (.Payload.payload)) \"user.name\" }}"`, `"{{ .Header.Get \"X-A\" }}"`} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %s:\n%s", w, out)
+		}
+	}
+}
