@@ -44,6 +44,15 @@ func TestWebhookFlags(t *testing.T) {
 		}
 	})
 
+	t.Run("-x-request-id logs the client's X-Request-Id, cut to -x-request-id-limit", func(t *testing.T) {
+		s := startWebhook(t, map[string]string{"hooks.json": `[{"id": "r", "execute-command": "/bin/echo"}]`},
+			nil, "-hooks", "hooks.json", "-x-request-id", "-x-request-id-limit", "8")
+		s.do(t, request{method: "POST", path: "/hooks/r", header: map[string]string{"X-Request-Id": "abcdefgh-rest"}})
+		s.waitLog("the accepted line with the request id", func(r record) bool {
+			return r["msg"] == "accepted" && r["request_id"] == "abcdefgh"
+		})
+	})
+
 	t.Run("-template renders getenv before the file is read", func(t *testing.T) {
 		s := startWebhook(t, map[string]string{
 			"hooks.json": `[{"id": "t", "execute-command": "/bin/echo", "response-message": "ok",

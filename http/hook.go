@@ -183,6 +183,9 @@ func (p *pathHandler) begin(w http.ResponseWriter, r *http.Request) *call {
 		ev: postbox.RequestEvent{Time: start, Hook: p.id, Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr}}
 	if c.log.Enabled(r.Context(), slog.LevelInfo) {
 		c.log = c.log.With("method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		if id := p.s.requestID(r); id != "" {
+			c.log = c.log.With("request_id", id)
+		}
 	}
 	return c
 }

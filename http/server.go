@@ -42,8 +42,9 @@ type Server struct {
 	ids      postbox.IDGen
 	now      func() time.Time
 	rootOK   bool
-	// lenientBody, webhookAnswers: see Options.
+	// lenientBody, webhookAnswers, requestIDLimit: see Options.
 	lenientBody, webhookAnswers bool
+	requestIDLimit              int
 
 	routes   atomic.Pointer[routes]
 	inflight atomic.Int64
@@ -82,6 +83,10 @@ type Options struct {
 	// 500 "Error occurred while evaluating hook rules.", as adnanh/webhook
 	// does (postbox webhook); false: postbox's JSON errors.
 	WebhookAnswers bool
+	// RequestIDLimit, when not 0, logs a request's X-Request-Id header as
+	// its request_id, cut to that many bytes (-1: whole), as webhook's
+	// -x-request-id does; every request has a delivery id besides.
+	RequestIDLimit int
 }
 
 // Runner runs a sync hook's actions before the answer (queue.Queue).
@@ -96,7 +101,7 @@ type Runner interface {
 func NewServer(o Options) *Server {
 	s := &Server{store: o.Store, logger: o.Logger, limits: o.Limits, notify: o.Notify, now: o.Now,
 		runner: o.Runner, observer: o.Observer, trusted: o.TrustedProxies, rootOK: o.RootOK,
-		lenientBody: o.LenientBody, webhookAnswers: o.WebhookAnswers}
+		lenientBody: o.LenientBody, webhookAnswers: o.WebhookAnswers, requestIDLimit: o.RequestIDLimit}
 	if s.observer == nil {
 		s.observer = postbox.NopObserver{}
 	}

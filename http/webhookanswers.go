@@ -43,3 +43,15 @@ func answerError(w http.ResponseWriter, r *http.Request, err error, webhook bool
 	writeError(w, r, err)
 	return ErrorStatus(err)
 }
+
+// requestID is the X-Request-Id header to log, cut to the limit, or "".
+func (s *Server) requestID(r *http.Request) string {
+	if s.requestIDLimit == 0 {
+		return ""
+	}
+	id := r.Header.Get("X-Request-Id")
+	if s.requestIDLimit > 0 && len(id) > s.requestIDLimit {
+		id = id[:s.requestIDLimit]
+	}
+	return id
+}

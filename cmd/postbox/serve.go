@@ -86,6 +86,8 @@ type serveParams struct {
 	// not parse with an empty payload, webhookAnswers refuses requests
 	// with webhook's answers: as adnanh/webhook does.
 	rootOK, lenientBody, webhookAnswers bool
+	// requestIDLimit logs X-Request-Id (webhook's -x-request-id).
+	requestIDLimit int
 	// reload are more signals that reload the configuration.
 	reload []os.Signal
 }
@@ -122,6 +124,7 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 		RootOK:         p.rootOK,
 		LenientBody:    p.lenientBody,
 		WebhookAnswers: p.webhookAnswers,
+		RequestIDLimit: p.requestIDLimit,
 		Store:          db,
 		Logger:         logger,
 		Hooks:          cfg.Hooks,

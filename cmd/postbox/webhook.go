@@ -152,8 +152,8 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		defer os.Remove(f.pidfile)
 	}
-	if f.xRequestID || f.xRequestIDLimit != 0 || f.maxMultipartMem != 1<<20 {
-		logger.Info("-x-request-id, -x-request-id-limit and -max-multipart-mem are accepted and have no effect: every request has a delivery id (Postbox-Delivery header), multipart parts are read up to 1 MiB")
+	if f.maxMultipartMem != 1<<20 {
+		logger.Info("-max-multipart-mem is accepted and has no effect: multipart parts are read up to 1 MiB each")
 	}
 	base, err := f.baseConfig()
 	if err != nil {
@@ -189,6 +189,12 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 		rootOK: true, lenientBody: true, webhookAnswers: true, tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
 	if f.hotreload {
 		p.watch = time.Second
+	}
+	if f.xRequestID {
+		p.requestIDLimit = -1
+		if f.xRequestIDLimit > 0 {
+			p.requestIDLimit = f.xRequestIDLimit
+		}
 	}
 	if f.socket != "" {
 		p.listen = func(*config.Config) (net.Listener, error) {
