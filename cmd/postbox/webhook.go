@@ -185,8 +185,19 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		cfg.Hooks = nil
 	}
-	p := serveParams{load: load, stamp: stamp, loaded: loaded, grace: f.grace, logger: logger, started: started,
-		rootOK: true, lenientBody: true, webhookAnswers: true, tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
+	p := f.serveParams(tlsTweak)
+	p.load, p.stamp, p.loaded, p.logger, p.started = load, stamp, loaded, logger, started
+	if f.socket != "" {
+		defer os.Remove(f.socket)
+	}
+	return serve(ctx, cfg, p)
+}
+
+// serveParams are what the flags change in serving: webhook's answers,
+// reloads, the listener, the request id, the ids to run as.
+func (f *webhookFlags) serveParams(tlsTweak func(*tls.Config)) serveParams {
+	p := serveParams{grace: f.grace, rootOK: true, lenientBody: true, webhookAnswers: true,
+		tlsConfig: tlsTweak, reload: []os.Signal{syscall.SIGUSR1}}
 	if f.hotreload {
 		p.watch = time.Second
 	}
@@ -205,12 +216,11 @@ func runWebhook(ctx context.Context, args []string, getenv func(string) string, 
 			}
 			return net.Listen("unix", f.socket)
 		}
-		defer os.Remove(f.socket)
 	}
 	if f.setuid != 0 {
 		p.listening = func() error { return dropPrivileges(f.setuid, f.setgid) }
 	}
-	return serve(ctx, cfg, p)
+	return p
 }
 
 // logger logs as webhook does: nothing but errors unless -verbose (or
