@@ -203,3 +203,34 @@ hooks:
 		}
 	})
 }
+
+// TestWebhookLogfile: -logfile sends the log to a file (verbose), not to
+// stderr; --workers is taken.
+func TestWebhookLogfile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hooks.json"), []byte(`[{"id": "a", "execute-command": "/bin/echo"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "webhook", "-hooks", "hooks.json", "-ip", "127.0.0.1", "-port", "0", "--admin", "off",
+		"-logfile", "webhook.log", "--workers", "4")
+	cmd.Dir, cmd.Env = dir, baseEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if stderr.Len() > 0 {
+			t.Errorf("stderr with -logfile: %q", stderr.String())
+		}
+	}()
+	eventually(t, 15*time.Second, func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "webhook.log"))
+		if !strings.Contains(string(b), "msg=ready") {
+			return fmt.Sprintf("webhook.log holds %q", b)
+		}
+		return ""
+	})
+}

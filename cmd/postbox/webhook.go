@@ -50,6 +50,7 @@ type webhookFlags struct {
 	cert, key, tlsMin, ciphers         string
 	listCiphers, version               bool
 	logfile, pidfile                   string
+	workers                            int
 	xRequestID                         bool
 	xRequestIDLimit                    int
 	setuid, setgid                     int
@@ -94,6 +95,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (*webhookFlags, error) {
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:8081", "postbox: address of the console, API and /metrics; off to disable")
 	fs.StringVar(&f.logFormat, "log-format", "text", "postbox: log format, text or json")
 	fs.StringVar(&f.maxBody, "max-body", "16MiB", "postbox: the largest body taken (webhook had no limit)")
+	fs.IntVar(&f.workers, "workers", 0, "postbox: how many commands run at once, others wait in the queue (0: the number of CPUs; webhook had no limit)")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "postbox: on shutdown, how long requests and commands may finish")
 	fs.DurationVar(&f.commandTimeout, "command-timeout", time.Hour, "postbox: how long a command may run before it is killed (webhook had no limit)")
 	if err := fs.Parse(args); err != nil {
@@ -256,13 +258,15 @@ func (f *webhookFlags) baseConfig() ([]byte, error) {
 		Key  string `yaml:"key"`
 	}
 	var c struct {
-		Listen string            `yaml:"listen"`
-		Admin  string            `yaml:"admin"`
-		Data   string            `yaml:"data"`
-		Limits map[string]string `yaml:"limits"`
-		TLS    *tlsFiles         `yaml:"tls,omitempty"`
+		Listen  string            `yaml:"listen"`
+		Admin   string            `yaml:"admin"`
+		Data    string            `yaml:"data"`
+		Limits  map[string]string `yaml:"limits"`
+		Workers int               `yaml:"workers,omitempty"`
+		TLS     *tlsFiles         `yaml:"tls,omitempty"`
 	}
 	c.Limits = map[string]string{"max_body": f.maxBody}
+	c.Workers = f.workers
 	c.Listen = net.JoinHostPort(f.ip, strconv.Itoa(f.port))
 	if f.socket != "" {
 		// The unix socket is the listener; listen: only has to be valid.
