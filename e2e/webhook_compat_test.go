@@ -252,6 +252,10 @@ func TestWebhookCompat(t *testing.T) {
 			header: jsonType, body: `{"state": "on"}`}, 200, "from-server/on\n", nil},
 		{"parse-parameters-as-json decodes a form field for rules and arguments", request{method: "POST", path: "/hooks/slack",
 			header: formType, body: "payload=" + url.QueryEscape(`{"user": {"name": "ann"}, "actions": [{"value": "deploy"}]}`)}, 200, "ann\n", nil},
+		{"parse-parameters-as-json on a multipart field (Plex's webhooks)", request{method: "POST", path: "/hooks/slack",
+			header: multi, body: "--xyz\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\n" +
+				`{"user": {"name": "plex"}, "actions": [{"value": "deploy"}]}` + "\r\n--xyz\r\nContent-Disposition: form-data; name=\"thumb\"; filename=\"t.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nJPEG\r\n--xyz--\r\n"},
+			200, "plex\n", nil},
 		{"parse-parameters-as-json: a decoded value that does not match is a rule not met", request{method: "POST", path: "/hooks/slack",
 			header: formType, body: "payload=" + url.QueryEscape(`{"user": {"name": "ann"}, "actions": [{"value": "other"}]}`)}, 200, "Hook rules were not satisfied.", nil},
 		{"sha512 signature, regex and not hold: a relative command in its directory gets method and entire payload", request{method: "POST", path: "/hooks/rules",
@@ -292,7 +296,7 @@ func TestWebhookCompat(t *testing.T) {
 		for _, d := range s.deliveries("--limit", "1000") {
 			hooks[d.Hook]++
 		}
-		if hooks["github"] != 5 || hooks["github-unmatched"] != 1 || hooks["github-unsigned"] != 1 || hooks["sendgrid-dir"] != 1 {
+		if hooks["github"] != 5 || hooks["slack"] != 2 || hooks["github-unmatched"] != 1 || hooks["github-unsigned"] != 1 || hooks["sendgrid-dir"] != 1 {
 			t.Errorf("stored per hook: %v", hooks)
 		}
 	})
