@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -85,6 +86,18 @@ func TestWebhookFlags(t *testing.T) {
 		})
 		if res, _ := s.do(t, request{method: "POST", path: "/hooks/old"}); res.StatusCode != 404 {
 			t.Errorf("old hook after the reload: %d", res.StatusCode)
+		}
+	})
+
+	t.Run("SIGUSR1 reloads the hooks without -hotreload, as in webhook", func(t *testing.T) {
+		s := startWebhook(t, map[string]string{"hooks.json": `[{"id": "old", "execute-command": "/bin/echo"}]`}, nil, "-hooks", "hooks.json")
+		if err := os.WriteFile(filepath.Join(s.dir, "hooks.json"), []byte(`[{"id": "new", "execute-command": "/bin/echo", "response-message": "after USR1"}]`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.cmd.Process.Signal(syscall.SIGUSR1)
+		s.waitLog("the reload", func(r record) bool { return r["msg"] == "config reloaded" })
+		if res, body := s.do(t, request{method: "POST", path: "/hooks/new"}); res.StatusCode != 200 || body != "after USR1" {
+			t.Errorf("new hook after SIGUSR1: %d %q", res.StatusCode, body)
 		}
 	})
 

@@ -180,12 +180,14 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	// Give back what loading the configuration and the packages' init
 	// left behind (about 1 MiB on a Raspberry Pi's budget).
 	go debug.FreeOSMemory()
-	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
-		"store", storeName(cfg), "startup", time.Since(p.started))
-
+	// Reload signals are caught from before "ready": one sent as soon as
+	// it is logged is not lost (nor, for SIGHUP, fatal).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, append([]os.Signal{syscall.SIGHUP}, p.reload...)...)
 	defer signal.Stop(hup)
+	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
+		"store", storeName(cfg), "startup", time.Since(p.started))
+
 	var tick <-chan time.Time
 	if p.watch > 0 {
 		watch := time.NewTicker(p.watch)
