@@ -113,6 +113,25 @@ type Job struct {
 	Series     int // the delivery's replay series (0 for the original run)
 	Action     int // index into the hook's actions
 	Attempt    int // attempts already made for this action in this series (0 on first run)
+	// Lease is the claim's token: the lease's end as the store wrote it
+	// (ns since the epoch), set by a claim and by Renewer.Renew. Another
+	// claim of the same job writes another, so a holder whose lease ran
+	// out and was taken over cannot renew it. Zero for a job not claimed
+	// through Claim or Advance.
+	Lease int64
+}
+
+// Renewer is a Store whose leases can be renewed: a queue holds its jobs
+// with short leases and renews them while it works, so that the jobs of an
+// instance that died are taken over within one lease, not after the
+// longest action's timeout.
+type Renewer interface {
+	// Renew extends the lease of each job in jobs that is still held with
+	// its Lease token to now+lease. leases[i] is job i's new token, or 0
+	// when it was no longer held (taken over by another claim, handed
+	// back, or moved on): its holder must stop working on it. Renew does
+	// not change jobs; the caller sets the tokens it keeps.
+	Renew(ctx context.Context, jobs []*Job, lease time.Duration) (leases []int64, err error)
 }
 
 // JobTransition says what happens to a job after an attempt.

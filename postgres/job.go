@@ -32,7 +32,7 @@ const claimSQL = `WITH c AS (
 )
 UPDATE jobs j SET lease = ` + nowNS + ` + $2
 FROM c WHERE j.delivery = c.delivery
-RETURNING j.delivery, j.hook, j.series, j.action, j.attempt`
+RETURNING j.delivery, j.hook, j.series, j.action, j.attempt, j.lease`
 
 // Claim leases up to max due jobs until now+lease, now on the database's
 // clock.
@@ -59,7 +59,7 @@ func (db *DB) claim(ctx context.Context, s postbox.Step) ([]*postbox.Job, error)
 
 func scanJob(r pgx.CollectableRow) (*postbox.Job, error) {
 	j := &postbox.Job{}
-	return j, r.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt)
+	return j, r.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt, &j.Lease)
 }
 
 // skipList is hooks as claimSQL's $3 (an array, never NULL).
@@ -78,6 +78,41 @@ func skipActions(actions []postbox.ActionRef) ([]string, []int32) {
 		hooks[i], idx[i] = a.Hook, int32(a.Action)
 	}
 	return hooks, idx
+}
+
+var _ postbox.Renewer = (*DB)(nil)
+
+// renewSQL extends a job's lease, on the database's clock, if it still
+// holds the claim's token.
+const renewSQL = `UPDATE jobs SET lease = ` + nowNS + ` + $6
+	WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4 AND lease = $5
+	RETURNING lease`
+
+// Renew extends the leases of jobs still held with their tokens, in one
+// transaction.
+func (db *DB) Renew(ctx context.Context, jobs []*postbox.Job, lease time.Duration) ([]int64, error) {
+	leases := make([]int64, len(jobs))
+	if len(jobs) == 0 {
+		return leases, nil
+	}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		clear(leases)
+		b := &pgx.Batch{}
+		for i, j := range jobs {
+			b.Queue(renewSQL, j.DeliveryID, j.Series, j.Action, j.Attempt, j.Lease, int64(lease)).QueryRow(func(row pgx.Row) error {
+				err := row.Scan(&leases[i])
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				return err
+			})
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	return leases, nil
 }
 
 // errNotHeld says a job moved on since it was claimed (another worker took
@@ -166,7 +201,7 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 			}
 		}
 		for _, j := range s.Release {
-			b.Queue(releaseSQL, j.DeliveryID, j.Series, j.Action, j.Attempt)
+			b.Queue(releaseSQL, j.DeliveryID, j.Series, j.Action, j.Attempt, j.Lease)
 		}
 		for _, d := range s.Defer {
 			if d.Until.IsZero() {
@@ -251,13 +286,16 @@ const (
 )
 
 // releaseSQL hands a job back if it is still the one claimed.
-const releaseSQL = `UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4`
+// A job claimed through Claim or Advance carries its lease token ($5): one
+// that another claim took over is not handed back from under it.
+const releaseSQL = `UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4
+	AND ($5::int8 = 0 OR lease = $5)`
 
 // Release hands a claimed job back to be claimed again at once, by this
 // instance or another (Channel is notified).
 func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 	b := &pgx.Batch{}
-	b.Queue(releaseSQL, job.DeliveryID, job.Series, job.Action, job.Attempt)
+	b.Queue(releaseSQL, job.DeliveryID, job.Series, job.Action, job.Attempt, job.Lease)
 	b.Queue(notifySQL)
 	if err := db.send(ctx, b); err != nil {
 		return fmt.Errorf("release %s: %w", job.DeliveryID, err)

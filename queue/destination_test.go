@@ -282,3 +282,43 @@ func TestAnOpenDestinationsJobsAreDeferredInTheStore(t *testing.T) {
 		waitState(t, db, id, postbox.StateDone)
 	}
 }
+
+func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
+	db := openStore(t)
+	// Concurrency 1: while its one job runs, the queue claims no other of
+	// the hook, so that the test takes the job over, not the queue again.
+	h := &postbox.Hook{ID: "h", Concurrency: 1, Actions: []postbox.Action{shell(t, "echo started; sleep 30", 40*time.Second)}}
+	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Poll: 5 * time.Millisecond, RenewEvery: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	d := appendFor(t, db, q, h)
+	eventually(t, "the command runs", func() bool { return destination(t, q, "exec:sh").InFlight == 1 })
+	// Another holder takes the job over (as after this process stalled
+	// past its lease): hand it back from under the queue and claim it.
+	if err := db.Release(context.Background(), &postbox.Job{DeliveryID: d.ID, HookID: h.ID}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := db.Claim(context.Background(), 1, time.Minute)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("taking the job over: %v, %v", jobs, err)
+	}
+	start := time.Now()
+	eventually(t, "the queue stops the action it no longer holds", func() bool { return destination(t, q, "exec:sh").InFlight == 0 })
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("the action ran %v after its lease was lost", waited)
+	}
+	// Its result was not recorded: the new holder's attempt is the first.
+	got, err := db.Delivery(context.Background(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Attempts) != 0 {
+		t.Errorf("attempts %+v recorded by a holder that lost the lease", got.Attempts)
+	}
+	a := &postbox.Attempt{DeliveryID: d.ID, Action: 0, N: 1, Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
+	if err := db.Finish(context.Background(), jobs[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
+		t.Errorf("the new holder's attempt: %v", err)
+	}
+}

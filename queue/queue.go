@@ -31,9 +31,12 @@ type Options struct {
 	// Destinations are the policies of destinations by name ("*" for
 	// every other one); see Policy.
 	Destinations map[string]Policy
-	Grace        time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
-	Poll         time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
-	Now          func() time.Time // nil means time.Now
+	// RenewEvery is how often the leases of held jobs are renewed on a
+	// store that renews them; 0 means RenewEvery.
+	RenewEvery time.Duration
+	Grace      time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
+	Poll       time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
+	Now        func() time.Time // nil means time.Now
 	// Observer is told of every attempt; nil means none.
 	Observer postbox.Observer
 }
@@ -42,6 +45,7 @@ type Options struct {
 type Queue struct {
 	store    postbox.Store
 	logger   *slog.Logger
+	renew    time.Duration
 	workers  int // the CPU pool
 	io       int // the I/O pool
 	dests    *destinations
@@ -76,6 +80,10 @@ func New(o Options) *Queue {
 	}
 	if q.io <= 0 {
 		q.io = DefaultIOWorkers
+	}
+	q.renew = o.RenewEvery
+	if q.renew <= 0 {
+		q.renew = RenewEvery
 	}
 	if q.logger == nil {
 		q.logger = slog.New(slog.DiscardHandler)
@@ -160,11 +168,23 @@ func (q *Queue) Notify() {
 	}
 }
 
-// lease is how long a claimed job is reserved: longer than any action may
-// run, so that it is taken over only when its worker died. A job claimed
-// ahead must start within wait of its claim, or be handed back, so that its
-// action ends within the lease.
+// Leases on a store that renews them (postbox.Renewer): a claimed job is
+// reserved for Lease and the queue renews the leases of every job it holds
+// each RenewEvery, so that the jobs of an instance that died are taken over
+// within Lease, whatever its actions' timeouts.
+const (
+	Lease      = 15 * time.Second
+	RenewEvery = 5 * time.Second
+)
+
+// lease is how long a claimed job is reserved. With renewals, Lease; else
+// longer than any action may run, so that it is taken over only when its
+// worker died. A job claimed ahead must start within wait of its claim, or
+// be handed back.
 func (q *Queue) lease() (lease, wait time.Duration) {
+	if _, ok := q.store.(postbox.Renewer); ok {
+		return Lease, 20 * time.Second
+	}
 	longest := 30 * time.Second
 	for _, h := range *q.hooks.Load() {
 		for _, a := range h.Actions {

@@ -23,6 +23,7 @@ const claimAhead = 2
 // result is what a worker hands back: the attempt to record, or a job to
 // hand back unchanged.
 type result struct {
+	job     *postbox.Job
 	hook    string
 	done    *postbox.Done
 	release *postbox.Job
@@ -86,6 +87,13 @@ type loop struct {
 	due      [2]bool        // a job of the pool may be due: claiming could find one
 	stopping bool
 
+	// running are the jobs whose actions run, with what stops them (when
+	// their lease is lost); renewing is true while a renewal is under way.
+	running  map[*postbox.Job]context.CancelFunc
+	gone     map[*postbox.Job]bool // running jobs whose lease was lost
+	renewing bool
+	renewed  chan renewal
+
 	// busy counts the workers of each pool taken: running an action, or
 	// waiting for its result to be recorded; unsent, those of them whose
 	// results wait for the next store call.
@@ -107,7 +115,15 @@ func (q *Queue) Run(ctx context.Context) error {
 	actx, stopActions := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopActions()
 	l := &loop{q: q, rctx: context.WithoutCancel(ctx), results: make(chan result, q.workers+q.io), replies: make(chan reply, 1),
-		due: [2]bool{true, true}, runningHook: map[string]int{}, held: map[string]int{}}
+		due: [2]bool{true, true}, runningHook: map[string]int{}, held: map[string]int{},
+		running: map[*postbox.Job]context.CancelFunc{}, gone: map[*postbox.Job]bool{}, renewed: make(chan renewal, 1)}
+	renewer, _ := q.store.(postbox.Renewer)
+	var renewTick <-chan time.Time
+	if renewer != nil {
+		t := time.NewTicker(q.renew)
+		defer t.Stop()
+		renewTick = t.C
+	}
 	ticker := time.NewTicker(q.poll)
 	defer ticker.Stop()
 	// A store shared by several instances tells of work others appended.
@@ -120,7 +136,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	for {
 		l.start(actx)
 		l.ask()
-		if l.stopping && l.busy == [2]int{} && !l.asking && len(l.done) == 0 && len(l.release) == 0 {
+		if l.stopping && l.busy == [2]int{} && !l.asking && !l.renewing && len(l.done) == 0 && len(l.release) == 0 {
 			l.wg.Wait()
 			return nil
 		}
@@ -151,6 +167,10 @@ func (q *Queue) Run(ctx context.Context) error {
 			l.due = [2]bool{true, true}
 		case <-ticker.C:
 			l.due = [2]bool{true, true}
+		case <-renewTick:
+			l.renew(renewer)
+		case r := <-l.renewed:
+			l.lost(r)
 		}
 	}
 }
@@ -201,11 +221,13 @@ func (l *loop) start(actx context.Context) {
 		l.queued[w.pool]--
 		l.busy[w.pool]++
 		l.runningHook[j.HookID]++
+		jctx, stop := context.WithCancel(actx)
+		l.running[j] = stop
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			r := l.q.work(actx, j)
-			r.dest, r.pool = d, w.pool
+			r := l.q.work(jctx, j)
+			r.job, r.dest, r.pool = j, d, w.pool
 			l.results <- r
 		}()
 	}
@@ -349,7 +371,20 @@ func (q *Queue) oneByOne(ctx context.Context, step postbox.Step, err error) []er
 // finished takes a worker's result, to hand to the next store call. The
 // worker stays busy until the call returns.
 func (l *loop) finished(r result) {
-	l.unsent[r.pool]++
+	if stop, ok := l.running[r.job]; ok {
+		stop()
+		delete(l.running, r.job)
+	}
+	if l.gone[r.job] {
+		// Another claim holds it now: nothing of this run is recorded
+		// nor handed back, and its worker is free at once (no store call
+		// will carry its result).
+		delete(l.gone, r.job)
+		r.done, r.release = nil, nil
+		l.busy[r.pool]--
+	} else {
+		l.unsent[r.pool]++
+	}
 	l.runningHook[r.hook]--
 	l.held[r.hook]--
 	if r.done != nil {
@@ -411,4 +446,91 @@ func (l *loop) answered(r reply) {
 		}
 		l.waiting = append(l.waiting, w)
 	}
+}
+
+// renewal is the answer to one Renewer.Renew.
+type renewal struct {
+	jobs   []*postbox.Job
+	leases []int64
+	err    error
+}
+
+// renew extends the leases of every job the queue holds, running or
+// waiting, in the background; lost takes the answer.
+func (l *loop) renew(r postbox.Renewer) {
+	if l.renewing {
+		return
+	}
+	jobs := make([]*postbox.Job, 0, len(l.running)+len(l.waiting))
+	for j := range l.running {
+		jobs = append(jobs, j)
+	}
+	for _, w := range l.waiting {
+		jobs = append(jobs, w.job)
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	l.renewing = true
+	go func() {
+		leases, err := r.Renew(l.rctx, jobs, Lease)
+		l.renewed <- renewal{jobs: jobs, leases: leases, err: err}
+	}()
+}
+
+// lost follows up on a renewal: the jobs still held keep their new tokens
+// (set here, in the loop, so that no store call in flight reads a token
+// being written). A job whose lease another claim took over (this process
+// stalled past its lease) is not this queue's any more: its action is
+// stopped where it runs, and a waiting one is dropped, not handed back,
+// since the new holder has it.
+func (l *loop) lost(r renewal) {
+	l.renewing = false
+	if r.err != nil {
+		l.q.logger.Error("renewing leases failed; they run out unless the next renewal succeeds", "err", r.err)
+		return
+	}
+	waiting := make(map[*postbox.Job]bool, len(l.waiting))
+	for _, w := range l.waiting {
+		waiting[w.job] = true
+	}
+	lost := map[*postbox.Job]bool{}
+	for i, j := range r.jobs {
+		_, running := l.running[j]
+		if !running && !waiting[j] {
+			continue // finished or handed back meanwhile: a store call has it
+		}
+		if r.leases[i] != 0 {
+			j.Lease = r.leases[i]
+			continue
+		}
+		lost[j] = true
+		l.q.jobLogger(j).Warn("lease lost to another claim; the action is stopped and its result will not count")
+		if stop, ok := l.running[j]; ok {
+			l.gone[j] = true
+			stop()
+		}
+	}
+	if len(lost) == 0 {
+		return
+	}
+	l.q.dests.mu.Lock()
+	defer l.q.dests.mu.Unlock()
+	kept := l.waiting[:0]
+	for _, w := range l.waiting {
+		if !lost[w.job] {
+			kept = append(kept, w)
+			continue
+		}
+		l.held[w.job.HookID]--
+		l.queued[w.pool]--
+		if w.dest != nil {
+			w.dest.held--
+		}
+		if w.slot != nil {
+			w.slot.Cancel()
+		}
+	}
+	clear(l.waiting[len(kept):])
+	l.waiting = kept
 }

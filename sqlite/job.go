@@ -30,7 +30,7 @@ const claimSQL = `UPDATE jobs SET lease = ?
 		AND (j.key = '' OR NOT EXISTS (
 			SELECT 1 FROM jobs e WHERE e.hook = j.hook AND e.key = j.key AND e.key != '' AND e.delivery < j.delivery))
 		ORDER BY j.due, j.delivery LIMIT ? + 0)
-	RETURNING delivery, hook, series, action, attempt`
+	RETURNING delivery, hook, series, action, attempt, lease`
 
 // dueSQL says whether a job may be due for a claim: a read, to spare the
 // writer a transaction when the queue looks for work and there is none.
@@ -176,12 +176,48 @@ func claim(ctx context.Context, tx *wtx, now time.Time, max int, lease time.Dura
 	var jobs []*postbox.Job
 	for rows.Next() {
 		j := &postbox.Job{}
-		if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt); err != nil {
+		if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt, &j.Lease); err != nil {
 			return nil, err
 		}
 		jobs = append(jobs, j)
 	}
 	return jobs, rows.Err()
+}
+
+var _ postbox.Renewer = (*DB)(nil)
+
+// renewSQL extends a job's lease if it still holds the claim's token.
+const renewSQL = `UPDATE jobs SET lease = ? WHERE delivery = ? AND series = ? AND action = ? AND attempt = ? AND lease = ?`
+
+// Renew extends the leases of jobs still held with their tokens, in one
+// write.
+func (db *DB) Renew(ctx context.Context, jobs []*postbox.Job, lease time.Duration) ([]int64, error) {
+	leases := make([]int64, len(jobs))
+	if len(jobs) == 0 {
+		return leases, nil
+	}
+	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
+		clear(leases)
+		until := db.Now().Add(lease).UnixNano()
+		for i, j := range jobs {
+			res, err := tx.ExecContext(ctx, renewSQL, until, j.DeliveryID, j.Series, j.Action, j.Attempt, j.Lease)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				leases[i] = until
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	return leases, nil
 }
 
 func notHeld(job *postbox.Job) error {
@@ -267,8 +303,10 @@ func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 }
 
 func release(ctx context.Context, tx *wtx, job *postbox.Job) error {
-	_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?`,
-		job.DeliveryID, job.Series, job.Action, job.Attempt)
+	// A job claimed through Claim or Advance carries its lease token: one
+	// that another claim took over is not handed back from under it.
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?
+		AND (? = 0 OR lease = ?)`, job.DeliveryID, job.Series, job.Action, job.Attempt, job.Lease, job.Lease)
 	return err
 }
 

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, pruneTests...)
 	tests = append(tests, retentionTests...)
 	tests = append(tests, backlogTests...)
+	tests = append(tests, renewTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
