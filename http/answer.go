@@ -65,8 +65,38 @@ func syncStatus(h *postbox.Hook, data *postbox.TemplateData) int {
 	if st, ok := h.Response.ExitStatus[last.ExitCode]; ok && last.Outcome != postbox.OutcomeTimeout && last.Outcome != postbox.OutcomeError {
 		return st
 	}
-	if len(data.Results) < len(h.Actions) || last.Outcome != postbox.OutcomeOK {
+	if len(data.Results) < len(h.Actions) {
 		return h.Response.ErrorStatus
 	}
+	// With continue_on_error a later action may succeed after an earlier
+	// one failed: the delivery is stored failed, and the answer says so.
+	for _, r := range data.Results {
+		if r.Outcome != postbox.OutcomeOK {
+			return h.Response.ErrorStatus
+		}
+	}
 	return h.Response.Status
+}
+
+// resultsOf are the results of a stored delivery's last run of attempts,
+// one per action, for the answer to a duplicate of a sync hook: it gets the
+// answer its first delivery got (as far as its attempts are recorded).
+func resultsOf(d *postbox.Delivery) []*postbox.Result {
+	series := 0
+	for _, a := range d.Attempts {
+		series = max(series, a.Series)
+	}
+	var out []*postbox.Result
+	for _, a := range d.Attempts {
+		if a.Series != series {
+			continue
+		}
+		r := &postbox.Result{Outcome: a.Outcome, ExitCode: a.ExitCode, Status: a.Status, Output: a.Output, Truncated: a.Truncated}
+		if a.Action < len(out) {
+			out[a.Action] = r // a later attempt at the same action
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }

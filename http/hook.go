@@ -404,6 +404,16 @@ func (p *pathHandler) answer(ctx context.Context, c *call, h *postbox.Hook) erro
 	case d.State == postbox.StateDuplicate:
 		c.w.Header().Set(DuplicateHeader, d.DuplicateOf)
 		c.log = c.log.With("duplicate_of", d.DuplicateOf)
+		if h.Sync && d.Actions > 0 {
+			// The hook's normal answer: the one its first delivery got.
+			data.Result = &postbox.Result{}
+			if first, err := p.s.store.Delivery(ctx, d.DuplicateOf); err == nil {
+				if data.Results = resultsOf(first); len(data.Results) > 0 {
+					data.Result = data.Results[len(data.Results)-1]
+					status = syncStatus(h, data)
+				}
+			}
+		}
 	case h.Sync && d.Actions > 0 && h.Response.Stream:
 		data.Results = p.stream(ctx, c, h)
 		c.ev.Status, c.ev.Delivery, c.ev.Duration, c.ev.Bytes = h.Response.Status, d.ID, p.s.now().Sub(c.start), len(c.body)
@@ -417,6 +427,13 @@ func (p *pathHandler) answer(ctx context.Context, c *call, h *postbox.Hook) erro
 		}
 		data.Result = data.Results[len(data.Results)-1]
 		status = syncStatus(h, data)
+		if h.Response.Body == nil {
+			// The default body says the delivery's state, which its
+			// actions have moved on since it was stored.
+			if now, err := p.s.store.Delivery(context.WithoutCancel(ctx), d.ID); err == nil {
+				d.State = now.State
+			}
+		}
 	case d.Actions > 0:
 		p.s.notify()
 	}

@@ -261,3 +261,62 @@ func TestExitStatusMapsACommandsExitCodeToTheAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestASyncHookWhoseEarlierActionFailedAnswersTheErrorStatus(t *testing.T) {
+	url, db := serve(t, `
+  - id: both
+    mode: sync
+    timeout: 5s
+    continue_on_error: true
+    actions:
+      - exec: {command: sh, args: ["-c", "exit 2"]}
+      - exec: {command: sh, args: ["-c", "echo second"]}
+    response: {status: 200, error_status: 502, body: "{{ .Result.Output }}"}
+`)
+	res, body := post(t, url+"/hooks/both", `{}`, map[string]string{"Content-Type": "application/json"})
+	if res.StatusCode != 502 || body != "second\n" {
+		t.Errorf("answered %d %q, want 502 with the last action's output", res.StatusCode, body)
+	}
+	d, err := db.Delivery(context.Background(), res.Header.Get(phttp.DeliveryHeader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State == postbox.StateDone {
+		t.Errorf("stored %q: an action failed", d.State)
+	}
+}
+
+func TestASyncHooksDuplicateGetsTheFirstAnswer(t *testing.T) {
+	url, _ := serve(t, `
+  - id: once
+    mode: sync
+    timeout: 5s
+    dedup: {key: "{{ .Payload.id }}", window: 1h}
+    actions:
+      - exec: {command: sh, args: ["-c", "echo ran $0; exit 3", "{{ .Payload.id }}"]}
+    response: {status: 200, error_status: 500, body: "exit={{ .Result.ExitCode }} out={{ .Result.Output }}"}
+`)
+	first, firstBody := post(t, url+"/hooks/once", `{"id":"a1"}`, map[string]string{"Content-Type": "application/json"})
+	again, againBody := post(t, url+"/hooks/once", `{"id":"a1"}`, map[string]string{"Content-Type": "application/json"})
+	if first.StatusCode != 500 || firstBody != "exit=3 out=ran a1\n" {
+		t.Fatalf("first: %d %q", first.StatusCode, firstBody)
+	}
+	if again.Header.Get(phttp.DuplicateHeader) == "" || again.StatusCode != first.StatusCode || againBody != firstBody {
+		t.Errorf("duplicate: %d %q (duplicate of %q), want the first answer %d %q",
+			again.StatusCode, againBody, again.Header.Get(phttp.DuplicateHeader), first.StatusCode, firstBody)
+	}
+}
+
+func TestASyncHooksDefaultBodySaysTheStateAfterItsActions(t *testing.T) {
+	url, _ := serve(t, `
+  - id: plain
+    mode: sync
+    timeout: 5s
+    actions:
+      - exec: {command: "true"}
+`)
+	res, body := post(t, url+"/hooks/plain", `{}`, map[string]string{"Content-Type": "application/json"})
+	if res.StatusCode != 200 || !strings.Contains(body, `"status":"done"`) {
+		t.Errorf("answered %d %q, want 200 saying done", res.StatusCode, body)
+	}
+}
