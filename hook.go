@@ -3,6 +3,7 @@ package postbox
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 )
@@ -78,17 +79,24 @@ type Validator interface {
 	Validate(payload any) error
 }
 
-// Env returns the variables conditions and vars see for data.
+// Env returns the variables conditions and vars see for data. remote is
+// the client's host:port: conditions see its IP as remote (so that
+// remote == "127.0.0.1" means what it says) and all of it as remote_addr.
 func Env(data *TemplateData, method, remote string) map[string]any {
+	ip := remote
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		ip = host
+	}
 	return map[string]any{
-		"payload": data.Payload,
-		"header":  data.Header, // indexed case-insensitively
-		"query":   data.Query,
-		"path":    data.Path,
-		"method":  method,
-		"body":    data.Body,
-		"remote":  remote,
-		"vars":    data.Vars,
+		"payload":     data.Payload,
+		"header":      data.Header, // indexed case-insensitively
+		"query":       data.Query,
+		"path":        data.Path,
+		"method":      method,
+		"body":        data.Body,
+		"remote":      ip,
+		"remote_addr": remote,
+		"vars":        data.Vars,
 	}
 }
 

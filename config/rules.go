@@ -9,7 +9,7 @@ import (
 )
 
 // ruleVars are the variables conditions and vars may use.
-var ruleVars = []string{"payload", "header", "query", "path", "method", "body", "remote", "vars"}
+var ruleVars = []string{"payload", "header", "query", "path", "method", "body", "remote", "remote_addr", "vars"}
 
 // buildRules compiles a hook's vars: (in order) and when:.
 func (l *loader) buildRules(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {

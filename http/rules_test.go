@@ -150,3 +150,14 @@ func TestCredentialsRedactedWhicheverHookTakesTheRequest(t *testing.T) {
 		t.Errorf("stored X-Lamp-Token %q under hook %s, want [redacted]", got, d.HookID)
 	}
 }
+
+func TestConditionsSeeTheClientsIPAsRemote(t *testing.T) {
+	url, _ := serve(t, `
+  - id: local
+    when: remote == "127.0.0.1" && remote_addr.startsWith("127.0.0.1:")
+`)
+	res, body := post(t, url+"/hooks/local", `{}`, map[string]string{"Content-Type": "application/json"})
+	if res.StatusCode != 200 {
+		t.Errorf("a request from 127.0.0.1: %d %s, want 200 (remote is the IP, remote_addr has the port)", res.StatusCode, body)
+	}
+}

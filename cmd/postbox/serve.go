@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -108,10 +109,26 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 		l.SetLogger(logger.With("component", "store"))
 	}
 
+	listen := p.listen
+	if listen == nil {
+		listen = func(cfg *config.Config) (net.Listener, error) { return net.Listen("tcp", cfg.Listen) }
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// The console's hook URLs name the port bound, listen: ...:0 included.
+	shown := *cfg
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		if host, _, err := net.SplitHostPort(cfg.Listen); err == nil {
+			shown.Listen = net.JoinHostPort(host, strconv.Itoa(a.Port))
+		}
+	}
 	var q *queue.Queue
 	qref := &queueRef{}
-	observer, stopAdmin, err := startAdmin(ctx, cfg, db, qref, func() { q.Notify() }, logger)
+	observer, stopAdmin, err := startAdmin(ctx, &shown, db, qref, func() { q.Notify() }, logger)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer stopAdmin(context.Background())
@@ -141,14 +158,6 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 			MaxInflight:       cfg.Limits.MaxInflight,
 		},
 	})
-	listen := p.listen
-	if listen == nil {
-		listen = func(cfg *config.Config) (net.Listener, error) { return net.Listen("tcp", cfg.Listen) }
-	}
-	ln, err := listen(cfg)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	pub, err := startTLS(cfg, logger)
 	if err != nil {
 		ln.Close()

@@ -92,7 +92,7 @@ func TestHooksConvert(t *testing.T) {
   methods: [POST]
   vars:
     request_method: method
-    remote_addr: remote
+    remote_addr: remote_addr
   actions:
     - exec:
         command: /bin/echo

@@ -151,7 +151,7 @@ func TestTriggerRulesConvert(t *testing.T) {
 }
 
 // ruleVars are the variables config gives conditions.
-var ruleVars = []string{"payload", "header", "query", "path", "method", "body", "remote", "vars"}
+var ruleVars = []string{"payload", "header", "query", "path", "method", "body", "remote", "remote_addr", "vars"}
 
 // TestConditionsDecideAsWebhookDoes evaluates converted rules over requests
 // and compares with what webhook decides for them: an absent value does

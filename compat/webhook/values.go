@@ -56,7 +56,7 @@ func valueTemplate(a argument) (tmpl string, v *templateVar, problem string) {
 		case "method":
 			return "{{ .Vars.request_method }}", &templateVar{"request_method", "method"}, ""
 		case "remote-addr":
-			return "{{ .Vars.remote_addr }}", &templateVar{"remote_addr", "remote"}, ""
+			return "{{ .Vars.remote_addr }}", &templateVar{"remote_addr", "remote_addr"}, ""
 		}
 		return "", nil, fmt.Sprintf("source request has no value %q (webhook knows method and remote-addr)", a.Name)
 	case srcTemplate:
