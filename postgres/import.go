@@ -97,15 +97,15 @@ func Migrate(ctx context.Context, url string) (*Migration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate postgres %s: %w", describe(cfg), err)
 	}
-	steps, err := migrations()
+	steps, err := steps()
 	if err != nil {
 		return nil, err
 	}
 	m := &Migration{}
 	names := map[int]string{}
 	for _, s := range steps {
-		names[s.version] = s.name
-		m.Latest = max(m.Latest, s.version)
+		names[s.Version] = s.Name
+		m.Latest = max(m.Latest, s.Version)
 	}
 	for _, v := range versions {
 		m.Applied = append(m.Applied, names[v])

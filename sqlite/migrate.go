@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
+	"github.com/postbox/postbox/internal/migrations"
 	"net/url"
-	"path"
-	"sort"
 	"strconv"
-	"strings"
 )
 
 // migrationFiles holds the schema as numbered steps, NNNN_name.sql, as the
@@ -20,45 +17,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded steps in version order.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	seen := map[int]string{}
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version, as 0001_init.sql", base)
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", other, base, v)
-		}
-		seen[v] = base
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: versions must follow each other from 1", m.name)
-		}
-	}
-	return out, nil
+// steps returns the embedded steps in version order.
+func steps() ([]migrations.Step, error) {
+	return migrations.Load(migrationFiles, "migrations/*.sql")
 }
 
 // Migration is what opening a database did to its schema.
@@ -89,7 +50,7 @@ const convertBelow = 256 << 20
 // EXISTS. convertAny converts a file with auto_vacuum off whatever its
 // size; otherwise only below convertBelow.
 func migrate(ctx context.Context, w *sql.DB, convertAny bool) (*Migration, error) {
-	steps, err := migrations()
+	steps, err := steps()
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -104,18 +65,18 @@ func migrate(ctx context.Context, w *sql.DB, convertAny bool) (*Migration, error
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	for _, s := range steps {
-		if s.version <= version {
+		if s.Version <= version {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, s.sql); err != nil {
-			return nil, fmt.Errorf("migrate: %s: %w", s.name, err)
+		if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
+			return nil, fmt.Errorf("migrate: %s: %w", s.Name, err)
 		}
 		// PRAGMA takes no parameters; the version is a number.
-		if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(s.version)); err != nil {
-			return nil, fmt.Errorf("migrate: %s: %w", s.name, err)
+		if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(s.Version)); err != nil {
+			return nil, fmt.Errorf("migrate: %s: %w", s.Name, err)
 		}
-		m.Applied = append(m.Applied, s.name)
-		version = s.version
+		m.Applied = append(m.Applied, s.Name)
+		version = s.Version
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
