@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -223,8 +224,8 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(s.Release) > 0 || len(s.Defer) > 0 {
-		db.notifySoon() // work others may take now
+	if len(s.Release) > 0 || slices.ContainsFunc(s.Defer, func(d postbox.Deferral) bool { return d.Until.IsZero() }) {
+		db.notifySoon() // work others may take now (not for jobs deferred to later)
 	}
 	return jobs, failed, nil
 }

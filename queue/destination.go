@@ -261,6 +261,18 @@ func (d *dest) reserve(now time.Time) (*rate.Reservation, time.Time) {
 // pauses it for that long instead. Failures that are the payload's (a
 // permanent one, such as a 4xx) say nothing about the destination.
 func (d *dest) outcome(now time.Time, res postbox.Result) (opened bool) {
+	d.refresh(now)
+	if d.state == Open {
+		// A call that started before the breaker opened (up to the
+		// concurrency were in flight) says nothing new: only the probe
+		// after the cooldown may close it.
+		if res.Outcome == postbox.OutcomeOK {
+			d.ok++
+		} else {
+			d.failed++
+		}
+		return false
+	}
 	if res.Outcome == postbox.OutcomeOK {
 		d.ok++
 		d.failures, d.cooldown = 0, d.policy.Cooldown

@@ -322,3 +322,30 @@ func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
 		t.Errorf("the new holder's attempt: %v", err)
 	}
 }
+
+func TestLateSuccessesDoNotCloseAnOpenBreaker(t *testing.T) {
+	db := openStore(t)
+	release := make(chan struct{})
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		<-release // /slow answers 200 once the breaker opened
+	})
+	slow := &postbox.Hook{ID: "slow", Actions: []postbox.Action{forward(t, e.URL+"/slow", 10*time.Second)}}
+	fail := &postbox.Hook{ID: "fail", Actions: []postbox.Action{forward(t, e.URL+"/fail", 10*time.Second)}}
+	name := destName(e)
+	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{slow, fail},
+		Destinations: map[string]queue.Policy{"*": {Failures: 2, Cooldown: time.Hour}}})
+	appendFor(t, db, q, slow)
+	eventually(t, "the slow call is in flight", func() bool { return destination(t, q, name).InFlight == 1 })
+	appendFor(t, db, q, fail)
+	appendFor(t, db, q, fail)
+	eventually(t, "the breaker opens", func() bool { return destination(t, q, name).State == queue.Open })
+	close(release)
+	eventually(t, "the slow call ends", func() bool { return destination(t, q, name).InFlight == 0 })
+	if st := destination(t, q, name); st.State != queue.Open || st.OK != 1 {
+		t.Errorf("after a call begun before the breaker opened succeeded: %+v, want still open (one ok counted)", st)
+	}
+}
