@@ -84,3 +84,26 @@ func TestNoAnswerIs2xxWhenTheStoreFails(t *testing.T) {
 		t.Errorf("%d appends, want 3", st.appends.Load())
 	}
 }
+
+// TestAHooksOwnMaxBodyHoldsOnASharedPath: two hooks share a path and the
+// path reads bodies up to the larger limit, but the hook chosen keeps its
+// own.
+func TestAHooksOwnMaxBodyHoldsOnASharedPath(t *testing.T) {
+	url, _ := serve(t, `
+  - id: small
+    path: /shared
+    max_body: 16
+    when: payload.kind == "small"
+  - id: big
+    path: /shared
+    max_body: 1KiB
+`)
+	big := `{"kind":"small","pad":"` + strings.Repeat("x", 64) + `"}`
+	if res, body := post(t, url+"/shared", big, map[string]string{"Content-Type": "application/json"}); res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 90-byte body to the hook of 16: %d %q, want 413", res.StatusCode, body)
+	}
+	other := `{"kind":"big","pad":"` + strings.Repeat("x", 64) + `"}`
+	if res, body := post(t, url+"/shared", other, map[string]string{"Content-Type": "application/json"}); res.StatusCode != http.StatusOK {
+		t.Errorf("the same size to the hook of 1 KiB: %d %q, want 200", res.StatusCode, body)
+	}
+}
