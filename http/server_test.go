@@ -224,7 +224,15 @@ func TestBeyondMaxInflightRequestsAreRefusedAtOnce(t *testing.T) {
 `, phttp.Limits{MaxInflight: 1})
 	first := make(chan int, 1)
 	go func() {
-		res, _ := post(t, url+"/hooks/slow", "", nil)
+		// Not post: its t.Fatal would end this goroutine, not the test,
+		// and the test would then wait on first forever.
+		res, err := http.Post(url+"/hooks/slow", "", nil)
+		if err != nil {
+			t.Errorf("first request: %v", err)
+			first <- 0
+			return
+		}
+		res.Body.Close()
 		first <- res.StatusCode
 	}()
 	deadline := time.Now().Add(10 * time.Second)
