@@ -3,7 +3,9 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/postbox/postbox/config"
 )
@@ -67,5 +69,42 @@ store: "postgres://postbox:${PGPASSWORD}@db/postbox"
 	_, err = config.LoadStore(path, func(string) string { return "" })
 	if err == nil || err.Error() != path+":6: store: environment variable PGPASSWORD is not set (write ${PGPASSWORD:-default} for a default)" {
 		t.Errorf("without PGPASSWORD: %v", err)
+	}
+}
+
+// LoadRetention reads retention:, the top level's and each hook's, with
+// the store's settings, and still none of the hooks' secrets.
+func TestLoadRetentionReadsEachHooksRetentionNotItsSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "postbox.yaml")
+	src := `retention: {max_age: 10d}
+hooks:
+  - id: lamp
+    auth: {token: {header: X-Token, secret: "${LAMP_TOKEN}"}}
+    retention: {max_age: 2d}
+  - id: gh
+    auth: {github: {secret_file: missing}}
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadRetention(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("LoadRetention: %v", err)
+	}
+	if got := cfg.Retention.Default.MaxAge; got != 10*24*time.Hour {
+		t.Errorf("top-level max_age %v, want 10d", got)
+	}
+	if got := cfg.Retention.Hooks["lamp"].MaxAge; got != 2*24*time.Hour {
+		t.Errorf("lamp's max_age %v, want 2d; hooks %+v", got, cfg.Retention.Hooks)
+	}
+	if _, ok := cfg.Retention.Hooks["gh"]; ok {
+		t.Errorf("gh has a retention of its own: %+v", cfg.Retention.Hooks)
+	}
+	bad := strings.Replace(src, "max_age: 2d", "max_deliveries: -1", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.LoadRetention(path, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), ":5: hooks[0] \"lamp\": retention.max_deliveries must not be negative") {
+		t.Errorf("a bad hook retention: %v, want its line and field", err)
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -10,6 +11,15 @@ import (
 // storeKeys are the settings a command that only reads or manages the
 // store needs.
 var storeKeys = []string{"data", "store"}
+
+// retentionKeys are the settings the commands that prune or describe the
+// store need: the store's, retention:, and of each hook its id and
+// retention: alone (see hookKeys).
+var retentionKeys = []string{"data", "store", "retention", "hooks"}
+
+// hookKeys are the keys of a hook that loadPart keeps when it reads hooks:
+// never auth: or actions:, which hold secrets.
+var hookKeys = []string{"id", "retention"}
 
 // adminKeys are the settings a command that talks to a running server's
 // admin API needs.
@@ -23,6 +33,13 @@ var adminKeys = []string{"admin"}
 // directory, as Load does. Every other field of the Config is zero.
 func LoadStore(path string, getenv func(string) string) (*Config, error) {
 	return loadPart(path, getenv, storeKeys)
+}
+
+// LoadRetention is LoadStore for the commands that prune or describe the
+// store (deliveries prune, store stats): it also reads retention:, the
+// top level's and each hook's, and nothing else of the hooks.
+func LoadRetention(path string, getenv func(string) string) (*Config, error) {
+	return loadPart(path, getenv, retentionKeys)
 }
 
 // LoadAdmin is LoadStore for a command that talks to a running server's
@@ -52,9 +69,14 @@ func loadPart(path string, getenv func(string) string, keys []string) (*Config, 
 	root := doc.Content[0]
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		for _, k := range keys {
-			if root.Content[i].Value == k {
-				part.Content = append(part.Content, root.Content[i], root.Content[i+1])
+			if root.Content[i].Value != k {
+				continue
 			}
+			v := root.Content[i+1]
+			if k == "hooks" {
+				v = onlyHookKeys(v)
+			}
+			part.Content = append(part.Content, root.Content[i], v)
 		}
 	}
 	l.root = part
@@ -63,8 +85,35 @@ func loadPart(path string, getenv func(string) string, keys []string) (*Config, 
 	l.decode(part, "", &fc)
 	cfg := &Config{File: path, Data: l.relative(orDefault(fc.Data, DefaultData)), Store: fc.Store,
 		Admin: orDefault(fc.Admin.Listen, DefaultAdmin), AdminToken: fc.Admin.Token, AdminHosts: fc.Admin.Hosts}
+	if slices.Contains(keys, "retention") {
+		l.buildRetention(part, &fc, cfg)
+	}
 	if len(l.problems) > 0 {
 		return nil, l.problems
 	}
 	return cfg, nil
+}
+
+// onlyHookKeys is a hooks: sequence whose hook mappings keep hookKeys
+// alone, so that nothing of their authentication or actions is expanded,
+// decoded or checked.
+func onlyHookKeys(hooks *yaml.Node) *yaml.Node {
+	if hooks.Kind != yaml.SequenceNode {
+		return hooks // the decoder reports it
+	}
+	out := &yaml.Node{Kind: yaml.SequenceNode, Line: hooks.Line, Column: hooks.Column}
+	for _, h := range hooks.Content {
+		if h.Kind != yaml.MappingNode {
+			out.Content = append(out.Content, h)
+			continue
+		}
+		kept := &yaml.Node{Kind: yaml.MappingNode, Line: h.Line, Column: h.Column}
+		for i := 0; i+1 < len(h.Content); i += 2 {
+			if slices.Contains(hookKeys, h.Content[i].Value) {
+				kept.Content = append(kept.Content, h.Content[i], h.Content[i+1])
+			}
+		}
+		out.Content = append(out.Content, kept)
+	}
+	return out
 }

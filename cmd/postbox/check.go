@@ -37,6 +37,14 @@ func loadStoreConfig(path string, getenv func(string) string, stderr io.Writer) 
 	return printProblems(cfg, err, stderr)
 }
 
+// loadRetentionConfig is loadStoreConfig for the commands that prune or
+// describe the store: it reads retention: too, the top level's and each
+// hook's, but none of the hooks' secrets (config.LoadRetention).
+func loadRetentionConfig(path string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {
+	cfg, err := config.LoadRetention(path, getenv)
+	return printProblems(cfg, err, stderr)
+}
+
 // loadAdminConfig is loadConfig for a command that talks to the running
 // server's admin API: it reads admin: alone (config.LoadAdmin).
 func loadAdminConfig(path string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {

@@ -56,6 +56,8 @@ func TestStoreCommandsNeedNoHookSecrets(t *testing.T) {
 		{"deliveries show shows", []string{"deliveries", "show", "--config", cfg, id}, id},
 		{"deliveries replay answers", []string{"deliveries", "replay", "--config", cfg, "--state", "dead"}, "0 replayed"},
 		{"migrate migrates", []string{"migrate", "--config", cfg}, "schema"},
+		{"deliveries prune plans", []string{"deliveries", "prune", "--config", cfg, "--dry-run"}, "would remove 0 deliveries"},
+		{"store stats describes", []string{"store", "stats", "--config", cfg}, "Deliveries: 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,7 +86,7 @@ func runDeliveriesPrune(ctx context.Context, args []string, getenv func(string) 
 		fs.Usage()
 		return exitError(2)
 	}
-	cfg, err := loadConfig(*path, getenv, stderr)
+	cfg, err := loadRetentionConfig(*path, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func runStoreStats(ctx context.Context, args []string, getenv func(string) strin
 		fs.Usage()
 		return exitError(2)
 	}
-	cfg, err := loadConfig(*path, getenv, stderr)
+	cfg, err := loadRetentionConfig(*path, getenv, stderr)
 	if err != nil {
 		return err
 	}
