@@ -83,6 +83,21 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// failingUntilHealed is an endpoint that answers status until healthy is
+// set, and a hook "h" that forwards to it with attempts quick retries.
+func failingUntilHealed(t *testing.T, status, attempts int) (*endpoint, *atomic.Bool, *postbox.Hook) {
+	t.Helper()
+	healthy := &atomic.Bool{}
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(status)
+		}
+	})
+	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)},
+		Retry: postbox.RetryPolicy{Attempts: attempts, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	return e, healthy, h
+}
+
 func destName(e *endpoint) string { return "http://" + e.Listener.Addr().String() }
 
 func TestAHangingDestinationDoesNotDelayAnotherHook(t *testing.T) {
@@ -119,14 +134,7 @@ func TestAHangingDestinationDoesNotDelayAnotherHook(t *testing.T) {
 
 func TestABreakerOpensProbesAndCloses(t *testing.T) {
 	db := openStore(t)
-	var healthy atomic.Bool
-	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
-		if !healthy.Load() {
-			w.WriteHeader(http.StatusBadGateway)
-		}
-	})
-	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)},
-		Retry: postbox.RetryPolicy{Attempts: 100, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	e, healthy, h := failingUntilHealed(t, http.StatusBadGateway, 100)
 	name := destName(e)
 	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{h},
 		Destinations: map[string]queue.Policy{name: {Failures: 3, Cooldown: 300 * time.Millisecond, MaxCooldown: 300 * time.Millisecond}}})
@@ -155,14 +163,7 @@ func TestABreakerOpensProbesAndCloses(t *testing.T) {
 
 func TestAnOperatorResumesAnOpenDestination(t *testing.T) {
 	db := openStore(t)
-	var healthy atomic.Bool
-	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
-		if !healthy.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
-	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)},
-		Retry: postbox.RetryPolicy{Attempts: 10, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	e, healthy, h := failingUntilHealed(t, http.StatusServiceUnavailable, 10)
 	name := destName(e)
 	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{h},
 		Destinations: map[string]queue.Policy{"*": {Failures: 2, Cooldown: time.Hour}}})
@@ -252,14 +253,7 @@ func TestCommandsAndCallsHaveTheirOwnPools(t *testing.T) {
 
 func TestAnOpenDestinationsJobsAreDeferredInTheStore(t *testing.T) {
 	db := openStore(t)
-	var healthy atomic.Bool
-	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
-		if !healthy.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
-	h := &postbox.Hook{ID: "h", Actions: []postbox.Action{forward(t, e.URL+"/x", 5*time.Second)},
-		Retry: postbox.RetryPolicy{Attempts: 10, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}}
+	e, healthy, h := failingUntilHealed(t, http.StatusServiceUnavailable, 10)
 	name := destName(e)
 	q := serveQueue(t, queue.Options{Store: db, Hooks: []*postbox.Hook{h},
 		Destinations: map[string]queue.Policy{"*": {Failures: 2, Cooldown: time.Hour}}})
