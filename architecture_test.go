@@ -88,3 +88,39 @@ func TestArchitectureNamesWhatExists(t *testing.T) {
 		t.Error("ARCHITECTURE.md should say that this test keeps it true")
 	}
 }
+
+// TestRootHoldsTheDomainOnly keeps the root package to types, interfaces
+// and the error type: it imports nothing of ours, and a function in it is
+// small (infrastructure such as parsing or templating lives in internal/).
+func TestRootHoldsTheDomainOnly(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxLines = 40
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if strings.HasPrefix(strings.Trim(imp.Path.Value, `"`), "github.com/postbox/") {
+				t.Errorf("%s imports %s: the root imports nothing of ours", path, imp.Path.Value)
+			}
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			start, end := fset.Position(fn.Pos()).Line, fset.Position(fn.End()).Line
+			if end-start > maxLines {
+				t.Errorf("%s:%d: %s is %d lines: the root keeps types and small helpers; move the machinery out (internal/)", path, start, fn.Name.Name, end-start)
+			}
+		}
+	}
+}

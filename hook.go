@@ -36,7 +36,7 @@ type Hook struct {
 	// OrderKey, when set, renders a key per delivery; deliveries with the
 	// same key run their actions one after another, in arrival order
 	// (order: per-key).
-	OrderKey *Template
+	OrderKey Template
 	// Sync runs the actions before answering, within SyncTimeout, so that
 	// the response may show their results (.Result).
 	Sync        bool
@@ -127,7 +127,7 @@ func (h *Hook) EvalVars(data *TemplateData, env map[string]any) error {
 // auth method that knows the provider's delivery id (signature.Identifier),
 // that id is the key.
 type Dedup struct {
-	Key    *Template     // renders the key; "" means no dedup for that request
+	Key    Template      // renders the key; "" means no dedup for that request
 	Window time.Duration // how long a key is remembered
 }
 
@@ -135,7 +135,7 @@ type Dedup struct {
 type Response struct {
 	Status int
 	Header http.Header
-	Body   *Template // nil means a JSON body with the delivery id
+	Body   Template // nil means a JSON body with the delivery id
 	// ErrorStatus is the status of a sync hook's answer when an action
 	// failed; the body template still runs, with .Result.
 	ErrorStatus int

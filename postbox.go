@@ -19,7 +19,7 @@ const AdminSessionCookie = "postbox_admin"
 // Store keeps deliveries and the work derived from them. Append must be
 // durable when it returns nil: the HTTP layer answers 2xx only after that.
 //
-// Implementations: sqlite.DB (embedded) and, later, postgres.DB. Both must
+// Implementations: sqlite.DB (embedded) and postgres.DB (shared). Both must
 // pass storetest.Run.
 type Store interface {
 	// Append stores d and one job for its first action when d.Actions > 0.

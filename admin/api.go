@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
 )
 
 // Page sizes of /api/deliveries.
@@ -166,7 +167,7 @@ func (s *Server) handleDelivery() http.Handler {
 		if len(d.Query) > 0 {
 			out.URL += "?" + d.Query.Encode()
 		}
-		if p, err := postbox.ParsePayload(d.ContentType(), d.Body); err != nil {
+		if p, err := payload.Parse(d.ContentType(), d.Body); err != nil {
 			out.PayloadError = err.Error()
 		} else {
 			out.Payload = p

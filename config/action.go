@@ -44,7 +44,7 @@ func actionKinds() map[string]func(decode func(any) error) (postbox.Action, erro
 
 // templated is implemented by actions whose templates can be dry-run.
 type templated interface {
-	Templates() []*postbox.Template
+	Templates() []postbox.Template
 }
 
 func (l *loader) buildAction(n *yaml.Node, field string) postbox.Action {
@@ -91,4 +91,4 @@ func (l *loader) buildAction(n *yaml.Node, field string) postbox.Action {
 	return action
 }
 
-func tmplName(t *postbox.Template) string { return t.Name() }
+func tmplName(t postbox.Template) string { return t.Name() }

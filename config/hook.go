@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/tmpl"
 	"github.com/postbox/postbox/schema"
 	"github.com/postbox/postbox/signature"
 	"gopkg.in/yaml.v3"
@@ -274,7 +275,7 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 	}
 	if hc.Dedup.Key != "" {
 		at := findKey(findKey(n, "dedup"), "key")
-		t, err := postbox.ParseTemplate("dedup.key", hc.Dedup.Key)
+		t, err := tmpl.Parse("dedup.key", hc.Dedup.Key)
 		if err != nil {
 			l.addf(at, field+": dedup.key", "is not a valid template: %v", cleanTemplateErr(err))
 		} else if err := dryRun(t); err != nil {
@@ -333,7 +334,7 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 			l.addf(findKey(n, "order"), field+": order", "per-key needs key: a template such as \"{{ .Payload.device }}\"")
 			break
 		}
-		t, err := postbox.ParseTemplate("key", hc.Key)
+		t, err := tmpl.Parse("key", hc.Key)
 		if err != nil {
 			l.addf(findKey(n, "key"), field+": key", "is not a valid template: %v", cleanTemplateErr(err))
 		} else if err := dryRun(t); err != nil {
@@ -475,7 +476,7 @@ func (l *loader) buildResponse(n *yaml.Node, field string, rc responseConfig) po
 		r.Header.Set(k, v)
 	}
 	if rc.Body != nil {
-		t, err := postbox.ParseTemplate("response.body", *rc.Body)
+		t, err := tmpl.Parse("response.body", *rc.Body)
 		if err != nil {
 			l.addf(findKey(n, "body"), field+".body", "is not a valid template: %v", cleanTemplateErr(err))
 		} else if err := dryRun(t); err != nil {
@@ -488,7 +489,7 @@ func (l *loader) buildResponse(n *yaml.Node, field string, rc responseConfig) po
 
 // dryRun executes t over sample data to catch references to fields that
 // templates never have (.Paylod), which parsing alone does not.
-func dryRun(t *postbox.Template) error {
+func dryRun(t postbox.Template) error {
 	_, err := t.Execute(&postbox.TemplateData{Payload: map[string]any{}, Path: map[string]string{}, Header: http.Header{}})
 	if err != nil && strings.Contains(err.Error(), "can't evaluate field") {
 		return fmt.Errorf("refers to a field templates do not have: %v (use .Payload, .Body, .Header, .Query, .Path, .Delivery.ID, .Delivery.Received, .Hook.ID)", cleanTemplateErr(err))

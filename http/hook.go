@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
 	"github.com/postbox/postbox/signature"
 )
 
@@ -298,9 +299,9 @@ func (p *pathHandler) parse(c *call) error {
 	c.parsed = true
 	var err error
 	if p.needPayload {
-		c.payload, err = postbox.ParsePayload(c.contentType, c.body)
+		c.payload, err = payload.Parse(c.contentType, c.body)
 	} else {
-		err = postbox.CheckPayload(c.contentType, c.body)
+		err = payload.Check(c.contentType, c.body)
 	}
 	if err != nil && p.s.lenientBody {
 		// adnanh/webhook runs the hook with an empty payload then.

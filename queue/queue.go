@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
 )
 
 // Options configure a Queue.
@@ -133,7 +134,7 @@ func (q *Queue) Resume(name string) error {
 }
 
 // templater is implemented by actions that list their templates.
-type templater interface{ Templates() []*postbox.Template }
+type templater interface{ Templates() []postbox.Template }
 
 // readsPayload says whether running a for h needs the delivery's parsed
 // body: its templates, or the hook's vars, look into .Payload. An action
@@ -215,7 +216,7 @@ func (q *Queue) work(ctx context.Context, job *postbox.Job) result {
 	}
 	var data *postbox.TemplateData
 	if readsPayload(h, h.Actions[job.Action]) {
-		data = postbox.NewTemplateData(d)
+		data = payload.TemplateData(d)
 	} else {
 		// Forwarding the raw body needs no parse (9% of a forwarded
 		// delivery's CPU in the benchmark's profile).
@@ -312,7 +313,7 @@ func (q *Queue) jobLogger(job *postbox.Job) *slog.Logger {
 // then runs from the queue. ctx bounds the whole run (the hook's timeout);
 // an action still running then is stopped and counts as timed out.
 func (q *Queue) RunSync(ctx, stop context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result {
-	data := postbox.NewTemplateData(d)
+	data := payload.TemplateData(d)
 	h.EvalVars(data, postbox.Env(data, d.Method, d.RemoteAddr))
 	job := &postbox.Job{DeliveryID: d.ID, HookID: h.ID}
 	for i := range h.Actions {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
 	"github.com/postbox/postbox/schema"
 )
 
@@ -26,7 +27,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			payload, err := postbox.ParsePayload("application/json", []byte(tt.body))
+			payload, err := payload.Parse("application/json", []byte(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // DefaultTimeout is how long a command may run when Config.Timeout is zero.
@@ -55,19 +56,19 @@ type Config struct {
 // Action runs one configured command.
 type Action struct {
 	command string
-	args    []*postbox.Template
+	args    []postbox.Template
 	env     []envVar
 	inherit InheritEnv
 	dir     string
 	timeout time.Duration
 	runAs   *runAs // nil: postbox's own user
-	stdin   *postbox.Template
+	stdin   postbox.Template
 	files   []fileVar
 }
 
 type envVar struct {
 	name string
-	tmpl *postbox.Template
+	tmpl postbox.Template
 }
 
 var _ postbox.Action = (*Action)(nil)
@@ -93,7 +94,7 @@ func New(c Config) (*Action, error) {
 		errs = append(errs, &FieldError{"command", fmt.Sprintf("%q is not an executable file or not in PATH", c.Command)})
 	}
 	for i, s := range c.Args {
-		t, err := postbox.ParseTemplate(fmt.Sprintf("args[%d]", i), s)
+		t, err := tmpl.Parse(fmt.Sprintf("args[%d]", i), s)
 		if err != nil {
 			errs = append(errs, &FieldError{fmt.Sprintf("args[%d]", i), "is not a valid template: " + err.Error()})
 			continue
@@ -106,7 +107,7 @@ func New(c Config) (*Action, error) {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		t, err := postbox.ParseTemplate("env."+k, c.Env[k])
+		t, err := tmpl.Parse("env."+k, c.Env[k])
 		if err != nil {
 			errs = append(errs, &FieldError{"env." + k, "is not a valid template: " + err.Error()})
 			continue
@@ -133,8 +134,8 @@ func New(c Config) (*Action, error) {
 }
 
 // Templates returns the action's templates, for validation.
-func (a *Action) Templates() []*postbox.Template {
-	out := append([]*postbox.Template(nil), a.args...)
+func (a *Action) Templates() []postbox.Template {
+	out := append([]postbox.Template(nil), a.args...)
 	for _, e := range a.env {
 		out = append(out, e.tmpl)
 	}

@@ -10,6 +10,7 @@ import (
 	"text/template"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // This file passes request data to a command other than through its
@@ -34,14 +35,14 @@ var inputFuncs = template.FuncMap{
 // file whose path is the value of the environment variable name.
 type fileVar struct {
 	name string
-	tmpl *postbox.Template
+	tmpl postbox.Template
 }
 
 // compileInput compiles c.Stdin and c.Files into a.
 func (a *Action) compileInput(c Config) []error {
 	var errs []error
 	if c.Stdin != "" {
-		t, err := postbox.ParseTemplateWith("stdin", c.Stdin, inputFuncs, nil)
+		t, err := tmpl.ParseWith("stdin", c.Stdin, inputFuncs, nil)
 		if err != nil {
 			errs = append(errs, &FieldError{"stdin", "is not a valid template: " + err.Error()})
 		} else {
@@ -62,7 +63,7 @@ func (a *Action) compileInput(c Config) []error {
 			errs = append(errs, &FieldError{"files." + k, "is also in env:; the variable holds the file's path"})
 			continue
 		}
-		t, err := postbox.ParseTemplateWith("files."+k, c.Files[k], inputFuncs, nil)
+		t, err := tmpl.ParseWith("files."+k, c.Files[k], inputFuncs, nil)
 		if err != nil {
 			errs = append(errs, &FieldError{"files." + k, "is not a valid template: " + err.Error()})
 			continue

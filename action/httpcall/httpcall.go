@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // DefaultTimeout is how long a call may take, from dialling to the end of
@@ -62,10 +63,10 @@ type Config struct {
 // for concurrent use and keeps its connections alive between calls.
 type Action struct {
 	method  string
-	url     *postbox.Template
+	url     postbox.Template
 	origin  origin // where every call goes: the literal part of url
 	headers []header
-	body    *postbox.Template // nil: the raw body
+	body    postbox.Template // nil: the raw body
 	timeout time.Duration
 	signer  signer
 	client  *http.Client
@@ -74,7 +75,7 @@ type Action struct {
 
 type header struct {
 	name string // canonical
-	tmpl *postbox.Template
+	tmpl postbox.Template
 }
 
 var _ postbox.Action = (*Action)(nil)
@@ -157,7 +158,7 @@ func New(c Config) (*Action, error) {
 			errs = append(errs, &FieldError{field, "may not be a template: a delivery may not choose the host a call is for"})
 			continue
 		}
-		t, err := postbox.ParseTemplate(field, c.Headers[k])
+		t, err := tmpl.Parse(field, c.Headers[k])
 		if err != nil {
 			errs = append(errs, &FieldError{field, "is not a valid template: " + cleanErr(err)})
 			continue
@@ -166,7 +167,7 @@ func New(c Config) (*Action, error) {
 	}
 
 	if c.Body != nil {
-		t, err := postbox.ParseTemplate("body", *c.Body)
+		t, err := tmpl.Parse("body", *c.Body)
 		if err != nil {
 			errs = append(errs, &FieldError{"body", "is not a valid template: " + cleanErr(err)})
 		} else {
@@ -230,8 +231,8 @@ func newClient(denyPrivate bool) *http.Client {
 }
 
 // Templates returns the action's templates, for validation.
-func (a *Action) Templates() []*postbox.Template {
-	out := []*postbox.Template{a.url}
+func (a *Action) Templates() []postbox.Template {
+	out := []postbox.Template{a.url}
 	for _, h := range a.headers {
 		out = append(out, h.tmpl)
 	}

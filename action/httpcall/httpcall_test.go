@@ -22,6 +22,7 @@ import (
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/httpcall"
+	"github.com/postbox/postbox/internal/payload"
 	"github.com/postbox/postbox/signature"
 	"gopkg.in/yaml.v3"
 )
@@ -81,7 +82,7 @@ func delivery(body []byte, header http.Header) *postbox.TemplateData {
 	if header == nil {
 		header = http.Header{}
 	}
-	return postbox.NewTemplateData(&postbox.Delivery{
+	return payload.TemplateData(&postbox.Delivery{
 		ID: "dlv_01HZY", HookID: "gh", Method: "POST", Path: "/gh", Header: header, Body: body,
 		Received: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 	})

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // TestARenderedOriginThatDiffersFailsForGood gives an action a URL
@@ -38,10 +40,10 @@ func TestARenderedOriginThatDiffersFailsForGood(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			if a.url, err = postbox.ParseTemplate("url", tt.tmpl); err != nil {
+			if a.url, err = tmpl.Parse("url", tt.tmpl); err != nil {
 				t.Fatal(err)
 			}
-			data := postbox.NewTemplateData(&postbox.Delivery{ID: "dlv_1", Body: []byte(`{}`)})
+			data := payload.TemplateData(&postbox.Delivery{ID: "dlv_1", Body: []byte(`{}`)})
 			data.Payload = map[string]any{"x": tt.value}
 			res := a.Run(context.Background(), data)
 			if res.Outcome != postbox.OutcomeError || !res.Permanent || res.Err == nil || !strings.Contains(res.Err.Error(), "may not choose") {
@@ -137,7 +139,7 @@ func FuzzURLValuesKeepTheOrigin(f *testing.F) {
 		if err != nil {
 			t.Fatalf("New accepted %q, whose authority does not parse: %v", src, err)
 		}
-		data := postbox.NewTemplateData(&postbox.Delivery{ID: "dlv_1"})
+		data := payload.TemplateData(&postbox.Delivery{ID: "dlv_1"})
 		data.Payload = map[string]any{"x": value, "l": []any{value, value}}
 		req, err := a.request(data)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"text/template/parse"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // origin is the part of a URL that decides where a call goes and with
@@ -121,8 +122,8 @@ func text(v any) string {
 
 // parseURLTemplate compiles src, a URL template whose every value is
 // escaped.
-func parseURLTemplate(src string) (*postbox.Template, error) {
-	return postbox.ParseTemplateWith("url", src, urlFuncs, escapeURLValues)
+func parseURLTemplate(src string) (postbox.Template, error) {
+	return tmpl.ParseWith("url", src, urlFuncs, escapeURLValues)
 }
 
 // urlPart is where in a URL a template action writes. Later parts escape

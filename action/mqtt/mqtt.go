@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // DefaultTimeout is how long a publish may take, connecting included, when
@@ -60,8 +61,8 @@ type Config struct {
 type Action struct {
 	pool    *Pool
 	key     connKey
-	topic   *postbox.Template
-	payload *postbox.Template // nil: the raw body
+	topic   postbox.Template
+	payload postbox.Template // nil: the raw body
 	qos     byte
 	retain  bool
 	timeout time.Duration
@@ -100,7 +101,7 @@ func New(c Config, pool *Pool) (*Action, error) {
 
 	if strings.TrimSpace(c.Topic) == "" {
 		errs = append(errs, &FieldError{"topic", "is empty"})
-	} else if t, err := postbox.ParseTemplate("topic", c.Topic); err != nil {
+	} else if t, err := tmpl.Parse("topic", c.Topic); err != nil {
 		errs = append(errs, &FieldError{"topic", "is not a valid template: " + cleanErr(err)})
 	} else if err := checkTopic(literal(c.Topic), !strings.Contains(c.Topic, "{{")); err != nil {
 		errs = append(errs, &FieldError{"topic", err.Error()})
@@ -109,7 +110,7 @@ func New(c Config, pool *Pool) (*Action, error) {
 	}
 
 	if c.Payload != nil {
-		t, err := postbox.ParseTemplate("payload", *c.Payload)
+		t, err := tmpl.Parse("payload", *c.Payload)
 		if err != nil {
 			errs = append(errs, &FieldError{"payload", "is not a valid template: " + cleanErr(err)})
 		}
@@ -205,8 +206,8 @@ func checkTopic(s string, whole bool) error {
 }
 
 // Templates returns the action's templates, for validation.
-func (a *Action) Templates() []*postbox.Template {
-	out := []*postbox.Template{a.topic}
+func (a *Action) Templates() []postbox.Template {
+	out := []postbox.Template{a.topic}
 	if a.payload != nil {
 		out = append(out, a.payload)
 	}

@@ -15,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/mqtt"
+	"github.com/postbox/postbox/internal/payload"
 	"github.com/postbox/postbox/internal/testenv"
 )
 
@@ -79,7 +80,7 @@ func mustNew(t *testing.T, c mqtt.Config, p *mqtt.Pool) *mqtt.Action {
 }
 
 func delivery(body string, path map[string]string) *postbox.TemplateData {
-	return postbox.NewTemplateData(&postbox.Delivery{ID: "dlv_1", HookID: "lamp", Body: []byte(body), PathValues: path,
+	return payload.TemplateData(&postbox.Delivery{ID: "dlv_1", HookID: "lamp", Body: []byte(body), PathValues: path,
 		Header: http.Header{"Content-Type": {"application/json"}}})
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // request is the one request the value tests render and evaluate over.
@@ -16,7 +18,7 @@ func testRequest(t *testing.T) *postbox.TemplateData {
 		`"head_commit":{"id":"abc123","message":"fix: it"},` +
 		`"commits":[{"id":"c1","author-name":"ann"},{"id":"c2"}],` +
 		`"repository":{"full_name":"o/r","owner":{"name":"o"}},"my-key":"dash","if":"kw"}`
-	payload, err := postbox.ParsePayload("application/json", []byte(body))
+	payload, err := payload.Parse("application/json", []byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +62,14 @@ func TestValueTemplateRendersEverySourceAsWebhookPassesIt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tmpl, _, problem := valueTemplate(tt.arg)
+			src, _, problem := valueTemplate(tt.arg)
 			if problem != "" {
 				t.Fatalf("problem: %s", problem)
 			}
-			if tmpl != tt.tmpl {
-				t.Errorf("template = %s, want %s", tmpl, tt.tmpl)
+			if src != tt.tmpl {
+				t.Errorf("template = %s, want %s", src, tt.tmpl)
 			}
-			pt, err := postbox.ParseTemplate("arg", tmpl)
+			pt, err := tmpl.Parse("arg", src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,8 +86,8 @@ func TestValueTemplateRendersEverySourceAsWebhookPassesIt(t *testing.T) {
 
 func TestEntirePayloadIsTheJSONOfThePayload(t *testing.T) {
 	data := testRequest(t)
-	tmpl, _, _ := valueTemplate(argument{Source: "entire-payload"})
-	pt, err := postbox.ParseTemplate("arg", tmpl)
+	src, _, _ := valueTemplate(argument{Source: "entire-payload"})
+	pt, err := tmpl.Parse("arg", src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package postbox
+package payload
 
 import (
 	"bytes"
@@ -8,9 +8,11 @@ import (
 	"mime/multipart"
 	"net/url"
 	"strings"
+
+	"github.com/postbox/postbox"
 )
 
-// Limits on what ParsePayload accepts, so that a hostile body costs bounded
+// Limits on what Parse accepts, so that a hostile body costs bounded
 // work: nesting depth of JSON and the number of multipart parts.
 const (
 	maxJSONDepth      = 512
@@ -18,25 +20,25 @@ const (
 	maxMultipartMem   = 1 << 20
 )
 
-// ParsePayload parses body by its content type: JSON (application/json and
+// Parse parses body by its content type: JSON (application/json and
 // any +json type) into map/slice/json.Number/string/bool values; a
 // urlencoded or multipart form into map[string]any of strings (a repeated
 // field becomes []string, a file becomes {filename, size, content_type});
 // XML into maps as parseXML says; anything else is returned as the body
 // text. A body that does not parse as
 // its declared type is an EINVALID error.
-func ParsePayload(contentType string, body []byte) (any, error) {
+func Parse(contentType string, body []byte) (any, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if contentType == "" || err != nil {
 		mediaType = ""
 	}
 	switch {
 	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
-		return parseJSON(body)
+		return ParseJSON(body)
 	case mediaType == "application/x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, Errorf(EINVALID, "malformed form body: %v", err)
+			return nil, postbox.Errorf(postbox.EINVALID, "malformed form body: %v", err)
 		}
 		return formMap(vals), nil
 	case mediaType == "multipart/form-data":
@@ -48,10 +50,10 @@ func ParsePayload(contentType string, body []byte) (any, error) {
 	}
 }
 
-// CheckPayload reports whether body is well formed for its content type,
-// as ParsePayload would, without building the value: for JSON it only
+// Check reports whether body is well formed for its content type,
+// as Parse would, without building the value: for JSON it only
 // scans the bytes once (validJSON), which costs a fraction of parsing them.
-func CheckPayload(contentType string, body []byte) error {
+func Check(contentType string, body []byte) error {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if contentType == "" || err != nil {
 		return nil
@@ -61,17 +63,19 @@ func CheckPayload(contentType string, body []byte) error {
 			// The slow path has the final word and encoding/json's
 			// message; its own depth check runs first, so a body both
 			// malformed and too deep is refused for its depth, as
-			// ParsePayload refuses it.
-			_, err := parseJSON(body)
+			// Parse refuses it.
+			_, err := ParseJSON(body)
 			return err
 		}
 		return nil
 	}
-	_, err = ParsePayload(contentType, body)
+	_, err = Parse(contentType, body)
 	return err
 }
 
-func parseJSON(body []byte) (any, error) {
+// ParseJSON parses a JSON body as Parse does (json.Number for numbers,
+// nesting at most maxJSONDepth deep).
+func ParseJSON(body []byte) (any, error) {
 	// validJSON checks the depth in a third of checkJSONDepth's time.
 	// Only a body it refuses needs checkJSONDepth, which finds a body too
 	// deep even past a syntax error, and refuses it for that, as always.
@@ -84,10 +88,10 @@ func parseJSON(body []byte) (any, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, Errorf(EINVALID, "malformed JSON body: %v", err)
+		return nil, postbox.Errorf(postbox.EINVALID, "malformed JSON body: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, Errorf(EINVALID, "malformed JSON body: data after the JSON value")
+		return nil, postbox.Errorf(postbox.EINVALID, "malformed JSON body: data after the JSON value")
 	}
 	return v, nil
 }
@@ -135,7 +139,7 @@ func formMap(vals url.Values) map[string]any {
 
 func parseMultipart(body []byte, boundary string) (any, error) {
 	if boundary == "" {
-		return nil, Errorf(EINVALID, "malformed multipart body: no boundary in Content-Type")
+		return nil, postbox.Errorf(postbox.EINVALID, "malformed multipart body: no boundary in Content-Type")
 	}
 	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	vals := url.Values{}
@@ -148,14 +152,14 @@ func parseMultipart(body []byte, boundary string) (any, error) {
 			break
 		}
 		if err != nil {
-			return nil, Errorf(EINVALID, "malformed multipart body: %v", err)
+			return nil, postbox.Errorf(postbox.EINVALID, "malformed multipart body: %v", err)
 		}
 		if n >= maxMultipartParts {
-			return nil, Errorf(EINVALID, "malformed multipart body: more than %d parts", maxMultipartParts)
+			return nil, postbox.Errorf(postbox.EINVALID, "malformed multipart body: more than %d parts", maxMultipartParts)
 		}
 		data, err := io.ReadAll(io.LimitReader(p, maxMultipartMem+1))
 		if err != nil {
-			return nil, Errorf(EINVALID, "malformed multipart body: %v", err)
+			return nil, postbox.Errorf(postbox.EINVALID, "malformed multipart body: %v", err)
 		}
 		if p.FileName() != "" {
 			files[p.FormName()] = map[string]any{
@@ -172,4 +176,16 @@ func parseMultipart(body []byte, boundary string) (any, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// TemplateData builds the data for templates from a stored delivery. A
+// body that cannot be parsed (taken at ingress all the same only by a
+// server that is lenient about bodies, as postbox webhook is) gives an
+// empty payload, as it did there.
+func TemplateData(d *postbox.Delivery) *postbox.TemplateData {
+	p, err := Parse(d.ContentType(), d.Body)
+	if err != nil {
+		p = map[string]any{}
+	}
+	return postbox.TemplateDataFor(d, p)
 }

@@ -1,8 +1,10 @@
-package postbox
+package tmpl
 
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/postbox/postbox"
 )
 
 func TestParam(t *testing.T) {
@@ -26,11 +28,11 @@ func TestParam(t *testing.T) {
 		{"obj", `{"k":["v"]}`},
 		{"head_commit", "<nil>"},
 	} {
-		tp, err := ParseTemplate("t", `{{ param .Payload "`+tc.path+`" }}`)
+		tp, err := Parse("t", `{{ param .Payload "`+tc.path+`" }}`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := tp.Execute(&TemplateData{Payload: payload})
+		got, err := tp.Execute(&postbox.TemplateData{Payload: payload})
 		if err != nil || got != tc.want {
 			t.Errorf("param %s = %q, %v; want %q", tc.path, got, err, tc.want)
 		}
@@ -38,8 +40,8 @@ func TestParam(t *testing.T) {
 }
 
 func TestParamArrayRoot(t *testing.T) {
-	tp, _ := ParseTemplate("t", `{{ param .Payload "root.1.id" }}|{{ param .Payload "root" }}`)
-	got, err := tp.Execute(&TemplateData{Payload: []any{map[string]any{"id": "a"}, map[string]any{"id": "b"}}})
+	tp, _ := Parse("t", `{{ param .Payload "root.1.id" }}|{{ param .Payload "root" }}`)
+	got, err := tp.Execute(&postbox.TemplateData{Payload: []any{map[string]any{"id": "a"}, map[string]any{"id": "b"}}})
 	if err != nil || got != `b|[{"id":"a"},{"id":"b"}]` {
 		t.Errorf("= %q, %v", got, err)
 	}

@@ -1,19 +1,22 @@
-package postbox_test
+package tmpl_test
 
 import (
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 // BenchmarkTemplateExecute measures rendering a hook's templates over the
 // 2 KiB GitHub payload, as the exec action renders its args for every
 // attempt and the ingress its response body for every answer.
 func BenchmarkTemplateExecute(b *testing.B) {
-	body := benchBody(b)
-	payload, err := postbox.ParsePayload("application/json", body)
+	body := benchBody(b, "../../bench/testdata/push.json")
+	payload, err := payload.Parse("application/json", body)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +31,7 @@ func BenchmarkTemplateExecute(b *testing.B) {
 		{"funcs", `{{ default "main" .Payload.repository.default_branch | upper }} {{ .Header.Get "X-Github-Event" }} {{ json .Payload.head_commit.modified }}`},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
-			t, err := postbox.ParseTemplate(tt.name, tt.src)
+			t, err := tmpl.Parse(tt.name, tt.src)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -40,4 +43,12 @@ func BenchmarkTemplateExecute(b *testing.B) {
 			}
 		})
 	}
+}
+
+func benchBody(b *testing.B, name string) []byte {
+	body, err := os.ReadFile(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
 }

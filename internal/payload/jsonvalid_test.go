@@ -1,4 +1,4 @@
-package postbox
+package payload
 
 import (
 	"bytes"
@@ -8,9 +8,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/postbox/postbox"
 )
 
-// CheckPayloadBefore is CheckPayload as it was before validJSON (the depth
+// CheckPayloadBefore is Check as it was before validJSON (the depth
 // check, then encoding/json.Valid), kept to fuzz the new one against and
 // for BenchmarkCheckPayload.
 func CheckPayloadBefore(contentType string, body []byte) error {
@@ -28,11 +30,11 @@ func CheckPayloadBefore(contentType string, body []byte) error {
 		}
 		return nil
 	}
-	_, err = ParsePayload(contentType, body)
+	_, err = Parse(contentType, body)
 	return err
 }
 
-// parseJSONBefore is parseJSON as it was before validJSON.
+// parseJSONBefore is ParseJSON as it was before validJSON.
 func parseJSONBefore(body []byte) (any, error) {
 	if err := checkJSONDepth(body, maxJSONDepth); err != nil {
 		return nil, err
@@ -41,10 +43,10 @@ func parseJSONBefore(body []byte) (any, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, Errorf(EINVALID, "malformed JSON body: %v", err)
+		return nil, postbox.Errorf(postbox.EINVALID, "malformed JSON body: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, Errorf(EINVALID, "malformed JSON body: data after the JSON value")
+		return nil, postbox.Errorf(postbox.EINVALID, "malformed JSON body: data after the JSON value")
 	}
 	return v, nil
 }
@@ -163,8 +165,8 @@ func TestValidJSON(t *testing.T) {
 			if (err == nil) != tt.valid {
 				t.Errorf("validJSON(%q) = %v, want valid %v", tt.body, err, tt.valid)
 			}
-			if err != nil && ErrorCode(err) != EINVALID {
-				t.Errorf("validJSON(%q) = %v with code %q, want %q", tt.body, err, ErrorCode(err), EINVALID)
+			if err != nil && postbox.ErrorCode(err) != postbox.EINVALID {
+				t.Errorf("validJSON(%q) = %v with code %q, want %q", tt.body, err, postbox.ErrorCode(err), postbox.EINVALID)
 			}
 		})
 	}
@@ -208,25 +210,25 @@ func TestCheckPayloadMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckPayload("application/json", []byte(tt.body))
+			err := Check("application/json", []byte(tt.body))
 			if got := errString(err); got != tt.want {
-				t.Errorf("CheckPayload = %q, want %q", got, tt.want)
+				t.Errorf("Check = %q, want %q", got, tt.want)
 			}
-			if ErrorCode(err) != EINVALID {
-				t.Errorf("CheckPayload = %v with code %q, want %q", err, ErrorCode(err), EINVALID)
+			if postbox.ErrorCode(err) != postbox.EINVALID {
+				t.Errorf("Check = %v with code %q, want %q", err, postbox.ErrorCode(err), postbox.EINVALID)
 			}
-			if _, err := ParsePayload("application/json", []byte(tt.body)); errString(err) != tt.want {
-				t.Errorf("ParsePayload = %q, want %q", errString(err), tt.want)
+			if _, err := Parse("application/json", []byte(tt.body)); errString(err) != tt.want {
+				t.Errorf("Parse = %q, want %q", errString(err), tt.want)
 			}
 			if before := errString(CheckPayloadBefore("application/json", []byte(tt.body))); before != tt.want {
-				t.Errorf("before validJSON, CheckPayload = %q: the case is wrong", before)
+				t.Errorf("before validJSON, Check = %q: the case is wrong", before)
 			}
 		})
 	}
 }
 
 func TestValidJSONDoesNotAllocate(t *testing.T) {
-	body, err := os.ReadFile("bench/testdata/push.json")
+	body, err := os.ReadFile("../../bench/testdata/push.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,12 +241,12 @@ func TestValidJSONDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// FuzzValidJSON checks validJSON against what CheckPayload did before it:
+// FuzzValidJSON checks validJSON against what Check did before it:
 // checkJSONDepth, then encoding/json.Valid. The limit is both the real one
-// and a small one, so that the fuzzer reaches it. CheckPayload and
-// parseJSON must answer as they did, messages included.
+// and a small one, so that the fuzzer reaches it. Check and
+// ParseJSON must answer as they did, messages included.
 func FuzzValidJSON(f *testing.F) {
-	body, err := os.ReadFile("bench/testdata/push.json")
+	body, err := os.ReadFile("../../bench/testdata/push.json")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -272,19 +274,19 @@ func FuzzValidJSON(f *testing.F) {
 			case !deep && errString(err) == errString(jsonDepthError(limit)):
 				t.Fatalf("limit %d: validJSON(%q) finds too deep a body checkJSONDepth accepts", limit, b)
 			}
-			if err != nil && ErrorCode(err) != EINVALID {
-				t.Fatalf("validJSON(%q) = %v with code %q", b, err, ErrorCode(err))
+			if err != nil && postbox.ErrorCode(err) != postbox.EINVALID {
+				t.Fatalf("validJSON(%q) = %v with code %q", b, err, postbox.ErrorCode(err))
 			}
 		}
-		got := CheckPayload("application/json", b)
+		got := Check("application/json", b)
 		want := CheckPayloadBefore("application/json", b)
 		if errString(got) != errString(want) {
-			t.Fatalf("CheckPayload(%q) = %v, before validJSON %v", b, got, want)
+			t.Fatalf("Check(%q) = %v, before validJSON %v", b, got, want)
 		}
-		_, got = parseJSON(b)
+		_, got = ParseJSON(b)
 		_, want = parseJSONBefore(b)
 		if errString(got) != errString(want) {
-			t.Fatalf("parseJSON(%q) = %v, before validJSON %v", b, got, want)
+			t.Fatalf("ParseJSON(%q) = %v, before validJSON %v", b, got, want)
 		}
 	})
 }

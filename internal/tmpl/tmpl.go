@@ -1,22 +1,24 @@
-package postbox
+// Package tmpl compiles the text templates of a configuration (Go's
+// text/template with postbox's functions) into postbox.Template values.
+package tmpl
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
-	"time"
-	"unsafe"
+
+	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
 )
 
 // Template is a Go text/template compiled from configuration. Its data is a
-// *TemplateData.
+// *postbox.TemplateData.
 type Template struct {
 	src string
 	t   *template.Template
@@ -25,15 +27,17 @@ type Template struct {
 	constant *string
 }
 
-// ParseTemplate compiles src. name is used in error messages.
-func ParseTemplate(name, src string) (*Template, error) {
-	return ParseTemplateWith(name, src, nil, nil)
+var _ postbox.Template = (*Template)(nil)
+
+// Parse compiles src. name is used in error messages.
+func Parse(name, src string) (*Template, error) {
+	return ParseWith(name, src, nil, nil)
 }
 
-// ParseTemplateWith is ParseTemplate with more functions, and a step that
+// ParseWith is Parse with more functions, and a step that
 // may rewrite the parsed template before it is ever run (nil: none). The
 // http action uses it to escape every value it puts into a URL.
-func ParseTemplateWith(name, src string, funcs template.FuncMap, rewrite func(*template.Template) error) (*Template, error) {
+func ParseWith(name, src string, funcs template.FuncMap, rewrite func(*template.Template) error) (*Template, error) {
 	t, err := template.New(name).Funcs(templateFuncs).Funcs(funcs).Option("missingkey=zero").Parse(src)
 	if err != nil {
 		return nil, err
@@ -71,7 +75,7 @@ func constantText(t *template.Template) (string, bool) {
 func (t *Template) String() string { return t.src }
 
 // Execute renders the template over data.
-func (t *Template) Execute(data *TemplateData) (string, error) {
+func (t *Template) Execute(data *postbox.TemplateData) (string, error) {
 	if t.constant != nil {
 		return *t.constant, nil
 	}
@@ -83,66 +87,6 @@ func (t *Template) Execute(data *TemplateData) (string, error) {
 	// (the same choice Helm makes).
 	return strings.ReplaceAll(b.String(), "<no value>", ""), nil
 }
-
-// TemplateData is what templates in args, env, bodies and responses see.
-type TemplateData struct {
-	Payload  any               // the parsed body: JSON value, form fields, or text
-	Body     string            // the raw body as text
-	Header   http.Header       // request headers
-	Query    url.Values        // query parameters
-	Path     map[string]string // path wildcards
-	Vars     map[string]any    // the hook's vars
-	Delivery DeliveryInfo
-	Hook     HookInfo
-	// Result is, in sync mode, the result of the last action run, and
-	// Results those of every action run, in order.
-	Result  *Result
-	Results []*Result
-}
-
-// DeliveryInfo is the part of a delivery templates see as .Delivery.
-type DeliveryInfo struct {
-	ID       string
-	Received time.Time
-}
-
-// HookInfo is the part of a hook templates see as .Hook.
-type HookInfo struct{ ID string }
-
-// NewTemplateData builds the data for templates from a stored delivery.
-// A body that cannot be parsed (taken at ingress all the same only by a
-// server that is lenient about bodies, as postbox webhook is) gives an
-// empty payload, as it did there.
-func NewTemplateData(d *Delivery) *TemplateData {
-	payload, err := ParsePayload(d.ContentType(), d.Body)
-	if err != nil {
-		payload = map[string]any{}
-	}
-	return TemplateDataFor(d, payload)
-}
-
-// TemplateDataFor is NewTemplateData with the body already parsed.
-func TemplateDataFor(d *Delivery, payload any) *TemplateData {
-	path := d.PathValues
-	if path == nil {
-		path = map[string]string{}
-	}
-	return &TemplateData{
-		Payload:  payload,
-		Body:     bodyString(d.Body),
-		Header:   d.Header,
-		Query:    d.Query,
-		Path:     path,
-		Delivery: DeliveryInfo{ID: d.ID, Received: d.Received},
-		Hook:     HookInfo{ID: d.HookID},
-	}
-}
-
-// bodyString returns b as a string without copying it. A delivery's body
-// is never modified once read (see Delivery.Body), and every request's
-// templates and conditions may see it: the copy cost a 2 KiB allocation
-// per request.
-func bodyString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 var templateFuncs = template.FuncMap{
 	// json renders a value as compact JSON: {{ json .Payload.items }}.
@@ -170,7 +114,7 @@ var templateFuncs = template.FuncMap{
 		if !ok {
 			return nil, nil
 		}
-		return parseJSON([]byte(s))
+		return payload.ParseJSON([]byte(s))
 	},
 	// param is the value at a dotted path as adnanh/webhook passes it to
 	// a command: {{ param .Payload "head_commit.id" }}. A key holding the

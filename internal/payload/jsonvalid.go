@@ -1,6 +1,10 @@
-package postbox
+package payload
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/postbox/postbox"
+)
 
 // Classes of bytes for validJSON, one table so that a lookup is one load.
 const (
@@ -36,12 +40,12 @@ var jsonClass = func() (t [256]uint8) {
 // validJSON reports whether b is exactly one JSON value (RFC 8259, with
 // encoding/json.Valid's decision on every input, including its leniency
 // about UTF-8 inside strings) nested at most maxDepth arrays and objects
-// deep. It is CheckPayload's check of a body no hook reads: one pass, no
+// deep. It is Check's check of a body no hook reads: one pass, no
 // allocation unless it fails, no recursion. maxDepth is at most
 // maxJSONDepth, the capacity of the stack.
 //
 // A body nested too deep gets checkJSONDepth's error; any other failure
-// gets an error with the offset of the offending byte, which CheckPayload
+// gets an error with the offset of the offending byte, which Check
 // replaces with encoding/json's message.
 func validJSON(b []byte, maxDepth int) error {
 	if maxDepth > maxJSONDepth {
@@ -283,12 +287,12 @@ func jsonLiteralEnd(b []byte, i int, lit string) int {
 // b[i], or that ends too soon when i is len(b).
 func jsonSyntaxError(b []byte, i int) error {
 	if i >= len(b) {
-		return Errorf(EINVALID, "malformed JSON body: unexpected end of JSON input")
+		return postbox.Errorf(postbox.EINVALID, "malformed JSON body: unexpected end of JSON input")
 	}
-	return Errorf(EINVALID, "malformed JSON body: invalid character %q at offset %d", b[i], i)
+	return postbox.Errorf(postbox.EINVALID, "malformed JSON body: invalid character %q at offset %d", b[i], i)
 }
 
 // jsonDepthError is the error for JSON nested deeper than maxDepth.
 func jsonDepthError(maxDepth int) error {
-	return Errorf(EINVALID, "malformed JSON body: nested deeper than %d levels", maxDepth)
+	return postbox.Errorf(postbox.EINVALID, "malformed JSON body: nested deeper than %d levels", maxDepth)
 }

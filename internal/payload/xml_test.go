@@ -1,9 +1,11 @@
-package postbox
+package payload
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/postbox/postbox"
 )
 
 func TestParseXML(t *testing.T) {
@@ -18,7 +20,7 @@ func TestParseXML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := ParsePayload(tt.contentType, []byte(tt.body))
+			v, err := Parse(tt.contentType, []byte(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,9 +37,9 @@ func TestParseXML(t *testing.T) {
 		{"too deep", strings.Repeat("<a>", 600) + strings.Repeat("</a>", 600), "nested deeper than 512"},
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
-			_, err := ParsePayload("application/xml", []byte(tc.body))
-			if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want EINVALID with %q", err, tc.want)
+			_, err := Parse("application/xml", []byte(tc.body))
+			if err == nil || postbox.ErrorCode(err) != postbox.EINVALID || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want postbox.EINVALID with %q", err, tc.want)
 			}
 		})
 	}
@@ -46,6 +48,6 @@ func TestParseXML(t *testing.T) {
 func FuzzParseXML(f *testing.F) {
 	f.Add([]byte(`<a x="1"><b>t</b><b/></a>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ParsePayload("application/xml", body)
+		Parse("application/xml", body)
 	})
 }

@@ -1,4 +1,4 @@
-package postbox_test
+package payload_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
 )
 
 func TestParsePayload(t *testing.T) {
@@ -30,8 +31,8 @@ func TestParsePayload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := postbox.ParsePayload(tt.ct, []byte(tt.body))
-			if cerr := postbox.CheckPayload(tt.ct, []byte(tt.body)); (cerr == nil) != (err == nil) {
+			got, err := payload.Parse(tt.ct, []byte(tt.body))
+			if cerr := payload.Check(tt.ct, []byte(tt.body)); (cerr == nil) != (err == nil) {
 				t.Errorf("CheckPayload = %v but ParsePayload = %v: they must agree", cerr, err)
 			}
 			if tt.want == "error" {
@@ -57,11 +58,11 @@ func FuzzParsePayload(f *testing.F) {
 	f.Add("multipart/form-data; boundary=b", []byte("--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n"))
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		// Any input gives a payload or an EINVALID error, never a panic.
-		_, err := postbox.ParsePayload(ct, body)
+		_, err := payload.Parse(ct, body)
 		if err != nil && postbox.ErrorCode(err) != postbox.EINVALID {
 			t.Fatalf("error %v has code %s", err, postbox.ErrorCode(err))
 		}
-		if cerr := postbox.CheckPayload(ct, body); (cerr == nil) != (err == nil) {
+		if cerr := payload.Check(ct, body); (cerr == nil) != (err == nil) {
 			t.Fatalf("CheckPayload = %v but ParsePayload = %v", cerr, err)
 		}
 	})

@@ -1,4 +1,4 @@
-package postbox
+package payload
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+
+	"github.com/postbox/postbox"
 )
 
 // parseXML parses an XML body into maps, as adnanh/webhook (through mxj)
@@ -30,15 +32,15 @@ func parseXML(body []byte) (any, error) {
 			break
 		}
 		if err != nil {
-			return nil, Errorf(EINVALID, "malformed XML body: %v", err)
+			return nil, postbox.Errorf(postbox.EINVALID, "malformed XML body: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if len(stack) >= maxJSONDepth {
-				return nil, Errorf(EINVALID, "malformed XML body: nested deeper than %d elements", maxJSONDepth)
+				return nil, postbox.Errorf(postbox.EINVALID, "malformed XML body: nested deeper than %d elements", maxJSONDepth)
 			}
 			if root != nil && len(stack) == 0 {
-				return nil, Errorf(EINVALID, "malformed XML body: more than one root element")
+				return nil, postbox.Errorf(postbox.EINVALID, "malformed XML body: more than one root element")
 			}
 			f := &frame{name: t.Name.Local, m: map[string]any{}}
 			for _, a := range t.Attr {
@@ -68,7 +70,7 @@ func parseXML(body []byte) (any, error) {
 		}
 	}
 	if root == nil {
-		return nil, Errorf(EINVALID, "malformed XML body: %v", errors.New("no root element"))
+		return nil, postbox.Errorf(postbox.EINVALID, "malformed XML body: %v", errors.New("no root element"))
 	}
 	return root, nil
 }

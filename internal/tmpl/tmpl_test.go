@@ -1,16 +1,18 @@
-package postbox_test
+package tmpl_test
 
 import (
 	"net/http"
 	"testing"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/payload"
+	"github.com/postbox/postbox/internal/tmpl"
 )
 
 func TestTemplates(t *testing.T) {
 	d := &postbox.Delivery{ID: "01ABC", HookID: "lamp", Header: http.Header{"Content-Type": {"application/json"}, "X-Event": {"push"}},
 		Body: []byte(`{"state":"on","n":12345678901234567890,"list":[1,2]}`), PathValues: map[string]string{"dev": "k1"}}
-	data := postbox.NewTemplateData(d)
+	data := payload.TemplateData(d)
 	tests := []struct{ name, src, want string }{
 		{"payload fields", `{{ .Payload.state }}`, "on"},
 		{"numbers keep their digits", `{{ .Payload.n }}`, "12345678901234567890"},
@@ -22,11 +24,11 @@ func TestTemplates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tmpl, err := postbox.ParseTemplate(tt.name, tt.src)
+			tp, err := tmpl.Parse(tt.name, tt.src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := tmpl.Execute(data)
+			got, err := tp.Execute(data)
 			if err != nil || got != tt.want {
 				t.Errorf("Execute = %q, %v; want %q", got, err, tt.want)
 			}
@@ -53,7 +55,7 @@ func TestTemplateUsesPayload(t *testing.T) {
 		"{{ define \"u\" }}{{ .Payload }}{{ end }}ok":                        true,
 		"{{ template \"x\" .Delivery }}{{ define \"x\" }}{{ .ID }}{{ end }}": true,
 	} {
-		tpl, err := postbox.ParseTemplate("t", src)
+		tpl, err := tmpl.Parse("t", src)
 		if err != nil {
 			t.Fatalf("%q: %v", src, err)
 		}
@@ -74,7 +76,7 @@ func TestTemplateConstant(t *testing.T) {
 		"{{ .Payload.a }}":              "1",
 		"{{ define \"x\" }}y{{ end }}z": "z",
 	} {
-		tpl, err := postbox.ParseTemplate("t", src)
+		tpl, err := tmpl.Parse("t", src)
 		if err != nil {
 			t.Fatalf("%q: %v", src, err)
 		}

@@ -1,15 +1,13 @@
-package postbox_test
+package payload
 
 import (
 	"os"
 	"testing"
-
-	"github.com/postbox/postbox"
 )
 
 // benchBody is the benchmark harness's 2 KiB GitHub push event.
 func benchBody(b *testing.B) []byte {
-	body, err := os.ReadFile("bench/testdata/push.json")
+	body, err := os.ReadFile("../../bench/testdata/push.json")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -23,7 +21,7 @@ func BenchmarkParsePayload(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		if _, err := postbox.ParsePayload("application/json", body); err != nil {
+		if _, err := Parse("application/json", body); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,8 +36,8 @@ func BenchmarkCheckPayload(b *testing.B) {
 		name  string
 		check func(string, []byte) error
 	}{
-		{"old", postbox.CheckPayloadBefore},
-		{"new", postbox.CheckPayload},
+		{"old", CheckPayloadBefore},
+		{"new", Check},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
