@@ -3,6 +3,8 @@ package postbox
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Error codes. The HTTP layer maps each to a status in one place.
@@ -73,4 +75,63 @@ func ErrorMessage(err error) string {
 	default:
 		return "internal error"
 	}
+}
+
+// FieldError is a problem with one field of a configuration. It is the one
+// error type for configuration problems: an action or a verifier built from
+// its settings sets Field (relative to its own block, e.g. "topic") and
+// Message; package config then fills in File, Line and the whole dotted
+// path (hooks[0].actions[1].mqtt.topic), and Column where the position
+// within the line is known (an expression's). The zero Line, Column and
+// File are left out of the message.
+type FieldError struct {
+	File   string
+	Line   int
+	Column int
+	// Field is the dotted path of the field, "" for a problem of the file
+	// as a whole (a syntax error).
+	Field string
+	// Message says what is wrong, e.g. "is empty".
+	Message string
+}
+
+// Error returns "file:line:column: field message", one line: a value quoted
+// in Message may hold control characters, which are shown as ␤.
+func (e *FieldError) Error() string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '␤'
+		}
+		return r
+	}, e.line())
+}
+
+// String is Error: a configuration problem as `postbox check` prints it.
+func (e *FieldError) String() string { return e.Error() }
+
+func (e *FieldError) line() string {
+	msg := e.Message
+	if e.Field != "" {
+		// "topic is empty" reads as a sentence; "when: unknown name x"
+		// needs the colon.
+		sep := ": "
+		for _, verb := range []string{"is ", "must ", "may ", "has "} {
+			if strings.HasPrefix(msg, verb) {
+				sep = " "
+				break
+			}
+		}
+		msg = e.Field + sep + msg
+	}
+	loc := e.File
+	if loc != "" && e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+		if e.Column > 0 {
+			loc += ":" + strconv.Itoa(e.Column)
+		}
+	}
+	if loc == "" {
+		return msg
+	}
+	return loc + ": " + msg
 }

@@ -108,41 +108,10 @@ type limitsConfig struct {
 	MaxInflight       int           `yaml:"max_inflight"`
 }
 
-// Problem is one thing wrong with a configuration file.
-type Problem struct {
-	File  string
-	Line  int
-	Field string // dotted path, e.g. hooks[0].auth.token.secret
-	Msg   string
-}
-
-func (p Problem) String() string {
-	s := p.line()
-	// A value quoted in a message may hold control characters: the
-	// problem stays one line.
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '␤'
-		}
-		return r
-	}, s)
-}
-
-func (p Problem) line() string {
-	loc := p.File
-	if p.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
-	}
-	if p.Field == "" {
-		return loc + ": " + p.Msg
-	}
-	for _, verb := range []string{"is ", "must ", "may ", "has "} {
-		if strings.HasPrefix(p.Msg, verb) {
-			return loc + ": " + p.Field + " " + p.Msg
-		}
-	}
-	return loc + ": " + p.Field + ": " + p.Msg
-}
+// Problem is one thing wrong with a configuration file: the one
+// configuration error type, postbox.FieldError, with its file, line and
+// field filled in.
+type Problem = postbox.FieldError
 
 // Problems is every problem found in a file. It is the error Load returns.
 type Problems []Problem
@@ -150,7 +119,7 @@ type Problems []Problem
 func (ps Problems) Error() string {
 	lines := make([]string, len(ps))
 	for i, p := range ps {
-		lines[i] = p.String()
+		lines[i] = p.Error()
 	}
 	return strings.Join(lines, "\n")
 }
@@ -174,12 +143,12 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 		return nil, Problems{l.syntaxProblem(err, data)}
 	}
 	if len(doc.Content) == 0 {
-		return nil, Problems{{File: name, Msg: "the file is empty"}}
+		return nil, Problems{{File: name, Message: "the file is empty"}}
 	}
 	root := doc.Content[0]
 	l.expand(root, "")
 	if root.Kind != yaml.MappingNode {
-		return nil, Problems{{File: name, Line: root.Line, Msg: "the file must be a mapping of settings (listen:, hooks:, ...)"}}
+		return nil, Problems{{File: name, Line: root.Line, Message: "the file must be a mapping of settings (listen:, hooks:, ...)"}}
 	}
 	var fc fileConfig
 	l.root = root
@@ -211,7 +180,7 @@ func (l *loader) addf(n *yaml.Node, field, format string, args ...any) {
 	if n != nil {
 		line = n.Line
 	}
-	l.problems = append(l.problems, Problem{File: l.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+	l.problems = append(l.problems, Problem{File: l.file, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // yamlProblem turns a yaml.v3 syntax error ("yaml: line 3: ...") into a
@@ -222,7 +191,7 @@ func (l *loader) yamlProblem(err error) Problem {
 	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
 		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
 	}
-	return Problem{File: l.file, Line: line, Msg: msg}
+	return Problem{File: l.file, Line: line, Message: msg}
 }
 
 // decode decodes n into out after checking that n has no key out does not
@@ -235,8 +204,8 @@ func (l *loader) decode(n *yaml.Node, field string, out any) bool {
 		if errors.As(err, &te) {
 			for _, e := range te.Errors {
 				p := l.yamlProblem(errors.New(e))
-				p.Field = fieldAtLine(l.root, "", p.Line, quotedValue(p.Msg))
-				p.Msg = strings.TrimSpace(p.Msg)
+				p.Field = fieldAtLine(l.root, "", p.Line, quotedValue(p.Message))
+				p.Message = strings.TrimSpace(p.Message)
 				l.problems = append(l.problems, p)
 			}
 		} else {

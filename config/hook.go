@@ -438,19 +438,12 @@ func (l *loader) addErr(n *yaml.Node, field string, err error) {
 	}
 }
 
-// fieldOf extracts the field and message of the FieldError types of the
-// signature and action packages.
+// fieldOf returns the field, relative to its block, and the message of a
+// *postbox.FieldError that an action or a verifier returned.
 func fieldOf(err error) (string, string) {
-	var sf *signature.FieldError
-	if errors.As(err, &sf) {
-		return sf.Field, sf.Message
-	}
-	var ff interface {
-		error
-		FieldName() (string, string)
-	}
-	if errors.As(err, &ff) {
-		return ff.FieldName()
+	var fe *postbox.FieldError
+	if errors.As(err, &fe) {
+		return fe.Field, fe.Message
 	}
 	return "", ""
 }

@@ -61,7 +61,7 @@ func loadPart(path string, getenv func(string) string, keys []string) (*Config, 
 		return nil, Problems{l.syntaxProblem(err, data)}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, Problems{{File: path, Msg: "the file must be a mapping of settings (listen:, hooks:, ...)"}}
+		return nil, Problems{{File: path, Message: "the file must be a mapping of settings (listen:, hooks:, ...)"}}
 	}
 	// A mapping of the wanted keys alone: nothing else is expanded,
 	// decoded or checked.

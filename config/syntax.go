@@ -23,7 +23,7 @@ var parserProblems = []string{
 func (l *loader) syntaxProblem(err error, src []byte) Problem {
 	p := l.yamlProblem(err)
 	for _, m := range parserProblems {
-		if strings.HasPrefix(p.Msg, m) {
+		if strings.HasPrefix(p.Message, m) {
 			// Line 0 (no "line N:") is the first line counted from 0.
 			p.Line++
 			break
@@ -31,13 +31,13 @@ func (l *loader) syntaxProblem(err error, src []byte) Problem {
 	}
 	lines := strings.Split(string(src), "\n")
 	switch {
-	case strings.HasPrefix(p.Msg, "did not find expected ',' or ']'"):
+	case strings.HasPrefix(p.Message, "did not find expected ',' or ']'"):
 		p.Line = opening(lines, p.Line, "[")
-		p.Msg = "a [ list opened here is not closed by ] (" + p.Msg + ")"
-	case strings.HasPrefix(p.Msg, "did not find expected ',' or '}'"):
+		p.Message = "a [ list opened here is not closed by ] (" + p.Message + ")"
+	case strings.HasPrefix(p.Message, "did not find expected ',' or '}'"):
 		p.Line = opening(lines, p.Line, "{")
-		p.Msg = "a { mapping opened here is not closed by } (" + p.Msg + ")"
-	case strings.HasPrefix(p.Msg, "did not find expected key"), strings.HasPrefix(p.Msg, "did not find expected '-'"):
+		p.Message = "a { mapping opened here is not closed by } (" + p.Message + ")"
+	case strings.HasPrefix(p.Message, "did not find expected key"), strings.HasPrefix(p.Message, "did not find expected '-'"):
 		// The indentation is what is wrong: a path read from it would
 		// mislead.
 		return p

@@ -26,10 +26,10 @@ func newBasic(decode func(any) error) (postbox.Verifier, error) {
 		return nil, err
 	}
 	if p.Username == "" {
-		return nil, &FieldError{Field: "username", Message: "is empty"}
+		return nil, &postbox.FieldError{Field: "username", Message: "is empty"}
 	}
 	if p.Password == "" {
-		return nil, &FieldError{Field: "password", Message: "is empty"}
+		return nil, &postbox.FieldError{Field: "password", Message: "is empty"}
 	}
 	return &basicVerifier{user: []byte(p.Username), pass: []byte(p.Password), realm: p.Realm}, nil
 }

@@ -31,9 +31,9 @@ func newDiscord(decode func(any) error) (postbox.Verifier, error) {
 	key, err := hex.DecodeString(strings.TrimSpace(p.PublicKey))
 	switch {
 	case p.PublicKey == "":
-		return nil, &FieldError{Field: "public_key", Message: "is empty"}
+		return nil, &postbox.FieldError{Field: "public_key", Message: "is empty"}
 	case err != nil || len(key) != ed25519.PublicKeySize:
-		return nil, &FieldError{Field: "public_key", Message: "is not an Ed25519 public key: 64 hex digits, as the Discord developer portal shows it"}
+		return nil, &postbox.FieldError{Field: "public_key", Message: "is not an Ed25519 public key: 64 hex digits, as the Discord developer portal shows it"}
 	}
 	tol, err := tolerance(p.Tolerance, 5*time.Minute)
 	if err != nil {

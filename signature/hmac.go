@@ -56,11 +56,11 @@ func newHMAC(decode func(any) error) (postbox.Verifier, error) {
 	}
 	var errs []error
 	if p.Header == "" {
-		errs = append(errs, &FieldError{Field: "header", Message: "is empty; name the header that carries the signature"})
+		errs = append(errs, &postbox.FieldError{Field: "header", Message: "is empty; name the header that carries the signature"})
 	}
 	h, ok := hashes[strings.ToLower(p.Algorithm)]
 	if !ok {
-		errs = append(errs, &FieldError{Field: "algorithm", Message: "must be sha1, sha256 or sha512"})
+		errs = append(errs, &postbox.FieldError{Field: "algorithm", Message: "must be sha1, sha256 or sha512"})
 	}
 	var enc encoding
 	switch strings.ToLower(p.Encoding) {
@@ -69,7 +69,7 @@ func newHMAC(decode func(any) error) (postbox.Verifier, error) {
 	case "base64":
 		enc = base64Encoding
 	default:
-		errs = append(errs, &FieldError{Field: "encoding", Message: "must be hex or base64"})
+		errs = append(errs, &postbox.FieldError{Field: "encoding", Message: "must be hex or base64"})
 	}
 	secrets, err := p.List()
 	if err != nil {
@@ -92,7 +92,7 @@ func newHMAC(decode func(any) error) (postbox.Verifier, error) {
 	if err != nil {
 		errs = append(errs, err)
 	} else if p.Tolerance != 0 && p.TimestampHeader == "" {
-		errs = append(errs, &FieldError{Field: "tolerance", Message: "needs timestamp_header: without a timestamp there is nothing to check it against"})
+		errs = append(errs, &postbox.FieldError{Field: "tolerance", Message: "needs timestamp_header: without a timestamp there is nothing to check it against"})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -115,7 +115,7 @@ func newHMAC(decode func(any) error) (postbox.Verifier, error) {
 // {{.ID}} and {{.Body}} in it. It is not a text/template: the body is
 // signed as bytes, never rendered as text.
 func parseSigned(s string, haveTS, haveID bool) ([]part, error) {
-	bad := func(msg string) error { return &FieldError{Field: "signed", Message: msg} }
+	bad := func(msg string) error { return &postbox.FieldError{Field: "signed", Message: msg} }
 	var out []part
 	body := false
 	for s != "" {
@@ -168,7 +168,7 @@ func unsignedHeaders(message []part, p hmacParams, written bool) []error {
 	}
 	var errs []error
 	if p.TimestampHeader != "" && !ts {
-		errs = append(errs, &FieldError{Field: "signed", Message: fmt.Sprintf("leaves out {{.Timestamp}}, so the timestamp_header %s is not signed and a captured signature replays with a fresh timestamp: sign it, e.g. signed: %q", p.TimestampHeader, suggestedSigned(p))})
+		errs = append(errs, &postbox.FieldError{Field: "signed", Message: fmt.Sprintf("leaves out {{.Timestamp}}, so the timestamp_header %s is not signed and a captured signature replays with a fresh timestamp: sign it, e.g. signed: %q", p.TimestampHeader, suggestedSigned(p))})
 	}
 	if p.IDHeader != "" && !id {
 		// The default template is nobody's mistake: point at id_header.
@@ -176,7 +176,7 @@ func unsignedHeaders(message []part, p hmacParams, written bool) []error {
 		if written {
 			field = "signed"
 		}
-		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf("%s is not signed (signed has no {{.ID}}), so a captured signature replays under a fresh id that dedup does not know: sign it, e.g. signed: %q", p.IDHeader, suggestedSigned(p))})
+		errs = append(errs, &postbox.FieldError{Field: field, Message: fmt.Sprintf("%s is not signed (signed has no {{.ID}}), so a captured signature replays under a fresh id that dedup does not know: sign it, e.g. signed: %q", p.IDHeader, suggestedSigned(p))})
 	}
 	return errs
 }

@@ -34,13 +34,13 @@ func newIP(decode func(any) error) (postbox.Verifier, error) {
 		return nil, err
 	}
 	if len(p.Allow) == 0 {
-		return nil, &FieldError{Field: "allow", Message: "is empty; list the CIDRs that may call, e.g. [10.0.0.0/8]"}
+		return nil, &postbox.FieldError{Field: "allow", Message: "is empty; list the CIDRs that may call, e.g. [10.0.0.0/8]"}
 	}
 	v := &ipVerifier{}
 	for i, s := range p.Allow {
 		pre, err := parsePrefix(s)
 		if err != nil {
-			return nil, &FieldError{Field: fmt.Sprintf("allow[%d]", i), Message: fmt.Sprintf("%q is not a CIDR or an IP address", s)}
+			return nil, &postbox.FieldError{Field: fmt.Sprintf("allow[%d]", i), Message: fmt.Sprintf("%q is not a CIDR or an IP address", s)}
 		}
 		v.allow = append(v.allow, pre)
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/postbox/postbox"
 )
 
 func TestBadParametersNameTheirField(t *testing.T) {
@@ -50,9 +52,9 @@ func TestBadParametersNameTheirField(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s, _ := Lookup(c.scheme)
 			_, err := s.New(decoderFor(c.params))
-			var fe *FieldError
+			var fe *postbox.FieldError
 			if !errors.As(err, &fe) {
-				t.Fatalf("err = %v; want a *FieldError", err)
+				t.Fatalf("err = %v; want a *postbox.FieldError", err)
 			}
 			// errors.Join: the config loader reports each; find ours.
 			found := false

@@ -43,9 +43,9 @@ func newSendGrid(decode func(any) error) (postbox.Verifier, error) {
 	if err := decode(&p); err != nil {
 		return nil, err
 	}
-	bad := &FieldError{Field: "public_key", Message: "is not a P-256 public key (base64 DER or PEM, as SendGrid shows it)"}
+	bad := &postbox.FieldError{Field: "public_key", Message: "is not a P-256 public key (base64 DER or PEM, as SendGrid shows it)"}
 	if strings.TrimSpace(p.PublicKey) == "" {
-		return nil, &FieldError{Field: "public_key", Message: "is empty"}
+		return nil, &postbox.FieldError{Field: "public_key", Message: "is empty"}
 	}
 	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(p.PublicKey))
 	if blk, _ := pem.Decode([]byte(p.PublicKey)); blk != nil {

@@ -18,17 +18,10 @@ type Scheme struct {
 	Name string
 	// New builds a verifier. decode fills a params struct (with yaml tags)
 	// from the configuration, rejecting unknown keys. A problem with a
-	// parameter is returned as a *FieldError.
+	// parameter is returned as a *postbox.FieldError (Field: the
+	// parameter's key, e.g. "secret").
 	New func(decode func(params any) error) (postbox.Verifier, error)
 }
-
-// FieldError is a configuration problem with one parameter of a scheme.
-type FieldError struct {
-	Field   string // the yaml key, e.g. "secret"
-	Message string // e.g. "is empty"
-}
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Message }
 
 // Lookup returns the scheme registered under name.
 func Lookup(name string) (Scheme, bool) {
@@ -101,7 +94,7 @@ type Secrets struct {
 	Secrets []string `yaml:"secrets"`
 }
 
-// List returns every configured secret, or a FieldError when there is none
+// List returns every configured secret, or a *postbox.FieldError when there is none
 // or one is empty.
 func (s Secrets) List() ([]string, error) {
 	var out []string
@@ -110,12 +103,12 @@ func (s Secrets) List() ([]string, error) {
 	}
 	for i, v := range s.Secrets {
 		if v == "" {
-			return nil, &FieldError{Field: fmt.Sprintf("secrets[%d]", i), Message: "is empty"}
+			return nil, &postbox.FieldError{Field: fmt.Sprintf("secrets[%d]", i), Message: "is empty"}
 		}
 		out = append(out, v)
 	}
 	if len(out) == 0 {
-		return nil, &FieldError{Field: "secret", Message: "is empty"}
+		return nil, &postbox.FieldError{Field: "secret", Message: "is empty"}
 	}
 	return out, nil
 }

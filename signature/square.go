@@ -24,7 +24,7 @@ func newSquare(decode func(any) error) (postbox.Verifier, error) {
 		return nil, err
 	}
 	if p.URL == "" {
-		return nil, &FieldError{Field: "url", Message: "is empty; set the notification URL exactly as entered at Square"}
+		return nil, &postbox.FieldError{Field: "url", Message: "is empty; set the notification URL exactly as entered at Square"}
 	}
 	return &macVerifier{
 		keys:     keysOf(list),

@@ -55,7 +55,7 @@ func newStandardWebhooks(prefix string) func(func(any) error) (postbox.Verifier,
 				} else if i > 0 {
 					field = fmt.Sprintf("secrets[%d]", i-1)
 				}
-				return nil, &FieldError{Field: field, Message: "is not whsec_ followed by base64"}
+				return nil, &postbox.FieldError{Field: field, Message: "is not whsec_ followed by base64"}
 			}
 			v.keys = append(v.keys, key)
 		}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/postbox/postbox"
 )
 
 // clock is embedded by verifiers that check timestamps. Its zero value reads
@@ -96,11 +98,11 @@ var rfc3339 = timeFormat{
 }
 
 // tolerance returns the configured tolerance, def when it is not set, or a
-// FieldError when it is negative.
+// *postbox.FieldError when it is negative.
 func tolerance(d, def time.Duration) (time.Duration, error) {
 	switch {
 	case d < 0:
-		return 0, &FieldError{Field: "tolerance", Message: "must not be negative"}
+		return 0, &postbox.FieldError{Field: "tolerance", Message: "must not be negative"}
 	case d == 0:
 		return def, nil
 	}

@@ -51,7 +51,7 @@ func newTwilio(decode func(any) error) (postbox.Verifier, error) {
 	}
 	if p.URL != "" {
 		if u, err := url.Parse(p.URL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, &FieldError{Field: "url", Message: "must be an absolute http or https URL, the one configured at Twilio"}
+			return nil, &postbox.FieldError{Field: "url", Message: "must be an absolute http or https URL, the one configured at Twilio"}
 		}
 	}
 	return &twilioVerifier{keys: keysOf(list), url: p.URL}, nil
@@ -157,7 +157,7 @@ func (v *twilioVerifier) DeliveryKey(r *http.Request, _ []byte) string {
 // bodySHA256 added to the URL. It needs url.
 func (v *twilioVerifier) Sign(m *Message) error {
 	if v.url == "" {
-		return &FieldError{Field: "url", Message: "is needed to sign: it is part of what Twilio signs"}
+		return &postbox.FieldError{Field: "url", Message: "is needed to sign: it is part of what Twilio signs"}
 	}
 	signed, suffix := v.url, ""
 	if form, err := url.ParseQuery(string(m.Body)); err == nil && !isJSON(m.Body) {

@@ -43,18 +43,18 @@ func newWebhookHMAC(decode func(any) error) (postbox.Verifier, error) {
 	}
 	var errs []error
 	if len(p.Signatures) == 0 {
-		errs = append(errs, &FieldError{Field: "signatures", Message: "is empty; list at least one {header, algorithm, secret}"})
+		errs = append(errs, &postbox.FieldError{Field: "signatures", Message: "is empty; list at least one {header, algorithm, secret}"})
 	}
 	for i, s := range p.Signatures {
 		field := fmt.Sprintf("signatures[%d].", i)
 		if s.Header == "" {
-			errs = append(errs, &FieldError{Field: field + "header", Message: "is empty"})
+			errs = append(errs, &postbox.FieldError{Field: field + "header", Message: "is empty"})
 		}
 		if _, ok := hashes[strings.ToLower(s.Algorithm)]; !ok {
-			errs = append(errs, &FieldError{Field: field + "algorithm", Message: "must be sha1, sha256 or sha512"})
+			errs = append(errs, &postbox.FieldError{Field: field + "algorithm", Message: "must be sha1, sha256 or sha512"})
 		}
 		if s.Secret == "" {
-			errs = append(errs, &FieldError{Field: field + "secret", Message: "is empty"})
+			errs = append(errs, &postbox.FieldError{Field: field + "secret", Message: "is empty"})
 		}
 		p.Signatures[i].Header = http.CanonicalHeaderKey(s.Header)
 		p.Signatures[i].Algorithm = strings.ToLower(s.Algorithm)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/postbox/postbox"
 	"gopkg.in/yaml.v3"
 )
 
@@ -52,7 +53,7 @@ func (e InheritEnv) check() []error {
 	var errs []error
 	for i, name := range e.Names {
 		if !validName(name) {
-			errs = append(errs, &FieldError{fmt.Sprintf("inherit_env[%d]", i), fmt.Sprintf("%q is not a variable name (letters, digits and _)", name)})
+			errs = append(errs, &postbox.FieldError{Field: fmt.Sprintf("inherit_env[%d]", i), Message: fmt.Sprintf("%q is not a variable name (letters, digits and _)", name)})
 		}
 	}
 	return errs

@@ -122,7 +122,7 @@ func TestInheritEnvSettings(t *testing.T) {
 	}
 	t.Run("a name no variable can have is refused", func(t *testing.T) {
 		_, err := New(Config{Command: "/usr/bin/env", InheritEnv: InheritEnv{Names: []string{"OK", "NOT-OK"}}})
-		if err == nil || !strings.Contains(err.Error(), `inherit_env[1] "NOT-OK" is not a variable name`) {
+		if err == nil || !strings.Contains(err.Error(), `inherit_env[1]: "NOT-OK" is not a variable name`) {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -73,15 +73,7 @@ type envVar struct {
 
 var _ postbox.Action = (*Action)(nil)
 
-// FieldError names the parameter of an exec block that is wrong.
-type FieldError struct{ Field, Message string }
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Message }
-
-// FieldName returns the parameter and the message, for config errors.
-func (e *FieldError) FieldName() (string, string) { return e.Field, e.Message }
-
-// New compiles c. Problems are returned as *FieldError values (joined).
+// New compiles c. Problems are returned as *postbox.FieldError values (joined), Field relative to the block.
 func New(c Config) (*Action, error) {
 	var errs []error
 	a := &Action{command: c.Command, dir: c.Dir, timeout: c.Timeout, inherit: c.InheritEnv}
@@ -89,14 +81,14 @@ func New(c Config) (*Action, error) {
 		a.timeout = DefaultTimeout
 	}
 	if c.Command == "" {
-		errs = append(errs, &FieldError{"command", "is empty"})
+		errs = append(errs, &postbox.FieldError{Field: "command", Message: "is empty"})
 	} else if _, err := osexec.LookPath(c.Command); err != nil && !c.LookupAtRun {
-		errs = append(errs, &FieldError{"command", fmt.Sprintf("%q is not an executable file or not in PATH", c.Command)})
+		errs = append(errs, &postbox.FieldError{Field: "command", Message: fmt.Sprintf("%q is not an executable file or not in PATH", c.Command)})
 	}
 	for i, s := range c.Args {
 		t, err := tmpl.Parse(fmt.Sprintf("args[%d]", i), s)
 		if err != nil {
-			errs = append(errs, &FieldError{fmt.Sprintf("args[%d]", i), "is not a valid template: " + err.Error()})
+			errs = append(errs, &postbox.FieldError{Field: fmt.Sprintf("args[%d]", i), Message: "is not a valid template: " + err.Error()})
 			continue
 		}
 		a.args = append(a.args, t)
@@ -109,7 +101,7 @@ func New(c Config) (*Action, error) {
 	for _, k := range names {
 		t, err := tmpl.Parse("env."+k, c.Env[k])
 		if err != nil {
-			errs = append(errs, &FieldError{"env." + k, "is not a valid template: " + err.Error()})
+			errs = append(errs, &postbox.FieldError{Field: "env." + k, Message: "is not a valid template: " + err.Error()})
 			continue
 		}
 		a.env = append(a.env, envVar{k, t})
@@ -118,7 +110,7 @@ func New(c Config) (*Action, error) {
 	errs = append(errs, a.compileInput(c)...)
 	if c.Dir != "" {
 		if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
-			errs = append(errs, &FieldError{"dir", fmt.Sprintf("%q is not a directory", c.Dir)})
+			errs = append(errs, &postbox.FieldError{Field: "dir", Message: fmt.Sprintf("%q is not a directory", c.Dir)})
 		}
 	}
 	if c.User != "" || c.Group != "" {

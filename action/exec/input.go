@@ -44,7 +44,7 @@ func (a *Action) compileInput(c Config) []error {
 	if c.Stdin != "" {
 		t, err := tmpl.ParseWith("stdin", c.Stdin, inputFuncs, nil)
 		if err != nil {
-			errs = append(errs, &FieldError{"stdin", "is not a valid template: " + err.Error()})
+			errs = append(errs, &postbox.FieldError{Field: "stdin", Message: "is not a valid template: " + err.Error()})
 		} else {
 			a.stdin = t
 		}
@@ -56,16 +56,16 @@ func (a *Action) compileInput(c Config) []error {
 	sort.Strings(names)
 	for _, k := range names {
 		if !validName(k) {
-			errs = append(errs, &FieldError{"files." + k, "is not a variable name (letters, digits and _): it names the variable that holds the file's path"})
+			errs = append(errs, &postbox.FieldError{Field: "files." + k, Message: "is not a variable name (letters, digits and _): it names the variable that holds the file's path"})
 			continue
 		}
 		if _, dup := c.Env[k]; dup {
-			errs = append(errs, &FieldError{"files." + k, "is also in env:; the variable holds the file's path"})
+			errs = append(errs, &postbox.FieldError{Field: "files." + k, Message: "is also in env:; the variable holds the file's path"})
 			continue
 		}
 		t, err := tmpl.ParseWith("files."+k, c.Files[k], inputFuncs, nil)
 		if err != nil {
-			errs = append(errs, &FieldError{"files." + k, "is not a valid template: " + err.Error()})
+			errs = append(errs, &postbox.FieldError{Field: "files." + k, Message: "is not a valid template: " + err.Error()})
 			continue
 		}
 		a.files = append(a.files, fileVar{k, t})

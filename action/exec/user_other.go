@@ -12,7 +12,7 @@ func lookupRunAs(userName, _ string, _ map[string]string) (*runAs, error) {
 	if userName == "" {
 		field = "group"
 	}
-	return nil, &FieldError{field, "is not supported on this system: run postbox itself as the account the command needs"}
+	return nil, &postbox.FieldError{Field: field, Message: "is not supported on this system: run postbox itself as the account the command needs"}
 }
 
 func (*runAs) apply(*osexec.Cmd) {}

@@ -103,13 +103,13 @@ func TestRunAsRefused(t *testing.T) {
 		want   string
 	}{
 		{"a user needs postbox to run as root", 1000, Config{Command: "id", User: "nobody"},
-			"user needs postbox to run as root to switch to another account, and postbox runs as uid 1000"},
+			"user: needs postbox to run as root to switch to another account, and postbox runs as uid 1000"},
 		{"a group needs postbox to run as root", 1000, Config{Command: "id", Group: "nogroup"},
-			"group needs postbox to run as root"},
+			"group: needs postbox to run as root"},
 		{"an unknown user is named", 0, Config{Command: "id", User: "no-such-user-here"},
-			`user "no-such-user-here" is not a user on this machine`},
+			`user: "no-such-user-here" is not a user on this machine`},
 		{"an unknown group is named", 0, Config{Command: "id", User: "root", Group: "no-such-group-here"},
-			`group "no-such-group-here" is not a group on this machine`},
+			`group: "no-such-group-here" is not a group on this machine`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/postbox/postbox"
 )
 
 // runAs is the account a command runs as: ids for the kernel, and the
@@ -39,10 +41,10 @@ func lookupRunAs(userName, groupName string, configured map[string]string) (*run
 		field = "group"
 	}
 	if uid := geteuid(); uid != 0 {
-		return nil, &FieldError{field, fmt.Sprintf("needs postbox to run as root to switch to another account, and postbox runs as uid %d: leave %s out to run the command as postbox's own user, or run postbox as root", uid, field)}
+		return nil, &postbox.FieldError{Field: field, Message: fmt.Sprintf("needs postbox to run as root to switch to another account, and postbox runs as uid %d: leave %s out to run the command as postbox's own user, or run postbox as root", uid, field)}
 	}
 	if missing := missingSetIDCaps(); missing != "" {
-		return nil, &FieldError{field, "needs the " + missing + " capability to switch to another account, which this root process lacks (systemd: add CAP_SETUID CAP_SETGID to CapabilityBoundingSet=)"}
+		return nil, &postbox.FieldError{Field: field, Message: "needs the " + missing + " capability to switch to another account, which this root process lacks (systemd: add CAP_SETUID CAP_SETGID to CapabilityBoundingSet=)"}
 	}
 	r := &runAs{cred: &syscall.Credential{}}
 	var u *user.User
@@ -50,7 +52,7 @@ func lookupRunAs(userName, groupName string, configured map[string]string) (*run
 		var err error
 		u, err = lookupUser(userName)
 		if err != nil {
-			return nil, &FieldError{"user", err.Error()}
+			return nil, &postbox.FieldError{Field: "user", Message: err.Error()}
 		}
 		r.user = true
 		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
@@ -76,7 +78,7 @@ func lookupRunAs(userName, groupName string, configured map[string]string) (*run
 	if groupName != "" {
 		gid, err := lookupGroup(groupName)
 		if err != nil {
-			return nil, &FieldError{"group", err.Error()}
+			return nil, &postbox.FieldError{Field: "group", Message: err.Error()}
 		}
 		r.cred.Gid = gid
 		if u == nil {

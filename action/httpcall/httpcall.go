@@ -80,14 +80,6 @@ type header struct {
 
 var _ postbox.Action = (*Action)(nil)
 
-// FieldError names the parameter of an http block that is wrong.
-type FieldError struct{ Field, Message string }
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Message }
-
-// FieldName returns the parameter and the message, for config errors.
-func (e *FieldError) FieldName() (string, string) { return e.Field, e.Message }
-
 // headers the transport computes from the body and connection; a value
 // configured for them would be ignored or produce a malformed request.
 var reservedHeaders = map[string]bool{
@@ -99,7 +91,7 @@ var reservedHeaders = map[string]bool{
 	"Upgrade":           true,
 }
 
-// New compiles c. Problems are returned as *FieldError values (joined).
+// New compiles c. Problems are returned as *postbox.FieldError values (joined), Field relative to the block.
 func New(c Config) (*Action, error) {
 	var errs []error
 	a := &Action{method: strings.ToUpper(strings.TrimSpace(c.Method)), timeout: c.Timeout, now: time.Now}
@@ -107,23 +99,23 @@ func New(c Config) (*Action, error) {
 		a.method = DefaultMethod
 	}
 	if !isToken(a.method) {
-		errs = append(errs, &FieldError{"method", fmt.Sprintf("%q is not an HTTP method (GET, POST, PUT, PATCH, DELETE, ...)", c.Method)})
+		errs = append(errs, &postbox.FieldError{Field: "method", Message: fmt.Sprintf("%q is not an HTTP method (GET, POST, PUT, PATCH, DELETE, ...)", c.Method)})
 	} else if a.method == http.MethodConnect {
-		errs = append(errs, &FieldError{"method", "CONNECT opens a tunnel, not a request; use GET, POST, PUT, PATCH or DELETE"})
+		errs = append(errs, &postbox.FieldError{Field: "method", Message: "CONNECT opens a tunnel, not a request; use GET, POST, PUT, PATCH or DELETE"})
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &FieldError{"timeout", "must not be negative"})
+		errs = append(errs, &postbox.FieldError{Field: "timeout", Message: "must not be negative"})
 	}
 	if a.timeout <= 0 {
 		a.timeout = DefaultTimeout
 	}
 
 	if strings.TrimSpace(c.URL) == "" {
-		errs = append(errs, &FieldError{"url", "is empty"})
+		errs = append(errs, &postbox.FieldError{Field: "url", Message: "is empty"})
 	} else if o, err := literalOrigin(c.URL); err != nil {
-		errs = append(errs, &FieldError{"url", fmt.Sprintf("%q %v", c.URL, err)})
+		errs = append(errs, &postbox.FieldError{Field: "url", Message: fmt.Sprintf("%q %v", c.URL, err)})
 	} else if t, err := parseURLTemplate(c.URL); err != nil {
-		errs = append(errs, &FieldError{"url", "is not a valid template: " + cleanErr(err)})
+		errs = append(errs, &postbox.FieldError{Field: "url", Message: "is not a valid template: " + cleanErr(err)})
 	} else {
 		a.url, a.origin = t, o
 	}
@@ -133,7 +125,7 @@ func New(c Config) (*Action, error) {
 	case PrivateDeny:
 		deny = true
 	default:
-		errs = append(errs, &FieldError{"private", fmt.Sprintf("%q is not one of %s, %s", c.Private, PrivateAllow, PrivateDeny)})
+		errs = append(errs, &postbox.FieldError{Field: "private", Message: fmt.Sprintf("%q is not one of %s, %s", c.Private, PrivateAllow, PrivateDeny)})
 	}
 
 	names := make([]string, 0, len(c.Headers))
@@ -145,22 +137,22 @@ func New(c Config) (*Action, error) {
 		field := "headers." + k
 		switch {
 		case !isToken(k):
-			errs = append(errs, &FieldError{field, "is not a valid header name"})
+			errs = append(errs, &postbox.FieldError{Field: field, Message: "is not a valid header name"})
 			continue
 		case reservedHeaders[http.CanonicalHeaderKey(k)]:
-			errs = append(errs, &FieldError{field, "is set by postbox from the body and connection; leave it out"})
+			errs = append(errs, &postbox.FieldError{Field: field, Message: "is set by postbox from the body and connection; leave it out"})
 			continue
 		}
 		if http.CanonicalHeaderKey(k) == "Host" && strings.Contains(c.Headers[k], "{{") {
 			// A proxy or load balancer at the configured address may
 			// route by Host: a delivery choosing it would choose the
 			// service, as with the host of the url.
-			errs = append(errs, &FieldError{field, "may not be a template: a delivery may not choose the host a call is for"})
+			errs = append(errs, &postbox.FieldError{Field: field, Message: "may not be a template: a delivery may not choose the host a call is for"})
 			continue
 		}
 		t, err := tmpl.Parse(field, c.Headers[k])
 		if err != nil {
-			errs = append(errs, &FieldError{field, "is not a valid template: " + cleanErr(err)})
+			errs = append(errs, &postbox.FieldError{Field: field, Message: "is not a valid template: " + cleanErr(err)})
 			continue
 		}
 		a.headers = append(a.headers, header{http.CanonicalHeaderKey(k), t})
@@ -169,7 +161,7 @@ func New(c Config) (*Action, error) {
 	if c.Body != nil {
 		t, err := tmpl.Parse("body", *c.Body)
 		if err != nil {
-			errs = append(errs, &FieldError{"body", "is not a valid template: " + cleanErr(err)})
+			errs = append(errs, &postbox.FieldError{Field: "body", Message: "is not a valid template: " + cleanErr(err)})
 		} else {
 			a.body = t
 		}

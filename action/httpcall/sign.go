@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/postbox/postbox"
 )
 
 // SignConfig is the `sign:` block of an http action: exactly one of its
@@ -53,17 +55,17 @@ var hashes = map[string]func() hash.Hash{"sha256": sha256.New, "sha1": sha1.New,
 func newSigner(c SignConfig) (signer, error) {
 	switch {
 	case c.StandardWebhooks != nil && c.HMAC != nil:
-		return nil, &FieldError{"sign", "must have one of standard_webhooks or hmac, not both"}
+		return nil, &postbox.FieldError{Field: "sign", Message: "must have one of standard_webhooks or hmac, not both"}
 	case c.StandardWebhooks != nil:
 		key, err := standardWebhooksKey(c.StandardWebhooks.Secret)
 		if err != nil {
-			return nil, &FieldError{"sign.standard_webhooks.secret", err.Error()}
+			return nil, &postbox.FieldError{Field: "sign.standard_webhooks.secret", Message: err.Error()}
 		}
 		return standardWebhooks{key}, nil
 	case c.HMAC != nil:
 		return newHMACSigner(*c.HMAC)
 	default:
-		return nil, &FieldError{"sign", "must have one of standard_webhooks or hmac"}
+		return nil, &postbox.FieldError{Field: "sign", Message: "must have one of standard_webhooks or hmac"}
 	}
 }
 
@@ -113,16 +115,16 @@ func newHMACSigner(c HMACConfig) (signer, error) {
 	s := &hmacSigner{header: http.CanonicalHeaderKey(c.Header), prefix: c.Prefix, secret: []byte(c.Secret)}
 	switch {
 	case c.Header == "":
-		errs = append(errs, &FieldError{"sign.hmac.header", "is empty"})
+		errs = append(errs, &postbox.FieldError{Field: "sign.hmac.header", Message: "is empty"})
 	case !isToken(c.Header):
-		errs = append(errs, &FieldError{"sign.hmac.header", fmt.Sprintf("%q is not a valid header name", c.Header)})
+		errs = append(errs, &postbox.FieldError{Field: "sign.hmac.header", Message: fmt.Sprintf("%q is not a valid header name", c.Header)})
 	}
 	alg := strings.ToLower(c.Algorithm)
 	if alg == "" {
 		alg = "sha256"
 	}
 	if s.hash = hashes[alg]; s.hash == nil {
-		errs = append(errs, &FieldError{"sign.hmac.algorithm", fmt.Sprintf("%q is not one of sha256, sha1, sha512", c.Algorithm)})
+		errs = append(errs, &postbox.FieldError{Field: "sign.hmac.algorithm", Message: fmt.Sprintf("%q is not one of sha256, sha1, sha512", c.Algorithm)})
 	}
 	switch strings.ToLower(c.Encoding) {
 	case "", "hex":
@@ -130,13 +132,13 @@ func newHMACSigner(c HMACConfig) (signer, error) {
 	case "base64":
 		s.encode = base64.StdEncoding.EncodeToString
 	default:
-		errs = append(errs, &FieldError{"sign.hmac.encoding", fmt.Sprintf("%q is not one of hex, base64", c.Encoding)})
+		errs = append(errs, &postbox.FieldError{Field: "sign.hmac.encoding", Message: fmt.Sprintf("%q is not one of hex, base64", c.Encoding)})
 	}
 	if c.Secret == "" {
-		errs = append(errs, &FieldError{"sign.hmac.secret", "is empty"})
+		errs = append(errs, &postbox.FieldError{Field: "sign.hmac.secret", Message: "is empty"})
 	}
 	if strings.ContainsAny(c.Prefix, "\r\n") {
-		errs = append(errs, &FieldError{"sign.hmac.prefix", "must not contain a line break"})
+		errs = append(errs, &postbox.FieldError{Field: "sign.hmac.prefix", Message: "must not contain a line break"})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

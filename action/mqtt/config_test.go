@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/mqtt"
 	"github.com/postbox/postbox/config"
 )
 
-// fields returns the field of every *FieldError joined in err.
+// fields returns the field of every *postbox.FieldError joined in err.
 func fields(err error) []string {
 	var out []string
 	errs := []error{err}
@@ -18,10 +19,9 @@ func fields(err error) []string {
 		errs = j.Unwrap()
 	}
 	for _, e := range errs {
-		var fe interface{ FieldName() (string, string) }
+		var fe *postbox.FieldError
 		if errors.As(e, &fe) {
-			f, _ := fe.FieldName()
-			out = append(out, f)
+			out = append(out, fe.Field)
 		}
 	}
 	return out

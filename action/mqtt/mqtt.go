@@ -70,17 +70,9 @@ type Action struct {
 
 var _ postbox.Action = (*Action)(nil)
 
-// FieldError names the parameter of an mqtt block that is wrong.
-type FieldError struct{ Field, Message string }
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Message }
-
-// FieldName returns the parameter and the message, for config errors.
-func (e *FieldError) FieldName() (string, string) { return e.Field, e.Message }
-
 // New compiles c. Its connection comes from pool (nil means DefaultPool)
 // and is opened on the first Run, not here. Problems are returned as
-// *FieldError values (joined).
+// *postbox.FieldError values (joined), Field relative to the block.
 func New(c Config, pool *Pool) (*Action, error) {
 	if pool == nil {
 		pool = DefaultPool
@@ -91,20 +83,20 @@ func New(c Config, pool *Pool) (*Action, error) {
 		a.timeout = DefaultTimeout
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, &FieldError{"timeout", "must not be negative"})
+		errs = append(errs, &postbox.FieldError{Field: "timeout", Message: "must not be negative"})
 	}
 	broker, err := brokerURL(c.Broker)
 	if err != nil {
-		errs = append(errs, &FieldError{"broker", err.Error()})
+		errs = append(errs, &postbox.FieldError{Field: "broker", Message: err.Error()})
 	}
 	a.key = connKey{broker: broker, username: c.Username, password: c.Password, clientID: c.ClientID}
 
 	if strings.TrimSpace(c.Topic) == "" {
-		errs = append(errs, &FieldError{"topic", "is empty"})
+		errs = append(errs, &postbox.FieldError{Field: "topic", Message: "is empty"})
 	} else if t, err := tmpl.Parse("topic", c.Topic); err != nil {
-		errs = append(errs, &FieldError{"topic", "is not a valid template: " + cleanErr(err)})
+		errs = append(errs, &postbox.FieldError{Field: "topic", Message: "is not a valid template: " + cleanErr(err)})
 	} else if err := checkTopic(literal(c.Topic), !strings.Contains(c.Topic, "{{")); err != nil {
-		errs = append(errs, &FieldError{"topic", err.Error()})
+		errs = append(errs, &postbox.FieldError{Field: "topic", Message: err.Error()})
 	} else {
 		a.topic = t
 	}
@@ -112,22 +104,22 @@ func New(c Config, pool *Pool) (*Action, error) {
 	if c.Payload != nil {
 		t, err := tmpl.Parse("payload", *c.Payload)
 		if err != nil {
-			errs = append(errs, &FieldError{"payload", "is not a valid template: " + cleanErr(err)})
+			errs = append(errs, &postbox.FieldError{Field: "payload", Message: "is not a valid template: " + cleanErr(err)})
 		}
 		a.payload = t
 	}
 	if c.QoS != nil {
 		if *c.QoS < 0 || *c.QoS > 2 {
-			errs = append(errs, &FieldError{"qos", fmt.Sprintf("%d is not 0, 1 or 2", *c.QoS)})
+			errs = append(errs, &postbox.FieldError{Field: "qos", Message: fmt.Sprintf("%d is not 0, 1 or 2", *c.QoS)})
 		} else {
 			a.qos = byte(*c.QoS)
 		}
 	}
 	if c.Password != "" && c.Username == "" {
-		errs = append(errs, &FieldError{"password", "is set without a username (MQTT sends a password only with one)"})
+		errs = append(errs, &postbox.FieldError{Field: "password", Message: "is set without a username (MQTT sends a password only with one)"})
 	}
 	if !utf8.ValidString(c.ClientID) || len(c.ClientID) > 65535 || strings.ContainsRune(c.ClientID, 0) {
-		errs = append(errs, &FieldError{"client_id", "must be UTF-8 text of at most 65535 bytes"})
+		errs = append(errs, &postbox.FieldError{Field: "client_id", Message: "must be UTF-8 text of at most 65535 bytes"})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/signature"
 	"gopkg.in/yaml.v3"
 )
@@ -212,7 +213,7 @@ var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
 
 // flagError says which flag a scheme's parameter error is about.
 func flagError(err error) string {
-	var fe *signature.FieldError
+	var fe *postbox.FieldError
 	if !errors.As(err, &fe) {
 		return err.Error()
 	}
