@@ -65,6 +65,10 @@ type Delivery struct {
 	// caller for this long: a sync hook runs its actions inline, and the
 	// queue takes over only if the process dies first. Not stored.
 	Hold time.Duration `json:"-"`
+	// Lease is set by Append when Hold is positive: the held job's lease
+	// token (see Job.Lease), which the caller presents when it records
+	// the attempt or hands the job back. Not stored.
+	Lease int64 `json:"-"`
 }
 
 // ContentType returns the delivery's Content-Type header.
@@ -79,6 +83,12 @@ const (
 	OutcomeFailed  Outcome = "failed"  // it ran and reported failure (exit code, HTTP status)
 	OutcomeTimeout Outcome = "timeout" // it ran past its timeout and was stopped
 	OutcomeError   Outcome = "error"   // it could not run (command missing, connection refused)
+	// OutcomeInterrupted is recorded by the store, not by an action: the
+	// job's lease ran out while an instance held it (the instance died,
+	// stalled or lost the database) and another claim took it over. The
+	// action may or may not have run; it runs again, and the interrupted
+	// attempt counts towards the hook's retry limit.
+	OutcomeInterrupted Outcome = "interrupted"
 )
 
 // Attempt records one try at one action of a delivery. Fields that do not

@@ -20,6 +20,13 @@ const (
 	EINTERNAL      = "internal"      // a bug or an unexpected failure (500)
 )
 
+// ErrFenced is what a store's write on a job wraps when the writer's claim
+// is no longer current: another claim took the job over after its lease
+// ran out (the writer stalled past it, or lost the database for as long),
+// or the job moved on. The token that decides is Job.Lease. A queue that
+// gets it drops the result: the new holder runs the action and records it.
+var ErrFenced = errors.New("lease lost to another claim (fenced)")
+
 // Error is an application error with a code and a message that is safe to
 // show a client. Detail is for logs only and never sent to clients (it may
 // say why a signature did not match).

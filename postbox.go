@@ -33,16 +33,23 @@ type Store interface {
 	// Deliveries lists deliveries, newest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 	// Claim leases up to max runnable jobs (due, not leased) to the caller
-	// until now+lease. A job whose lease expires is runnable again. Jobs of
+	// until now+lease. A job whose lease expires is runnable again: its
+	// claim records an attempt with OutcomeInterrupted for it (the holder
+	// may have run it) and counts it in Job.Attempt. Jobs of
 	// the hooks in skipHooks are not claimed, nor a job whose delivery has
 	// a Key that an earlier unfinished delivery of its hook shares (so that
 	// deliveries with one key run one after another).
 	Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*Job, error)
 	// Finish records the attempt made for job and moves the job on as the
 	// outcome says: the next action, a retry at outcome.RetryAt, done, or dead.
+	// The job must still be held with job.Lease: a job taken over by
+	// another claim, or that moved on, is refused with an error wrapping
+	// ErrFenced and nothing is written. With next.Hold keeping the next
+	// action's job claimed, Finish sets job.Lease to that job's token.
 	Finish(ctx context.Context, job *Job, a *Attempt, next JobTransition) error
 	// Release hands a claimed job back unchanged, to be claimed again now
-	// (used on shutdown when an action could not finish).
+	// (used on shutdown when an action could not finish). A job no longer
+	// held with job.Lease is left alone.
 	Release(ctx context.Context, job *Job) error
 	// Advance does in one write what a queue would otherwise ask for in
 	// several: it finishes the jobs of s.Done (each as Finish would), hands
@@ -114,10 +121,12 @@ type Job struct {
 	Action     int // index into the hook's actions
 	Attempt    int // attempts already made for this action in this series (0 on first run)
 	// Lease is the claim's token: the lease's end as the store wrote it
-	// (ns since the epoch), set by a claim and by Renewer.Renew. Another
-	// claim of the same job writes another, so a holder whose lease ran
-	// out and was taken over cannot renew it. Zero for a job not claimed
-	// through Claim or Advance.
+	// (ns since the epoch), set by a claim, by Renewer.Renew (through the
+	// caller) and by Append with a Hold (Delivery.Lease). Every write on
+	// the job presents it (Finish, Advance, Release, Renew): another claim
+	// of the same job writes another, later one, so a holder whose lease
+	// ran out and was taken over is refused (ErrFenced). Zero matches
+	// only a job that nobody holds.
 	Lease int64
 }
 

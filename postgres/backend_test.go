@@ -140,8 +140,8 @@ func TestAnExpiredLeaseIsTakenOverByAnotherHandle(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if taken[0].DeliveryID != d.ID || taken[0].Attempt != 0 {
-		t.Fatalf("took over %+v", taken[0])
+	if taken[0].DeliveryID != d.ID || taken[0].Attempt != 1 {
+		t.Fatalf("took over %+v, want attempt 1 after the interrupted one", taken[0])
 	}
 	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
 	if err := alive.Finish(ctx, taken[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
@@ -150,12 +150,13 @@ func TestAnExpiredLeaseIsTakenOverByAnotherHandle(t *testing.T) {
 	// A worker that only seemed dead and finishes late is refused.
 	late := openDB(t, u)
 	err = late.Finish(ctx, held[0], a, postbox.JobTransition{Next: postbox.StateDone})
-	if !errors.Is(err, errNotHeld) {
-		t.Errorf("late Finish of a job taken over: %v, want %v", err, errNotHeld)
+	if !errors.Is(err, postbox.ErrFenced) {
+		t.Errorf("late Finish of a job taken over: %v, want %v", err, postbox.ErrFenced)
 	}
 	got, err := alive.Delivery(ctx, d.ID)
-	if err != nil || got.State != postbox.StateDone || len(got.Attempts) != 1 {
-		t.Errorf("delivery after take-over: %+v %v", got, err)
+	if err != nil || got.State != postbox.StateDone || len(got.Attempts) != 2 ||
+		got.Attempts[0].Outcome != postbox.OutcomeInterrupted || got.Attempts[1].Outcome != postbox.OutcomeOK {
+		t.Errorf("delivery after take-over: %+v %v; want an interrupted attempt and an ok one", got, err)
 	}
 }
 

@@ -42,8 +42,9 @@ const appendSQL = `WITH dup AS (
 	INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
 	SELECT id, hook, 0, 0, 0, ` + nowNS + `, CASE WHEN $15::int8 > 0 THEN ` + nowNS + ` + $15::int8 ELSE 0 END, false, key
 	FROM d WHERE state = '` + string(postbox.StatePending) + `'
+	RETURNING lease
 )
-SELECT count(*), coalesce(max(state), ''), coalesce(max(duplicate_of), '') FROM d`
+SELECT count(*), coalesce(max(state), ''), coalesce(max(duplicate_of), ''), (SELECT coalesce(max(lease), 0) FROM j) FROM d`
 
 // Append stores d durably, with a job for its first action unless d is a
 // duplicate. It returns once the transaction is committed; Channel is
@@ -62,19 +63,19 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 	if d.DedupKey != "" {
 		b.Queue(dedupSQL, d.HookID, []byte(d.DedupKey), d.ID, received+int64(d.DedupWindow), received)
 	}
-	var n int64
+	var n, lease int64
 	var stored, duplicateOf string
 	b.Queue(appendSQL, d.ID, d.HookID, d.Method, []byte(d.Path), row.Query, row.Header, row.Body,
 		d.RemoteAddr, received, row.PathValues, d.Actions, []byte(d.Key), string(state),
 		[]byte(d.DedupKey), int64(max(d.Hold, 0))).
-		QueryRow(func(r pgx.Row) error { return r.Scan(&n, &stored, &duplicateOf) })
+		QueryRow(func(r pgx.Row) error { return r.Scan(&n, &stored, &duplicateOf, &lease) })
 	if err := db.send(ctx, b); err != nil {
 		return unavailable(err)
 	}
 	if n == 0 {
 		return postbox.Errorf(postbox.ECONFLICT, "delivery %s already exists", d.ID)
 	}
-	d.State, d.DuplicateOf = postbox.State(stored), duplicateOf
+	d.State, d.DuplicateOf, d.Lease = postbox.State(stored), duplicateOf, lease
 	if d.State == postbox.StatePending && d.Hold <= 0 {
 		db.notifySoon()
 	}

@@ -19,8 +19,12 @@ import (
 // A job of a hook in $3 (at its concurrency limit) is left alone, and so is
 // one of an action in the pairs ($4[i], $5[i]) (its destination paused), and
 // a job whose ordering key an earlier unfinished delivery of its hook has.
+//
+// A job whose lease ran out while held (lease not 0) is taken over: its
+// attempt counter moves on and an interrupted attempt is recorded for it,
+// in the same statement.
 const claimSQL = `WITH c AS (
-	SELECT j.delivery FROM jobs j
+	SELECT j.delivery, j.lease AS old FROM jobs j
 	WHERE j.due <= ` + nowNS + ` AND j.lease <= ` + nowNS + `
 		AND NOT (j.hook = ANY($3::text[]))
 		AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::int4[]) s(hook, action)
@@ -30,10 +34,22 @@ const claimSQL = `WITH c AS (
 	ORDER BY j.due, j.delivery
 	LIMIT $1
 	FOR UPDATE OF j SKIP LOCKED
+), u AS (
+	UPDATE jobs j SET lease = ` + nowNS + ` + $2, attempt = j.attempt + (c.old <> 0)::int4
+	FROM c WHERE j.delivery = c.delivery
+	RETURNING j.delivery, j.hook, j.series, j.action, j.attempt, j.lease, c.old <> 0 AS taken
+), i AS (
+	INSERT INTO attempts (delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+	SELECT delivery, series, action, attempt, '', ` + nowNS + `, 0, '` + string(postbox.OutcomeInterrupted) + `', 0, 0, '', false,
+		convert_to('` + interruptedError + `', 'UTF8')
+	FROM u WHERE taken
+	ON CONFLICT DO NOTHING
 )
-UPDATE jobs j SET lease = ` + nowNS + ` + $2
-FROM c WHERE j.delivery = c.delivery
-RETURNING j.delivery, j.hook, j.series, j.action, j.attempt, j.lease`
+SELECT delivery, hook, series, action, attempt, lease FROM u`
+
+// interruptedError is the error of an interrupted attempt, as both stores
+// write it.
+const interruptedError = "lease expired while held: the instance that held the job stopped renewing it (it died, stalled or lost the database); taken over"
 
 // Claim leases up to max due jobs until now+lease, now on the database's
 // clock.
@@ -116,10 +132,6 @@ func (db *DB) Renew(ctx context.Context, jobs []*postbox.Job, lease time.Duratio
 	return leases, nil
 }
 
-// errNotHeld says a job moved on since it was claimed (another worker took
-// it over after its lease ran out and finished it).
-var errNotHeld = errors.New("no longer held")
-
 // Finish records a and moves job on as next says, in one transaction.
 func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
 	_, failed, err := db.advance(ctx, postbox.Step{Done: []postbox.Done{{Job: job, Attempt: a, Next: next}}})
@@ -156,11 +168,13 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 // heldJob is a finished job's row, locked.
 type heldJob struct {
 	series, action, attempt, actions int32
+	lease                            int64
 	failed                           bool
 }
 
 func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []error, error) {
 	failed := make([]error, len(s.Done))
+	leases := make([]int64, len(s.Done)) // the next jobs' tokens, with a Hold
 	var jobs []*postbox.Job
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// FOR UPDATE: two workers finishing the same job (one whose lease
@@ -173,7 +187,7 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 			for i, d := range s.Done {
 				ids[i] = d.Job.DeliveryID
 			}
-			rows, err := tx.Query(ctx, `SELECT j.delivery, j.series, j.action, j.attempt, d.actions, j.failed
+			rows, err := tx.Query(ctx, `SELECT j.delivery, j.series, j.action, j.attempt, j.lease, d.actions, j.failed
 				FROM jobs j JOIN deliveries d ON d.id = j.delivery
 				WHERE j.delivery = ANY($1) ORDER BY j.delivery FOR UPDATE OF j`, ids)
 			if err != nil {
@@ -181,7 +195,7 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 			}
 			var id string
 			var h heldJob
-			_, err = pgx.ForEachRow(rows, []any{&id, &h.series, &h.action, &h.attempt, &h.actions, &h.failed}, func() error {
+			_, err = pgx.ForEachRow(rows, []any{&id, &h.series, &h.action, &h.attempt, &h.lease, &h.actions, &h.failed}, func() error {
 				held[id] = h
 				return nil
 			})
@@ -193,11 +207,11 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		for i, d := range s.Done {
 			j := d.Job
 			h, ok := held[j.DeliveryID]
-			if !ok || int(h.series) != j.Series || int(h.action) != j.Action || int(h.attempt) != j.Attempt {
-				failed[i] = fmt.Errorf("job %s/%d/%d is %w", j.DeliveryID, j.Action, j.Attempt, errNotHeld)
+			if !ok || int(h.series) != j.Series || int(h.action) != j.Action || int(h.attempt) != j.Attempt || h.lease != j.Lease {
+				failed[i] = fmt.Errorf("job %s/%d/%d with lease %d: %w", j.DeliveryID, j.Action, j.Attempt, j.Lease, postbox.ErrFenced)
 				continue
 			}
-			if err := queueFinish(b, d, int(h.actions), h.failed); err != nil {
+			if err := queueFinish(b, d, int(h.actions), h.failed, &leases[i]); err != nil {
 				return err
 			}
 		}
@@ -224,6 +238,11 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 	if err != nil {
 		return nil, nil, err
 	}
+	for i, d := range s.Done {
+		if leases[i] != 0 {
+			d.Job.Lease = leases[i]
+		}
+	}
 	if len(s.Release) > 0 || slices.ContainsFunc(s.Defer, func(d postbox.Deferral) bool { return d.Until.IsZero() }) {
 		db.notifySoon() // work others may take now (not for jobs deferred to later)
 	}
@@ -232,8 +251,9 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 
 // queueFinish adds to b the writes that record d and move its job on; the
 // job's delivery has actions actions, and failed says whether an earlier
-// one failed (continue_on_error).
-func queueFinish(b *pgx.Batch, d postbox.Done, actions int, failed bool) error {
+// one failed (continue_on_error). With a Hold, lease receives the next
+// action's token.
+func queueFinish(b *pgx.Batch, d postbox.Done, actions int, failed bool, lease *int64) error {
 	job, a, next := d.Job, d.Attempt, d.Next
 	if a != nil {
 		b.Queue(`INSERT INTO attempts
@@ -247,7 +267,8 @@ func queueFinish(b *pgx.Batch, d postbox.Done, actions int, failed bool) error {
 	advance := func(failed bool) {
 		b.Queue(`UPDATE jobs SET action = action + 1, attempt = 0, due = `+nowNS+`,
 			lease = CASE WHEN $3::int8 > 0 THEN `+nowNS+` + $3::int8 ELSE 0 END, failed = $2
-			WHERE delivery = $1`, job.DeliveryID, failed, int64(max(next.Hold, 0)))
+			WHERE delivery = $1 RETURNING lease`, job.DeliveryID, failed, int64(max(next.Hold, 0))).
+			QueryRow(func(r pgx.Row) error { return r.Scan(lease) })
 	}
 	end := func(state postbox.State) {
 		b.Queue(`DELETE FROM jobs WHERE delivery = $1`, job.DeliveryID)
@@ -286,11 +307,11 @@ const (
 	undeferSQL = `UPDATE jobs SET due = ` + nowNS + ` WHERE hook = $1 AND action = $2 AND due > ` + nowNS + ` AND lease <= ` + nowNS
 )
 
-// releaseSQL hands a job back if it is still the one claimed.
-// A job claimed through Claim or Advance carries its lease token ($5): one
-// that another claim took over is not handed back from under it.
+// releaseSQL hands a job back if it is still the one claimed, with the
+// claim's token ($5): a job that another claim took over is not handed
+// back from under it.
 const releaseSQL = `UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4
-	AND ($5::int8 = 0 OR lease = $5)`
+	AND lease = $5`
 
 // Release hands a claimed job back to be claimed again at once, by this
 // instance or another (Channel is notified).

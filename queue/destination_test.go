@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -282,22 +284,22 @@ func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
 	// Concurrency 1: while its one job runs, the queue claims no other of
 	// the hook, so that the test takes the job over, not the queue again.
 	h := &postbox.Hook{ID: "h", Concurrency: 1, Actions: []postbox.Action{shell(t, "echo started; sleep 30", 40*time.Second)}}
-	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Poll: 5 * time.Millisecond, RenewEvery: 50 * time.Millisecond})
+	// Leases that run out between renewals, as when this process stalls
+	// past its lease: another holder can take the job over.
+	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Poll: 5 * time.Millisecond,
+		Lease: 50 * time.Millisecond, RenewEvery: 500 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { q.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	d := appendFor(t, db, q, h)
 	eventually(t, "the command runs", func() bool { return destination(t, q, "exec:sh").InFlight == 1 })
-	// Another holder takes the job over (as after this process stalled
-	// past its lease): hand it back from under the queue and claim it.
-	if err := db.Release(context.Background(), &postbox.Job{DeliveryID: d.ID, HookID: h.ID}); err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := db.Claim(context.Background(), 1, time.Minute)
-	if err != nil || len(jobs) != 1 {
-		t.Fatalf("taking the job over: %v, %v", jobs, err)
-	}
+	var jobs []*postbox.Job
+	eventually(t, "another holder takes the job over", func() bool {
+		var err error
+		jobs, err = db.Claim(context.Background(), 1, time.Minute)
+		return err == nil && len(jobs) == 1
+	})
 	start := time.Now()
 	eventually(t, "the queue stops the action it no longer holds", func() bool { return destination(t, q, "exec:sh").InFlight == 0 })
 	if waited := time.Since(start); waited > 5*time.Second {
@@ -308,10 +310,51 @@ func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Attempts) != 0 {
-		t.Errorf("attempts %+v recorded by a holder that lost the lease", got.Attempts)
+	if len(got.Attempts) != 1 || got.Attempts[0].Outcome != postbox.OutcomeInterrupted {
+		t.Errorf("attempts %+v; want only the takeover's interrupted one, none by the holder that lost the lease", got.Attempts)
 	}
-	a := &postbox.Attempt{DeliveryID: d.ID, Action: 0, N: 1, Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
+	if f := q.Fenced(); f.Renewals != 1 {
+		t.Errorf("fenced %+v, want one renewal refused", f)
+	}
+	a := &postbox.Attempt{DeliveryID: d.ID, Action: 0, N: 2, Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
+	if err := db.Finish(context.Background(), jobs[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
+		t.Errorf("the new holder's attempt: %v", err)
+	}
+}
+
+func TestALateResultOfAJobTakenOverIsRefusedAndCounted(t *testing.T) {
+	db := openStore(t)
+	gate := filepath.Join(t.TempDir(), "gate")
+	h := &postbox.Hook{ID: "h", Concurrency: 1, Actions: []postbox.Action{
+		shell(t, "while [ ! -e "+gate+" ]; do sleep 0.01; done; echo finished late", 40*time.Second)}}
+	// No renewal before the result: the queue learns of the takeover
+	// only when the store refuses its attempt.
+	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Poll: 5 * time.Millisecond,
+		Lease: 50 * time.Millisecond, RenewEvery: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	d := appendFor(t, db, q, h)
+	eventually(t, "the command runs", func() bool { return destination(t, q, "exec:sh").InFlight == 1 })
+	var jobs []*postbox.Job
+	eventually(t, "another holder takes the job over", func() bool {
+		var err error
+		jobs, err = db.Claim(context.Background(), 1, time.Hour)
+		return err == nil && len(jobs) == 1
+	})
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the late result is refused", func() bool { return q.Fenced().Results == 1 })
+	got, err := db.Delivery(context.Background(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != postbox.StatePending || len(got.Attempts) != 1 || got.Attempts[0].Outcome != postbox.OutcomeInterrupted {
+		t.Errorf("after a late result: state %q attempts %+v; want pending with only the interrupted attempt", got.State, got.Attempts)
+	}
+	a := &postbox.Attempt{DeliveryID: d.ID, Action: 0, N: 2, Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
 	if err := db.Finish(context.Background(), jobs[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
 		t.Errorf("the new holder's attempt: %v", err)
 	}

@@ -35,9 +35,13 @@ type Options struct {
 	// RenewEvery is how often the leases of held jobs are renewed on a
 	// store that renews them; 0 means RenewEvery.
 	RenewEvery time.Duration
-	Grace      time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
-	Poll       time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
-	Now        func() time.Time // nil means time.Now
+	// Lease is how long a claim reserves a job on a store that renews
+	// leases, and how long each renewal extends it; 0 means Lease. Keep
+	// it a few times RenewEvery.
+	Lease time.Duration
+	Grace time.Duration    // on shutdown, how long running actions may finish; 0 means 10s
+	Poll  time.Duration    // how often to look for due retries without a wake-up; 0 means 1s
+	Now   func() time.Time // nil means time.Now
 	// Observer is told of every attempt; nil means none.
 	Observer postbox.Observer
 }
@@ -47,6 +51,8 @@ type Queue struct {
 	store    postbox.Store
 	logger   *slog.Logger
 	renew    time.Duration
+	leaseFor time.Duration // Options.Lease
+	fenced   fenceCounts
 	workers  int // the CPU pool
 	io       int // the I/O pool
 	dests    *destinations
@@ -85,6 +91,10 @@ func New(o Options) *Queue {
 	q.renew = o.RenewEvery
 	if q.renew <= 0 {
 		q.renew = RenewEvery
+	}
+	q.leaseFor = o.Lease
+	if q.leaseFor <= 0 {
+		q.leaseFor = Lease
 	}
 	if q.logger == nil {
 		q.logger = slog.New(slog.DiscardHandler)
@@ -184,7 +194,7 @@ const (
 // be handed back.
 func (q *Queue) lease() (lease, wait time.Duration) {
 	if _, ok := q.store.(postbox.Renewer); ok {
-		return Lease, 20 * time.Second
+		return q.leaseFor, 20 * time.Second
 	}
 	longest := 30 * time.Second
 	for _, h := range *q.hooks.Load() {
@@ -245,6 +255,11 @@ func (q *Queue) act(ctx, stop context.Context, h *postbox.Hook, job *postbox.Job
 	res := action.Run(ctx, data)
 	dur := q.now().Sub(start)
 	if stop.Err() != nil {
+		if errors.Is(context.Cause(stop), errLeaseLost) {
+			// Another claim holds the job: its holder runs it.
+			q.jobLogger(job).Warn("action stopped: its lease was lost to another claim; nothing is recorded", "duration", dur)
+			return res, nil, postbox.JobTransition{Next: postbox.StatePending}
+		}
 		// Stopped by shutdown, not by its own failure: run it again later.
 		q.jobLogger(job).Warn("action stopped by shutdown; job handed back", "duration", dur)
 		return res, nil, postbox.JobTransition{Next: postbox.StatePending}
@@ -284,6 +299,12 @@ func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox
 // retry is due.
 func (q *Queue) recorded(d postbox.Done, info eventInfo, err error) {
 	log := q.jobLogger(d.Job)
+	if errors.Is(err, postbox.ErrFenced) {
+		q.fenced.record.Add(1)
+		log.Warn("late result refused: another claim holds the job (fenced); its holder runs the action",
+			"outcome", d.Attempt.Outcome, "err", err)
+		return
+	}
 	if err != nil {
 		log.Error("record attempt failed", "err", err)
 		return
@@ -315,7 +336,7 @@ func (q *Queue) jobLogger(job *postbox.Job) *slog.Logger {
 func (q *Queue) RunSync(ctx, stop context.Context, h *postbox.Hook, d *postbox.Delivery) []*postbox.Result {
 	data := payload.TemplateData(d)
 	h.EvalVars(data, postbox.Env(data, d.Method, d.RemoteAddr))
-	job := &postbox.Job{DeliveryID: d.ID, HookID: h.ID}
+	job := &postbox.Job{DeliveryID: d.ID, HookID: h.ID, Lease: d.Lease}
 	for i := range h.Actions {
 		job.Action = i
 		res, next := q.attempt(ctx, stop, h, job, data, d.Hold)

@@ -89,7 +89,7 @@ type loop struct {
 
 	// running are the jobs whose actions run, with what stops them (when
 	// their lease is lost); renewing is true while a renewal is under way.
-	running  map[*postbox.Job]context.CancelFunc
+	running  map[*postbox.Job]context.CancelCauseFunc
 	gone     map[*postbox.Job]bool // running jobs whose lease was lost
 	renewing bool
 	renewed  chan renewal
@@ -116,7 +116,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	defer stopActions()
 	l := &loop{q: q, rctx: context.WithoutCancel(ctx), results: make(chan result, q.workers+q.io), replies: make(chan reply, 1),
 		due: [2]bool{true, true}, runningHook: map[string]int{}, held: map[string]int{},
-		running: map[*postbox.Job]context.CancelFunc{}, gone: map[*postbox.Job]bool{}, renewed: make(chan renewal, 1)}
+		running: map[*postbox.Job]context.CancelCauseFunc{}, gone: map[*postbox.Job]bool{}, renewed: make(chan renewal, 1)}
 	renewer, _ := q.store.(postbox.Renewer)
 	var renewTick <-chan time.Time
 	if renewer != nil {
@@ -221,7 +221,7 @@ func (l *loop) start(actx context.Context) {
 		l.queued[w.pool]--
 		l.busy[w.pool]++
 		l.runningHook[j.HookID]++
-		jctx, stop := context.WithCancel(actx)
+		jctx, stop := context.WithCancelCause(actx)
 		l.running[j] = stop
 		l.wg.Add(1)
 		go func() {
@@ -262,7 +262,10 @@ func (l *loop) handBack(w waiting) {
 // ask starts a store call when none is under way and there is something to
 // record or hand back, or room to claim jobs that may be due.
 func (l *loop) ask() {
-	if l.asking {
+	// Not while a renewal is under way either: a job it carries may have
+	// finished meanwhile, and its result must go with the token the
+	// renewal brings (lost sets it), not the one it replaces.
+	if l.asking || l.renewing {
 		return
 	}
 	want := 0
@@ -372,7 +375,7 @@ func (q *Queue) oneByOne(ctx context.Context, step postbox.Step, err error) []er
 // worker stays busy until the call returns.
 func (l *loop) finished(r result) {
 	if stop, ok := l.running[r.job]; ok {
-		stop()
+		stop(nil)
 		delete(l.running, r.job)
 	}
 	if l.gone[r.job] {
@@ -473,7 +476,7 @@ func (l *loop) renew(r postbox.Renewer) {
 	}
 	l.renewing = true
 	go func() {
-		leases, err := r.Renew(l.rctx, jobs, Lease)
+		leases, err := r.Renew(l.rctx, jobs, l.q.leaseFor)
 		l.renewed <- renewal{jobs: jobs, leases: leases, err: err}
 	}()
 }
@@ -496,19 +499,25 @@ func (l *loop) lost(r renewal) {
 	}
 	lost := map[*postbox.Job]bool{}
 	for i, j := range r.jobs {
+		if r.leases[i] != 0 {
+			// Also for a job that finished or was handed back meanwhile:
+			// its result waits for the next store call (none was made
+			// while renewing), which presents this token.
+			j.Lease = r.leases[i]
+			continue
+		}
+		l.q.fenced.renew.Add(1)
 		_, running := l.running[j]
 		if !running && !waiting[j] {
-			continue // finished or handed back meanwhile: a store call has it
-		}
-		if r.leases[i] != 0 {
-			j.Lease = r.leases[i]
+			// Its result waits for the next store call, which the store
+			// refuses (fenced).
 			continue
 		}
 		lost[j] = true
 		l.q.jobLogger(j).Warn("lease lost to another claim; the action is stopped and its result will not count")
 		if stop, ok := l.running[j]; ok {
 			l.gone[j] = true
-			stop()
+			stop(errLeaseLost)
 		}
 	}
 	if len(lost) == 0 {

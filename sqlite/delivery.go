@@ -58,6 +58,7 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 		if d.Hold > 0 {
 			lease = db.Now().Add(d.Hold).UnixNano()
 		}
+		d.Lease = lease
 		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
 			VALUES (?, ?, 0, 0, 0, ?, ?, 0, ?)`, d.ID, d.HookID, received, lease, d.Key)
 		return err

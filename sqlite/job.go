@@ -23,7 +23,13 @@ import (
 // under each claim in perf: 63% of Advance's CPU), which an expression, as
 // a literal, avoids. A bare bound LIMIT can make the planner depend on the
 // value bound, and a new value then stales the compiled statement.
-const claimSQL = `UPDATE jobs SET lease = ?
+//
+// A job whose lease ran out while held (lease not 0) is taken over: its
+// attempt counter moves on, for the interrupted attempt that claim records.
+// SQLite's RETURNING sees only the new row, so the claim says which jobs it
+// took over in the token's lowest bit: the lease bound is even, and one is
+// added for a takeover (see claim).
+const claimSQL = `UPDATE jobs SET lease = ? + (lease != 0), attempt = attempt + (lease != 0)
 	WHERE delivery IN (SELECT j.delivery FROM jobs j WHERE j.due <= ? AND j.lease <= ?
 		AND j.hook NOT IN (SELECT value FROM json_each(?))
 		AND (j.hook, j.action) NOT IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?))
@@ -64,15 +70,20 @@ func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks
 
 // Finish records a and moves job on as next says.
 func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
+	var lease int64
 	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		held, err := finish(ctx, tx, db.Now(), postbox.Done{Job: job, Attempt: a, Next: next})
+		held, l, err := finish(ctx, tx, db.Now(), postbox.Done{Job: job, Attempt: a, Next: next})
 		if err == nil && !held {
 			err = notHeld(job)
 		}
+		lease = l
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("finish %s action %d: %w", job.DeliveryID, job.Action, err)
+	}
+	if lease != 0 {
+		job.Lease = lease
 	}
 	return nil
 }
@@ -107,7 +118,7 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		jobs = nil
 		clear(failed)
 		for i, d := range s.Done {
-			held, err := finish(ctx, tx, db.Now(), d)
+			held, _, err := finish(ctx, tx, db.Now(), d)
 			if err != nil {
 				return fmt.Errorf("finish %s action %d: %w", d.Job.DeliveryID, d.Job.Action, err)
 			}
@@ -168,20 +179,48 @@ func skipJSON(hooks []string, actions []postbox.ActionRef) (skips, error) {
 }
 
 func claim(ctx context.Context, tx *wtx, now time.Time, max int, lease time.Duration, skip skips) ([]*postbox.Job, error) {
-	rows, err := tx.QueryContext(ctx, claimSQL, now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), skip.hooks, skip.actions, max)
+	rows, err := tx.QueryContext(ctx, claimSQL, now.Add(lease).UnixNano()&^1, now.UnixNano(), now.UnixNano(), skip.hooks, skip.actions, max)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var jobs []*postbox.Job
+	var jobs, taken []*postbox.Job
 	for rows.Next() {
 		j := &postbox.Job{}
 		if err := rows.Scan(&j.DeliveryID, &j.HookID, &j.Series, &j.Action, &j.Attempt, &j.Lease); err != nil {
 			return nil, err
 		}
 		jobs = append(jobs, j)
+		if j.Lease&1 == 1 {
+			taken = append(taken, j)
+		}
 	}
-	return jobs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for _, j := range taken {
+		if err := interrupted(ctx, tx, now, j); err != nil {
+			return nil, err
+		}
+	}
+	return jobs, nil
+}
+
+// interruptedSQL records the attempt of a job whose lease ran out while
+// held; the claim that took it over already counted it in jobs.attempt.
+const interruptedSQL = `INSERT INTO attempts
+	(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)
+	VALUES (?, ?, ?, ?, '', ?, 0, '` + string(postbox.OutcomeInterrupted) + `', 0, 0, '', 0, '` + interruptedError + `')
+	ON CONFLICT DO NOTHING`
+
+// interruptedError is the error of an interrupted attempt, as both stores
+// write it.
+const interruptedError = "lease expired while held: the instance that held the job stopped renewing it (it died, stalled or lost the database); taken over"
+
+func interrupted(ctx context.Context, tx *wtx, now time.Time, j *postbox.Job) error {
+	_, err := tx.ExecContext(ctx, interruptedSQL, j.DeliveryID, j.Series, j.Action, j.Attempt, now.UnixNano())
+	return err
 }
 
 var _ postbox.Renewer = (*DB)(nil)
@@ -221,24 +260,25 @@ func (db *DB) Renew(ctx context.Context, jobs []*postbox.Job, lease time.Duratio
 }
 
 func notHeld(job *postbox.Job) error {
-	return fmt.Errorf("job %s/%d/%d is no longer held", job.DeliveryID, job.Action, job.Attempt)
+	return fmt.Errorf("job %s/%d/%d with lease %d: %w", job.DeliveryID, job.Action, job.Attempt, job.Lease, postbox.ErrFenced)
 }
 
 // finish records d's attempt and moves its job on, unless the job is no
-// longer the one d's worker claimed (held is false then, and nothing is
-// written).
-func finish(ctx context.Context, tx *wtx, clock time.Time, d postbox.Done) (held bool, err error) {
+// longer the one d's worker claimed with its token (held is false then,
+// and nothing is written). With a Hold, lease is the token of the next
+// action's job, held by the caller.
+func finish(ctx context.Context, tx *wtx, clock time.Time, d postbox.Done) (held bool, lease int64, err error) {
 	job, a, next := d.Job, d.Attempt, d.Next
 	var actions int
 	var failed bool
 	err = tx.QueryRowContext(ctx, `SELECT d.actions, j.failed FROM jobs j JOIN deliveries d ON d.id = j.delivery
-		WHERE j.delivery = ? AND j.series = ? AND j.action = ? AND j.attempt = ?`,
-		job.DeliveryID, job.Series, job.Action, job.Attempt).Scan(&actions, &failed)
+		WHERE j.delivery = ? AND j.series = ? AND j.action = ? AND j.attempt = ? AND j.lease = ?`,
+		job.DeliveryID, job.Series, job.Action, job.Attempt, job.Lease).Scan(&actions, &failed)
 	if err == sql.ErrNoRows {
-		return false, nil
+		return false, 0, nil
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if a != nil {
 		_, err := tx.ExecContext(ctx, `INSERT INTO attempts
@@ -247,11 +287,10 @@ func finish(ctx context.Context, tx *wtx, clock time.Time, d postbox.Done) (held
 			job.DeliveryID, job.Series, job.Action, job.Attempt+1, a.Kind, a.Started.UnixNano(), int64(a.Duration),
 			string(a.Outcome), a.ExitCode, a.Status, a.Output, a.Truncated, a.Error)
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 	}
 	now := clock.UnixNano()
-	lease := int64(0)
 	if next.Hold > 0 {
 		lease = clock.Add(next.Hold).UnixNano()
 	}
@@ -290,7 +329,7 @@ func finish(ctx context.Context, tx *wtx, clock time.Time, d postbox.Done) (held
 	default:
 		err = fmt.Errorf("unknown next state %q", next.Next)
 	}
-	return err == nil, err
+	return err == nil, lease, err
 }
 
 // Release hands a claimed job back to be claimed again at once.
@@ -303,10 +342,10 @@ func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
 }
 
 func release(ctx context.Context, tx *wtx, job *postbox.Job) error {
-	// A job claimed through Claim or Advance carries its lease token: one
-	// that another claim took over is not handed back from under it.
+	// Only with the claim's token: a job that another claim took over is
+	// not handed back from under it.
 	_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE delivery = ? AND series = ? AND action = ? AND attempt = ?
-		AND (? = 0 OR lease = ?)`, job.DeliveryID, job.Series, job.Action, job.Attempt, job.Lease, job.Lease)
+		AND lease = ?`, job.DeliveryID, job.Series, job.Action, job.Attempt, job.Lease)
 	return err
 }
 
@@ -329,13 +368,37 @@ func deferJobs(ctx context.Context, tx *wtx, now time.Time, d postbox.Deferral) 
 	return err
 }
 
-// ReleaseAll hands back every leased job. Call it only when no other
-// process uses the file (serve holds a lock on the data directory), after a
-// crash left leases behind.
+// ReleaseAll hands back every leased job, each with an interrupted attempt
+// as a claim taking it over records. Call it only when no other process
+// uses the file (serve holds a lock on the data directory), after a crash
+// left leases behind.
 func (db *DB) ReleaseAll(ctx context.Context) error {
 	return db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease = 0 WHERE lease != 0`)
-		return err
+		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET lease = 0, attempt = attempt + 1 WHERE lease != 0
+			RETURNING delivery, series, action, attempt`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var taken []*postbox.Job
+		for rows.Next() {
+			j := &postbox.Job{}
+			if err := rows.Scan(&j.DeliveryID, &j.Series, &j.Action, &j.Attempt); err != nil {
+				return err
+			}
+			taken = append(taken, j)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		now := db.Now()
+		for _, j := range taken {
+			if err := interrupted(ctx, tx, now, j); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

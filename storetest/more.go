@@ -176,7 +176,7 @@ func testHold(t *testing.T, s postbox.Store) {
 		t.Fatalf("held job claimed: %+v", jobs)
 	}
 	// The holder finishes it as if it had claimed it.
-	finish(t, s, &postbox.Job{DeliveryID: d.ID, HookID: d.HookID}, postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})
+	finish(t, s, &postbox.Job{DeliveryID: d.ID, HookID: d.HookID, Lease: d.Lease}, postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})
 	if got := state(t, s, d.ID); got.State != postbox.StateDone {
 		t.Errorf("state %q, want done", got.State)
 	}

@@ -52,6 +52,7 @@ func testRenew(t *testing.T, s postbox.Store) {
 	if err != nil || len(leases) != 2 || leases[0] == 0 || leases[1] != 0 {
 		t.Fatalf("renewing after a release: %v, %v; want the first renewed and the released one lost", leases, err)
 	}
-	// The still-held one can be finished as usual.
+	// The still-held one can be finished as usual, with its latest token.
+	jobs[0].Lease = leases[0]
 	finish(t, s, jobs[0], postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, retentionTests...)
 	tests = append(tests, backlogTests...)
 	tests = append(tests, renewTests...)
+	tests = append(tests, fenceTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
