@@ -14,6 +14,7 @@ import (
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/action/httpcall"
 	"github.com/postbox/postbox/queue"
+	"github.com/postbox/postbox/sqlite"
 )
 
 // forward is an http action that posts to url.
@@ -279,15 +280,14 @@ func TestAnOpenDestinationsJobsAreDeferredInTheStore(t *testing.T) {
 	}
 }
 
-func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
-	db := openStore(t)
-	// Concurrency 1: while its one job runs, the queue claims no other of
-	// the hook, so that the test takes the job over, not the queue again.
-	h := &postbox.Hook{ID: "h", Concurrency: 1, Actions: []postbox.Action{shell(t, "echo started; sleep 30", 40*time.Second)}}
-	// Leases that run out between renewals, as when this process stalls
-	// past its lease: another holder can take the job over.
+// takeOverRunning runs a queue on db with leases of 50 ms renewed every
+// renew, appends a delivery for h (of concurrency 1, so that the queue
+// claims nothing else meanwhile) and, once its command runs, takes its job
+// over as another instance would once the lease ran out.
+func takeOverRunning(t *testing.T, db *sqlite.DB, h *postbox.Hook, renew time.Duration) (*queue.Queue, *postbox.Delivery, []*postbox.Job) {
+	t.Helper()
 	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Poll: 5 * time.Millisecond,
-		Lease: 50 * time.Millisecond, RenewEvery: 500 * time.Millisecond})
+		Lease: 50 * time.Millisecond, RenewEvery: renew})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { q.Run(ctx); close(done) }()
@@ -297,9 +297,20 @@ func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
 	var jobs []*postbox.Job
 	eventually(t, "another holder takes the job over", func() bool {
 		var err error
-		jobs, err = db.Claim(context.Background(), 1, time.Minute)
+		jobs, err = db.Claim(context.Background(), 1, time.Hour)
 		return err == nil && len(jobs) == 1
 	})
+	return q, d, jobs
+}
+
+func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
+	db := openStore(t)
+	// Concurrency 1: while its one job runs, the queue claims no other of
+	// the hook, so that the test takes the job over, not the queue again.
+	h := &postbox.Hook{ID: "h", Concurrency: 1, Actions: []postbox.Action{shell(t, "echo started; sleep 30", 40*time.Second)}}
+	// Leases that run out between renewals, as when this process stalls
+	// past its lease: another holder can take the job over.
+	q, d, jobs := takeOverRunning(t, db, h, 500*time.Millisecond)
 	start := time.Now()
 	eventually(t, "the queue stops the action it no longer holds", func() bool { return destination(t, q, "exec:sh").InFlight == 0 })
 	if waited := time.Since(start); waited > 5*time.Second {
@@ -329,20 +340,7 @@ func TestALateResultOfAJobTakenOverIsRefusedAndCounted(t *testing.T) {
 		shell(t, "while [ ! -e "+gate+" ]; do sleep 0.01; done; echo finished late", 40*time.Second)}}
 	// No renewal before the result: the queue learns of the takeover
 	// only when the store refuses its attempt.
-	q := queue.New(queue.Options{Store: db, Hooks: []*postbox.Hook{h}, Poll: 5 * time.Millisecond,
-		Lease: 50 * time.Millisecond, RenewEvery: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { q.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	d := appendFor(t, db, q, h)
-	eventually(t, "the command runs", func() bool { return destination(t, q, "exec:sh").InFlight == 1 })
-	var jobs []*postbox.Job
-	eventually(t, "another holder takes the job over", func() bool {
-		var err error
-		jobs, err = db.Claim(context.Background(), 1, time.Hour)
-		return err == nil && len(jobs) == 1
-	})
+	q, d, jobs := takeOverRunning(t, db, h, time.Hour)
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
