@@ -21,12 +21,14 @@ var codes = map[string]int{
 	postbox.EINTERNAL:      http.StatusInternalServerError,
 	ETIMEOUT:               http.StatusRequestTimeout,
 	EMETHOD:                http.StatusMethodNotAllowed,
+	EHEADERS:               http.StatusRequestHeaderFieldsTooLarge,
 }
 
 // Codes that only the HTTP layer produces.
 const (
 	ETIMEOUT = "timeout"            // the client was too slow (408)
 	EMETHOD  = "method_not_allowed" // wrong method for the hook (405)
+	EHEADERS = "headers_too_large"  // request line and headers over max_header_bytes (431)
 )
 
 // ErrorStatus returns the HTTP status for err.

@@ -66,7 +66,7 @@ func TestTransferEncodingClosesTheConnection(t *testing.T) {
 	url, db := serveWith(t, `
   - id: lamp
     path: /hooks/lamp
-`, phttp.Limits{MaxHeaderBytes: 64 << 10})
+`, phttp.Limits{MaxHeaderBytes: 128 << 10})
 	long := "POST /hooks/lamp HTTP/1.1\r\nHost: x\r\nX-Long: " + strings.Repeat("a", 65<<10) +
 		"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 	tests := []struct {

@@ -20,6 +20,8 @@ type routes struct {
 	trusted  []netip.Prefix
 	// webhookAnswers: see Options.WebhookAnswers.
 	webhookAnswers bool
+	// maxHeader is Limits.MaxHeaderBytes: see headerBlockSize.
+	maxHeader int
 }
 
 func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
@@ -45,7 +47,8 @@ func newRoutes(s *Server, hooks []*postbox.Hook) *routes {
 		mux.Handle(p, h)
 		handlers[h] = true
 	}
-	return &routes{mux: mux, handlers: handlers, observer: s.observer, trusted: s.trusted, webhookAnswers: s.webhookAnswers}
+	return &routes{mux: mux, handlers: handlers, observer: s.observer, trusted: s.trusted, webhookAnswers: s.webhookAnswers,
+		maxHeader: s.limits.MaxHeaderBytes}
 }
 
 func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -57,15 +60,53 @@ func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ServeMux answers a path that needs cleaning, or a subtree's path
 	// without its slash, with a redirect; a webhook sender would not follow
 	// it with its body, so refuse it.
+	if n := headerBlockSize(r); rt.maxHeader > 0 && n > rt.maxHeader {
+		rt.refuse(w, r, postbox.Errorf(EHEADERS, "request line and headers are %d bytes, over the limit of %d (max_header_bytes)", n, rt.maxHeader))
+		return
+	}
 	if h, _ := rt.mux.Handler(r); !rt.isRegistered(h) || !isClean(r.URL.EscapedPath()) {
-		err := postbox.Errorf(postbox.ENOTFOUND, "no hook at %s", r.URL.Path)
-		rt.observer.Request(postbox.RequestEvent{Time: time.Now(), Method: r.Method, Path: r.URL.Path,
-			Remote: clientAddr(r, rt.trusted), Status: http.StatusNotFound, Reason: err.Error()})
-		answerError(w, r, err, rt.webhookAnswers)
+		rt.refuse(w, r, postbox.Errorf(postbox.ENOTFOUND, "no hook at %s", r.URL.Path))
 		return
 	}
 	// ServeHTTP, not the handler found above: it sets the path wildcards.
 	rt.mux.ServeHTTP(w, r)
+}
+
+// refuse answers a request that reached no hook, and records it with the
+// other rejections.
+func (rt *routes) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	rt.observer.Request(postbox.RequestEvent{Time: time.Now(), Method: r.Method, Path: r.URL.Path,
+		Remote: clientAddr(r, rt.trusted), Status: ErrorStatus(err), Reason: err.Error()})
+	answerError(w, r, err, rt.webhookAnswers)
+}
+
+// headerBlockSize is the size of r's request line and header fields as
+// sent over HTTP/1.1 ("Name: value\r\n" each, the Host line and the blank
+// line included), the measure max_header_bytes limits.
+//
+// net/http enforces its MaxHeaderBytes while reading, before any handler,
+// and answers a text/plain 431 that no log or rejection ring sees. So the
+// server gives net/http twice the limit (hardHeaderLimit) and this check
+// holds the configured one, answering as every other refusal does. Only a
+// header block over twice the limit gets net/http's bare answer.
+func headerBlockSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
+}
+
+// hardHeaderLimit is the MaxHeaderBytes net/http gets for a configured
+// limit: see headerBlockSize.
+func hardHeaderLimit(limit int) int {
+	if limit <= 0 {
+		return limit
+	}
+	return 2 * limit
 }
 
 // closeIfFramingSuspect makes net/http close the connection after the

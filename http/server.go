@@ -118,7 +118,7 @@ func NewServer(o Options) *Server {
 	s.SetHooks(o.Hooks)
 	s.srv = &http.Server{
 		Handler:           s,
-		MaxHeaderBytes:    o.Limits.MaxHeaderBytes,
+		MaxHeaderBytes:    hardHeaderLimit(o.Limits.MaxHeaderBytes),
 		ReadHeaderTimeout: o.Limits.ReadHeaderTimeout,
 		ReadTimeout:       o.Limits.ReadTimeout,
 		WriteTimeout:      o.Limits.WriteTimeout,
