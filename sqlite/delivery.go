@@ -18,59 +18,25 @@ func (db *DB) Append(ctx context.Context, d *postbox.Delivery) error {
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
-	state := postbox.StatePending
+	r := &appendRow{d: d, row: row, state: postbox.StatePending}
 	if d.Actions == 0 {
-		state = postbox.StateDone
+		r.state = postbox.StateDone
 	}
-	received := row.Received
-	var duplicateOf string
-	initial := state
-	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		state, duplicateOf = initial, ""
-		if d.DedupKey != "" {
-			err := tx.QueryRowContext(ctx, `SELECT delivery FROM dedup WHERE hook = ? AND key = ? AND expires > ?`,
-				d.HookID, d.DedupKey, received).Scan(&duplicateOf)
-			switch {
-			case err == sql.ErrNoRows:
-				duplicateOf = ""
-				if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO dedup (hook, key, delivery, expires) VALUES (?, ?, ?, ?)`,
-					d.HookID, d.DedupKey, d.ID, received+int64(d.DedupWindow)); err != nil {
-					return err
-				}
-			case err != nil:
-				return err
-			default:
-				state = postbox.StateDuplicate
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-			d.ID, d.HookID, d.Method, d.Path, row.Query, row.Header, row.Body,
-			d.RemoteAddr, received, row.PathValues, d.Actions, d.Key, string(state), d.DedupKey, duplicateOf)
-		if err != nil {
-			return err
-		}
-		if state != postbox.StatePending {
-			return nil
-		}
-		lease := int64(0)
-		if d.Hold > 0 {
-			lease = db.Now().Add(d.Hold).UnixNano()
-		}
-		d.Lease = lease
-		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key)
-			VALUES (?, ?, 0, 0, 0, ?, ?, 0, ?)`, d.ID, d.HookID, received, lease, d.Key)
-		return err
-	})
+	if d.Hold > 0 {
+		r.lease = db.Now().Add(d.Hold).UnixNano()
+	}
+	err = db.writeOp(ctx, &op{ctx: ctx, fn: r.one, app: r})
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE constraint failed") {
 			return postbox.Errorf(postbox.ECONFLICT, "delivery %s already exists", d.ID)
 		}
 		return &postbox.Error{Code: postbox.EUNAVAILABLE, Message: "store unavailable", Detail: err.Error()}
 	}
-	d.DuplicateOf = duplicateOf
-	d.State = state
+	d.DuplicateOf = r.duplicateOf
+	d.State = r.stored
+	if r.stored == postbox.StatePending {
+		d.Lease = r.lease // the held job's token (0 when not held)
+	}
 	return nil
 }
 

@@ -23,12 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/postbox/postbox"
-	_ "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
 )
 
 var _ postbox.Store = (*DB)(nil)
@@ -82,8 +82,9 @@ type DB struct {
 	// prepares a query it ran unprepared after that transaction ends
 	// (preparing inside it would wait for the one connection the
 	// transaction holds). Only the writer goroutine touches them.
-	stmts  map[string]*sql.Stmt
-	misses map[string]bool
+	stmts   map[string]*sql.Stmt
+	misses  map[string]bool
+	inserts map[insertKey]string // multi-row INSERTs by rows (appendbatch.go)
 
 	// rstmts are the read pool's statements for constant queries, each
 	// compiled once per connection (database/sql keeps them).
@@ -146,7 +147,7 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 // maxStmts bounds the writer's statement cache; queries beyond it run
 // unprepared.
-const maxStmts = 64
+const maxStmts = 128
 
 // SetLogger makes the store report to l what fails in the background: a
 // checkpoint, the pruning of expired dedup keys. Until it is called, those
@@ -165,8 +166,12 @@ func (db *DB) warn(msg string, args ...any) {
 func (db *DB) SetCommitObserver(fn func(d time.Duration, n int)) { db.onCommit.Store(&fn) }
 
 type op struct {
-	ctx  context.Context
-	fn   func(ctx context.Context, tx *wtx) error
+	ctx context.Context
+	fn  func(ctx context.Context, tx *wtx) error
+	// app, when set, is the Append that fn writes: the writer inserts
+	// the appends of a batch together (appendAll), with one multi-row
+	// INSERT per table, and calls fn only when it runs the ops one by one.
+	app  *appendRow
 	done chan error
 }
 
@@ -175,8 +180,11 @@ type op struct {
 // files are made readable by their owner only (0600).
 func Open(ctx context.Context, path string) (*DB, error) {
 	restrictFiles(path)
+	if err := create(ctx, path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	dsn := dsn(path)
-	w, err := sql.Open("sqlite", dsn)
+	w, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -207,7 +215,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		}
 		wal = &walFile{path: file + "-wal"}
 	}
-	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	r, err := sql.Open(driverName, dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -216,11 +224,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	// Checkpoints (copying the WAL into the database file, with two
 	// fsyncs) run on a connection of their own, beside the writer, which
-	// runs one itself only when the WAL has grown past 40 MiB.
-	ck, err := sql.Open("sqlite", dsn)
+	// runs one itself only when the WAL has grown past 40 MiB (counted in
+	// pages, of the file's size: 4 KiB in files made before 16 KiB).
+	ck, err := sql.Open(driverName, dsn)
 	if err == nil {
 		ck.SetMaxOpenConns(1)
-		_, err = w.ExecContext(ctx, "PRAGMA wal_autocheckpoint=10000")
+		_, err = w.ExecContext(ctx, "PRAGMA wal_autocheckpoint="+strconv.Itoa(autoCheckpointBytes/max(mig.PageSize, 512)))
 	}
 	if err == nil {
 		_, err = w.ExecContext(ctx, "PRAGMA journal_size_limit=67108864")
@@ -234,13 +243,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{path: path, migration: mig, w: w, r: r, ck: ck, wal: wal, ops: make(chan *op), quit: make(chan struct{}), Now: time.Now,
-		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}, rstmts: map[string]*sql.Stmt{}, checkpoint: make(chan struct{}, 1)}
+		stmts: map[string]*sql.Stmt{}, misses: map[string]bool{}, inserts: map[insertKey]string{}, rstmts: map[string]*sql.Stmt{}, checkpoint: make(chan struct{}, 1)}
 	db.wg.Add(3)
 	go db.writer()
 	go db.checkpointer()
 	go db.pruner()
 	return db, nil
 }
+
+// autoCheckpointBytes is the WAL's size past which the writer checkpoints
+// by itself, when the checkpointer has fallen behind.
+const autoCheckpointBytes = 40 << 20
 
 // checkpointAfter is how many writes the writer commits between two
 // checkpoints: about 1,000 pages of WAL (SQLite's default) with 2 KiB
@@ -299,10 +312,15 @@ func (db *DB) Close() error {
 // once that transaction is committed (durable) or fn failed. fn's changes
 // are rolled back on its own error without affecting the others.
 func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	return db.writeOp(ctx, &op{ctx: ctx, fn: fn})
+}
+
+// writeOp is write for an op made by the caller.
+func (db *DB) writeOp(ctx context.Context, o *op) error {
 	if err := db.failed.Load(); err != nil {
 		return *err
 	}
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	o.done = make(chan error, 1)
 	select {
 	case db.ops <- o:
 	case <-db.quit:
@@ -457,9 +475,25 @@ func (db *DB) run(batch []*op, isolate bool) ([]error, error) {
 		return errs, fmt.Errorf("begin: %w", err)
 	}
 	w := &wtx{tx: tx, db: db}
+	group := !isolate && db.appendGroup(ctx, w, batch, errs)
+	if !isolate && anyErr(errs) {
+		_ = tx.Rollback()
+		return errs, nil
+	}
 	for i, o := range batch {
+		if group && o.app != nil {
+			continue
+		}
 		if err := o.ctx.Err(); err != nil {
+			// Its caller gave up before the op ran. Without savepoints
+			// this ends the transaction, as any failing op does: were
+			// the others committed, running the batch again with
+			// savepoints (commit) would run their ops a second time.
 			errs[i] = err
+			if !isolate {
+				_ = tx.Rollback()
+				return errs, nil
+			}
 			continue
 		}
 		if isolate && len(batch) > 1 {
@@ -494,6 +528,33 @@ func (db *DB) run(batch []*op, isolate bool) ([]error, error) {
 		return errs, fmt.Errorf("commit: %w", err)
 	}
 	return errs, nil
+}
+
+// appendGroup writes the appends of batch with appendAll, when there are
+// two or more, and says whether it did. Their error, if any, becomes each
+// one's in errs (an append whose context ended has that error instead).
+func (db *DB) appendGroup(ctx context.Context, w *wtx, batch []*op, errs []error) bool {
+	var rows []*appendRow
+	var at []int
+	for i, o := range batch {
+		if o.app == nil {
+			continue
+		}
+		if err := o.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		rows, at = append(rows, o.app), append(at, i)
+	}
+	if len(rows) < 2 {
+		return false
+	}
+	if err := appendAll(ctx, w, rows); err != nil {
+		for _, i := range at {
+			errs[i] = err
+		}
+	}
+	return true
 }
 
 // finish tells each op of c how it went; a failed transaction or sync

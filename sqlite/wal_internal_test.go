@@ -104,8 +104,9 @@ func TestCheckpointsRunBesideTheWriter(t *testing.T) {
 	}
 	defer db.Close()
 	var auto int
-	if err := db.w.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != 10000 {
-		t.Fatalf("writer's wal_autocheckpoint = %d (%v), want 10000: the checkpointer does the work", auto, err)
+	want := autoCheckpointBytes / pageSize // 40 MiB of 16 KiB pages
+	if err := db.w.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != want {
+		t.Fatalf("writer's wal_autocheckpoint = %d (%v), want %d: the checkpointer does the work", auto, err, want)
 	}
 	for range checkpointAfter + 1 {
 		if err := db.Append(context.Background(), storetest.NewDelivery("h", 0)); err != nil {

@@ -13,6 +13,7 @@ var moreTests = []storeCase{
 	{"a repeated dedup key within the window is stored as a duplicate without a job", testDedup},
 	{"a dedup key is free again after its window", testDedupWindow},
 	{"dedup keys are per hook", testDedupPerHook},
+	{"of concurrent appends with one dedup key, one is stored and the rest are its duplicates", testConcurrentDedup},
 	{"a held job is not claimed until the hold ends", testHold},
 	{"a replay runs the actions again as a new series", testReplay},
 	{"a delivery with work left cannot be replayed", testReplayBusy},
@@ -165,6 +166,57 @@ func testDedupPerHook(t *testing.T, s postbox.Store) {
 	mustAppend(t, s, b)
 	if b.State == postbox.StateDuplicate {
 		t.Errorf("hook b's delivery was taken as a duplicate of hook a's")
+	}
+}
+
+func testConcurrentDedup(t *testing.T, s postbox.Store) {
+	const n = 64
+	ds := make([]*postbox.Delivery, n)
+	for i := range ds {
+		// Two hooks with the same key, and a third with none.
+		ds[i] = NewDelivery([]string{"a", "b", "c"}[i%3], 1)
+		if i%3 != 2 {
+			ds[i].DedupKey, ds[i].DedupWindow = "same", time.Hour
+		}
+	}
+	errs := make(chan error, n)
+	for _, d := range ds {
+		go func() { errs <- s.Append(context.Background(), d) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+	first := map[string]string{}
+	for _, d := range ds {
+		if d.DedupKey != "" && d.State == postbox.StatePending {
+			if prev, ok := first[d.HookID]; ok {
+				t.Errorf("hook %s: %s and %s both stored as new", d.HookID, prev, d.ID)
+			}
+			first[d.HookID] = d.ID
+		}
+	}
+	if len(first) != 2 {
+		t.Fatalf("new deliveries per hook = %v, want one for a and one for b", first)
+	}
+	jobs := map[string]bool{}
+	for _, j := range claim(t, s, 2*n) {
+		jobs[j.DeliveryID] = true
+	}
+	for _, d := range ds {
+		got := state(t, s, d.ID)
+		want, dupOf := postbox.StatePending, ""
+		if d.DedupKey != "" && d.ID != first[d.HookID] {
+			want, dupOf = postbox.StateDuplicate, first[d.HookID]
+		}
+		if d.State != want || d.DuplicateOf != dupOf || got.State != want || got.DuplicateOf != dupOf {
+			t.Errorf("%s of hook %s: answered %s (duplicate of %q), stored %s (of %q); want %s (of %q)",
+				d.ID, d.HookID, d.State, d.DuplicateOf, got.State, got.DuplicateOf, want, dupOf)
+		}
+		if jobs[d.ID] != (want == postbox.StatePending) {
+			t.Errorf("%s (%s) has a job: %v", d.ID, want, jobs[d.ID])
+		}
 	}
 }
 

@@ -104,7 +104,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stdout, "%s: schema up to date at version %d; nothing applied\n", name, m.Version)
 	}
 	if m.Converted {
-		fmt.Fprintf(stdout, "%s: rewritten once (VACUUM) to give the space of pruned deliveries back to the disk\n", name)
+		fmt.Fprintf(stdout, "%s: rewritten once (VACUUM) with %d-byte pages, giving the space of pruned deliveries back to the disk\n", name, m.PageSize)
 	}
 	return nil
 }
