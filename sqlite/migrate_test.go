@@ -31,7 +31,7 @@ func copyFixture(t *testing.T, name string) string {
 // pragma reads one integer pragma of the file at path.
 func pragma(t *testing.T, path, name string) int {
 	t.Helper()
-	c, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	c, err := sql.Open(sqlite.DriverName, "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +108,9 @@ func TestUpgradeFromUnversioned(t *testing.T) {
 	if v := pragma(t, path, "auto_vacuum"); v != 2 {
 		t.Errorf("auto_vacuum = %d, want 2 (incremental)", v)
 	}
+	if v := pragma(t, path, "page_size"); v != 4096 {
+		t.Errorf("page_size = %d: opening an old file changed its pages (postbox migrate does that)", v)
+	}
 	again, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +133,53 @@ func TestNewFileIsIncrementalAndVersioned(t *testing.T) {
 	if v := pragma(t, path, "auto_vacuum"); v != 2 {
 		t.Errorf("auto_vacuum = %d, want 2 (incremental)", v)
 	}
+	if v := pragma(t, path, "page_size"); v != 16384 || m.PageSize != 16384 {
+		t.Errorf("page_size = %d (migration says %d), want 16384", v, m.PageSize)
+	}
 	m, err = sqlite.Migrate(context.Background(), path)
 	if err != nil || len(m.Applied) != 0 || m.Version != m.Latest {
 		t.Errorf("migrating again = %+v, %v; want nothing applied", m, err)
+	}
+}
+
+// TestMigrateConvertsToSixteenKiBPages: postbox migrate rewrites a file
+// with 4 KiB pages (made before postbox chose 16 KiB) to 16 KiB pages, in
+// WAL mode still, with its rows, and does nothing the second time.
+func TestMigrateConvertsToSixteenKiBPages(t *testing.T) {
+	ctx := context.Background()
+	path := copyFixture(t, "v0.db")
+	db, err := sqlite.Open(ctx, path) // upgraded, still 4 KiB pages
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := db.Migration(); m.PageSize != 4096 {
+		t.Fatalf("opened an old file: page size %d, want 4096 kept", m.PageSize)
+	}
+	db.Close()
+	m, err := sqlite.Migrate(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Converted || m.PageSize != 16384 {
+		t.Errorf("migrate = %+v, want converted to 16384-byte pages", m)
+	}
+	if v := pragma(t, path, "page_size"); v != 16384 {
+		t.Errorf("page_size = %d after migrate, want 16384", v)
+	}
+	c, err := sql.Open(sqlite.DriverName, "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mode, check string
+	var n int
+	if err := c.QueryRow(`SELECT (SELECT journal_mode FROM pragma_journal_mode), (SELECT integrity_check FROM pragma_integrity_check), (SELECT count(*) FROM deliveries)`).Scan(&mode, &check, &n); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || check != "ok" || n != 12 {
+		t.Errorf("after the conversion: journal_mode %s, integrity %s, %d deliveries; want wal, ok, 12", mode, check, n)
+	}
+	if m, err := sqlite.Migrate(ctx, path); err != nil || m.Converted {
+		t.Errorf("migrating a converted file again: %+v, %v; want nothing done", m, err)
 	}
 }
