@@ -16,63 +16,93 @@ import (
 // console, replayed and passed to actions.
 const AdminSessionCookie = "postbox_admin"
 
-// Store keeps deliveries and the work derived from them. Append must be
-// durable when it returns nil: the HTTP layer answers 2xx only after that.
+// Store is the whole contract of a store: what sqlite.DB and postgres.DB
+// implement and storetest.Run checks. Each user asks only for its part,
+// with an interface of its own (http.Store, queue.Store, admin.Store),
+// and for an optional capability (Renewer, Backlogger, Waker,
+// HealthReporter) by asserting it.
 //
-// Implementations: sqlite.DB (embedded) and postgres.DB (shared). Both must
-// pass storetest.Run.
+// A store is a set of primitives: it writes, reads and applies a Step.
+// The policy (the job state machine, retries, backoff, leases, what runs
+// where) lives in the queue and in this package (Claim, Finish, Release
+// are Advance with one part of a Step).
 type Store interface {
-	// Append stores d and one job for its first action when d.Actions > 0.
-	// It returns only once d is durable. d.State is set by the store; with
-	// a DedupKey seen within the window it is StateDuplicate, DuplicateOf
-	// is set and no job is created.
-	Append(ctx context.Context, d *Delivery) error
-	// Delivery returns one delivery with its attempts, or an Error with
-	// code ENOTFOUND.
-	Delivery(ctx context.Context, id string) (*Delivery, error)
-	// Deliveries lists deliveries, newest first.
-	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
-	// Claim leases up to max runnable jobs (due, not leased) to the caller
-	// until now+lease. A job whose lease expires is runnable again: its
-	// claim records an attempt with OutcomeInterrupted for it (the holder
-	// may have run it) and counts it in Job.Attempt. Jobs of
-	// the hooks in skipHooks are not claimed, nor a job whose delivery has
-	// a Key that an earlier unfinished delivery of its hook shares (so that
-	// deliveries with one key run one after another).
-	Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*Job, error)
-	// Finish records the attempt made for job and moves the job on as the
-	// outcome says: the next action, a retry at outcome.RetryAt, done, or dead.
-	// The job must still be held with job.Lease: a job taken over by
-	// another claim, or that moved on, is refused with an error wrapping
-	// ErrFenced and nothing is written. With next.Hold keeping the next
-	// action's job claimed, Finish sets job.Lease to that job's token.
-	Finish(ctx context.Context, job *Job, a *Attempt, next JobTransition) error
-	// Release hands a claimed job back unchanged, to be claimed again now
-	// (used on shutdown when an action could not finish). A job no longer
-	// held with job.Lease is left alone.
-	Release(ctx context.Context, job *Job) error
-	// Advance does in one write what a queue would otherwise ask for in
-	// several: it finishes the jobs of s.Done (each as Finish would), hands
-	// back s.Release (as Release would) and then claims up to s.Claim jobs
-	// (as Claim would, seeing those changes). A worker that finished a job
-	// thus waits for one commit before its next job, not two, and a queue
-	// can keep a few jobs claimed ahead at the cost of no extra commit.
-	//
-	// failed has one entry per s.Done: nil when it was recorded, or the
-	// error Finish would have returned for it alone (a job that moved on);
-	// one such job does not undo the others. err is set when nothing was
-	// recorded, released nor claimed. With nothing to finish or release,
-	// Advance may answer from a read, without a write, when no job is due.
-	Advance(ctx context.Context, s Step) (claimed []*Job, failed []error, err error)
+	Appender
+	Advancer
+	Reader
 	// Replay runs a delivery's actions again as a new series of attempts
 	// (the earlier attempts stay as they were); the delivery is pending
 	// again. Replaying a delivery whose actions are still running is an
 	// ECONFLICT error.
 	Replay(ctx context.Context, id string) error
-	// HookStats counts deliveries per hook and state.
-	HookStats(ctx context.Context) ([]HookStats, error)
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Appender stores deliveries.
+type Appender interface {
+	// Append stores d and one job for its first action when d.Actions > 0.
+	// It returns only once d is durable. d.State is set by the store; with
+	// a DedupKey seen within the window it is StateDuplicate, DuplicateOf
+	// is set and no job is created.
+	Append(ctx context.Context, d *Delivery) error
+}
+
+// Reader reads deliveries back.
+type Reader interface {
+	// Delivery returns one delivery with its attempts, or an Error with
+	// code ENOTFOUND.
+	Delivery(ctx context.Context, id string) (*Delivery, error)
+	// Deliveries lists deliveries, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// HookStats counts deliveries per hook and state.
+	HookStats(ctx context.Context) ([]HookStats, error)
+}
+
+// Advancer applies a queue's Step: the one primitive of the job state
+// machine.
+type Advancer interface {
+	// Advance finishes the jobs of s.Done, hands back s.Release, applies
+	// s.Defer and then claims up to s.Claim jobs (seeing those changes),
+	// in one write: a worker that finished a job thus waits for one commit
+	// before its next job, not two, and a queue can keep a few jobs
+	// claimed ahead at the cost of no extra commit.
+	//
+	// Finishing records the attempt and moves the job on as Next says: the
+	// next action, a retry at RetryAt, done, failed or dead. The job must
+	// still be held with job.Lease: a job taken over by another claim, or
+	// that moved on, is refused with an error wrapping ErrFenced and
+	// nothing is written for it. With Next.Hold keeping the next action's
+	// job claimed, its job.Lease is set to that job's token. A released
+	// job no longer held with its Lease is left alone.
+	//
+	// A claim leases due jobs that are not leased until now+s.Lease. A job
+	// whose lease expired is claimable again: its claim records an
+	// attempt with OutcomeInterrupted (the holder may have run it) and
+	// counts it in Job.Attempt. Jobs of s.Skip hooks and s.SkipActions are
+	// not claimed, nor a job whose delivery has a Key that an earlier
+	// unfinished delivery of its hook shares (deliveries with one key run
+	// one after another).
+	//
+	// failed has one entry per s.Done: nil when it was recorded, or its
+	// own error (a job that moved on); one such job does not undo the
+	// others. err is set when nothing was recorded, released nor claimed.
+	// With nothing to finish or release, Advance may answer from a read,
+	// without a write, when no job is due.
+	Advance(ctx context.Context, s Step) (claimed []*Job, failed []error, err error)
+}
+
+// Waker is a Store that can tell a queue that jobs became due elsewhere (a
+// PostgreSQL NOTIFY from another instance), so that it claims at once
+// instead of at its next poll.
+type Waker interface {
+	Wake() <-chan struct{}
+}
+
+// HealthReporter is a Store that can tell it no longer accepts writes (the
+// SQLite store after a failed fsync): /healthz reports it.
+type HealthReporter interface {
+	Healthy() error
 }
 
 // Backlogger is a Store that can say how much work waits: the queue's lag,
@@ -189,7 +219,7 @@ type ActionRef struct {
 }
 
 // Done is an attempt made at a claimed job and what follows it, as the
-// arguments of Store.Finish.
+// arguments of Finish.
 type Done struct {
 	Job     *Job
 	Attempt *Attempt

@@ -9,6 +9,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
@@ -29,10 +30,18 @@ const (
 	DefaultBuffer     = 256
 )
 
+// Store is what the admin needs of a store: to read deliveries and
+// statistics, and to replay. It also uses a store's optional
+// postbox.Backlogger, prune.Sizer and prune.Statser.
+type Store interface {
+	postbox.Reader
+	Replay(ctx context.Context, id string) error
+}
+
 // Options are the dependencies of a Server. Store is required; every other
 // field has a usable zero value.
 type Options struct {
-	Store postbox.Store
+	Store Store
 	// Hooks are the configured hooks, listed by /api/hooks.
 	Hooks []*postbox.Hook
 	// Token, when not empty, is required on every route as
@@ -77,7 +86,7 @@ type Options struct {
 // and observes requests and attempts. Create it with New; Close ends the
 // live-feed streams (call it when the listener shuts down).
 type Server struct {
-	store    postbox.Store
+	store    Store
 	token    []byte
 	sessions *sessions
 	throttle *throttle // failed sign-ins

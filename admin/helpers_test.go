@@ -106,7 +106,7 @@ func (f *fixture) add(hook string, actions int, t time.Time, body string) *postb
 func (f *fixture) finish(id string, outcome postbox.Outcome, output string) *postbox.Job {
 	f.t.Helper()
 	ctx := context.Background()
-	jobs, err := f.db.Claim(ctx, 10000, time.Minute)
+	jobs, err := postbox.Claim(ctx, f.db, 10000, time.Minute)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func (f *fixture) finish(id string, outcome postbox.Outcome, output string) *pos
 			job = j
 			continue
 		}
-		if err := f.db.Release(ctx, j); err != nil {
+		if err := postbox.Release(ctx, f.db, j); err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -129,7 +129,7 @@ func (f *fixture) finish(id string, outcome postbox.Outcome, output string) *pos
 	}
 	a := &postbox.Attempt{DeliveryID: id, Series: job.Series, Action: job.Action, N: job.Attempt + 1, Kind: "exec",
 		Started: time.Now().UTC(), Duration: 12 * time.Millisecond, Outcome: outcome, Output: output}
-	if err := f.db.Finish(ctx, job, a, next); err != nil {
+	if err := postbox.Finish(ctx, f.db, job, a, next); err != nil {
 		f.t.Fatal(err)
 	}
 	return job

@@ -228,7 +228,7 @@ const statsCacheTTL = 2 * time.Second
 // statsCache shares Store.HookStats between /api/hooks and /metrics. One
 // query runs at a time; callers meanwhile wait for its answer.
 type statsCache struct {
-	store postbox.Store
+	store Store
 	now   func() time.Time
 	mu    sync.Mutex
 	at    time.Time

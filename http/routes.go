@@ -144,17 +144,13 @@ func answerOptions(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// healthReporter is a store that can tell it no longer accepts writes
-// (the SQLite store after a failed fsync).
-type healthReporter interface{ Healthy() error }
-
 // handleHealth answers /healthz: 200 "ok", or 503 with the reason when the
 // store refuses writes for good, so that a supervisor or load balancer
 // notices what only a restart mends.
-func handleHealth(store postbox.Store) http.Handler {
+func handleHealth(store Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if hr, ok := store.(healthReporter); ok {
+		if hr, ok := store.(postbox.HealthReporter); ok {
 			if err := hr.Healthy(); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				w.Write([]byte("unhealthy: " + err.Error() + "\n"))

@@ -31,7 +31,7 @@ type Limits struct {
 // Server serves hooks. Create it with NewServer; swap hooks with SetHooks
 // (a reload) while it serves.
 type Server struct {
-	store  postbox.Store
+	store  Store
 	logger *slog.Logger
 	limits Limits
 	// notify wakes the queue after a delivery with actions is stored.
@@ -58,7 +58,7 @@ type Server struct {
 
 // Options are the dependencies of a Server.
 type Options struct {
-	Store  postbox.Store
+	Store  Store
 	Logger *slog.Logger
 	Limits Limits
 	Hooks  []*postbox.Hook
@@ -87,6 +87,14 @@ type Options struct {
 	// its request_id, cut to that many bytes (-1: whole), as webhook's
 	// -x-request-id does; every request has a delivery id besides.
 	RequestIDLimit int
+}
+
+// Store is what the ingress needs of a store: to append a delivery
+// durably, and to read one back (a sync hook's answer, a duplicate's).
+// A store that is a postbox.HealthReporter is asked by /healthz.
+type Store interface {
+	postbox.Appender
+	Delivery(ctx context.Context, id string) (*postbox.Delivery, error)
 }
 
 // Runner runs a sync hook's actions before the answer (queue.Queue).

@@ -78,7 +78,7 @@ func TestTwoHandlesClaimingConcurrentlyNeverShareAJob(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				jobs, err := handles[w%2].Claim(context.Background(), 5, time.Minute)
+				jobs, err := postbox.Claim(context.Background(), handles[w%2], 5, time.Minute)
 				if err != nil {
 					t.Error(err)
 					return
@@ -114,7 +114,7 @@ func TestAnExpiredLeaseIsTakenOverByAnotherHandle(t *testing.T) {
 		t.Fatal(err)
 	}
 	const lease, second = 300 * time.Millisecond, time.Minute
-	held, err := dead.Claim(ctx, 10, lease)
+	held, err := postbox.Claim(ctx, dead, 10, lease)
 	if err != nil || len(held) != 1 {
 		t.Fatalf("first claim: %+v %v", held, err)
 	}
@@ -129,7 +129,7 @@ func TestAnExpiredLeaseIsTakenOverByAnotherHandle(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the expired lease was never taken over")
 		}
-		if taken, err = alive.Claim(ctx, 10, second); err != nil {
+		if taken, err = postbox.Claim(ctx, alive, 10, second); err != nil {
 			t.Fatal(err)
 		}
 		if len(taken) > 0 {
@@ -144,12 +144,12 @@ func TestAnExpiredLeaseIsTakenOverByAnotherHandle(t *testing.T) {
 		t.Fatalf("took over %+v, want attempt 1 after the interrupted one", taken[0])
 	}
 	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
-	if err := alive.Finish(ctx, taken[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
+	if err := postbox.Finish(ctx, alive, taken[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
 		t.Fatal(err)
 	}
 	// A worker that only seemed dead and finishes late is refused.
 	late := openDB(t, u)
-	err = late.Finish(ctx, held[0], a, postbox.JobTransition{Next: postbox.StateDone})
+	err = postbox.Finish(ctx, late, held[0], a, postbox.JobTransition{Next: postbox.StateDone})
 	if !errors.Is(err, postbox.ErrFenced) {
 		t.Errorf("late Finish of a job taken over: %v, want %v", err, postbox.ErrFenced)
 	}
@@ -208,7 +208,7 @@ func TestDedupHoldsAcrossHandlesAppendingAtOnce(t *testing.T) {
 			t.Errorf("%s is a duplicate of %q, want %s", d.ID, d.DuplicateOf, first[0])
 		}
 	}
-	jobs, err := handles[0].Claim(context.Background(), 100, time.Minute)
+	jobs, err := postbox.Claim(context.Background(), handles[0], 100, time.Minute)
 	if err != nil || len(jobs) != 1 || jobs[0].DeliveryID != first[0] {
 		t.Errorf("jobs %+v (%v), want only %s's", jobs, err, first[0])
 	}
@@ -303,14 +303,14 @@ func TestBytesThatTextRejectsRoundTrip(t *testing.T) {
 	if err := db.Append(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := db.Claim(ctx, 1, time.Minute)
+	jobs, err := postbox.Claim(ctx, db, 1, time.Minute)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %+v %v", jobs, err)
 	}
 	// Output cut in the middle of a UTF-8 sequence, with a NUL.
 	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeFailed,
 		Output: "caf\xc3", Error: "exit\x00status 1", Truncated: true}
-	if err := db.Finish(ctx, jobs[0], a, postbox.JobTransition{Next: postbox.StateFailed}); err != nil {
+	if err := postbox.Finish(ctx, db, jobs[0], a, postbox.JobTransition{Next: postbox.StateFailed}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.Delivery(ctx, d.ID)

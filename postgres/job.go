@@ -51,12 +51,6 @@ SELECT delivery, hook, series, action, attempt, lease FROM u`
 // write it.
 const interruptedError = "lease expired while held: the instance that held the job stopped renewing it (it died, stalled or lost the database); taken over"
 
-// Claim leases up to max due jobs until now+lease, now on the database's
-// clock.
-func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*postbox.Job, error) {
-	return db.claim(ctx, postbox.Step{Claim: max, Lease: lease, Skip: skipHooks})
-}
-
 // claim leases up to s.Claim due jobs, skipping s.Skip and s.SkipActions.
 func (db *DB) claim(ctx context.Context, s postbox.Step) ([]*postbox.Job, error) {
 	if s.Claim <= 0 {
@@ -130,18 +124,6 @@ func (db *DB) Renew(ctx context.Context, jobs []*postbox.Job, lease time.Duratio
 		return nil, fmt.Errorf("renew: %w", err)
 	}
 	return leases, nil
-}
-
-// Finish records a and moves job on as next says, in one transaction.
-func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
-	_, failed, err := db.advance(ctx, postbox.Step{Done: []postbox.Done{{Job: job, Attempt: a, Next: next}}})
-	if err == nil {
-		err = failed[0]
-	}
-	if err != nil {
-		return fmt.Errorf("finish %s action %d: %w", job.DeliveryID, job.Action, err)
-	}
-	return nil
 }
 
 // Advance finishes s.Done, releases s.Release and claims up to s.Claim jobs
@@ -312,18 +294,6 @@ const (
 // back from under it.
 const releaseSQL = `UPDATE jobs SET lease = 0 WHERE delivery = $1 AND series = $2 AND action = $3 AND attempt = $4
 	AND lease = $5`
-
-// Release hands a claimed job back to be claimed again at once, by this
-// instance or another (Channel is notified).
-func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
-	b := &pgx.Batch{}
-	b.Queue(releaseSQL, job.DeliveryID, job.Series, job.Action, job.Attempt, job.Lease)
-	b.Queue(notifySQL)
-	if err := db.send(ctx, b); err != nil {
-		return fmt.Errorf("release %s: %w", job.DeliveryID, err)
-	}
-	return nil
-}
 
 // Replay starts a new series of attempts for delivery id: the delivery is
 // pending again with a job for its first action, due now.

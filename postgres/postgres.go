@@ -26,7 +26,10 @@ import (
 	"github.com/postbox/postbox"
 )
 
-var _ postbox.Store = (*DB)(nil)
+var (
+	_ postbox.Store = (*DB)(nil)
+	_ postbox.Waker = (*DB)(nil)
+)
 
 // Channel is the notification channel that Append, Release and Replay
 // notify and Wake listens on.

@@ -297,7 +297,7 @@ func takeOverRunning(t *testing.T, db *sqlite.DB, h *postbox.Hook, renew time.Du
 	var jobs []*postbox.Job
 	eventually(t, "another holder takes the job over", func() bool {
 		var err error
-		jobs, err = db.Claim(context.Background(), 1, time.Hour)
+		jobs, err = postbox.Claim(context.Background(), db, 1, time.Hour)
 		return err == nil && len(jobs) == 1
 	})
 	return q, d, jobs
@@ -328,7 +328,7 @@ func TestAJobWhoseLeaseIsTakenOverIsStoppedAndNotRecorded(t *testing.T) {
 		t.Errorf("fenced %+v, want one renewal refused", f)
 	}
 	a := &postbox.Attempt{DeliveryID: d.ID, Action: 0, N: 2, Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
-	if err := db.Finish(context.Background(), jobs[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
+	if err := postbox.Finish(context.Background(), db, jobs[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
 		t.Errorf("the new holder's attempt: %v", err)
 	}
 }
@@ -353,7 +353,7 @@ func TestALateResultOfAJobTakenOverIsRefusedAndCounted(t *testing.T) {
 		t.Errorf("after a late result: state %q attempts %+v; want pending with only the interrupted attempt", got.State, got.Attempts)
 	}
 	a := &postbox.Attempt{DeliveryID: d.ID, Action: 0, N: 2, Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
-	if err := db.Finish(context.Background(), jobs[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
+	if err := postbox.Finish(context.Background(), db, jobs[0], a, postbox.JobTransition{Next: postbox.StateDone}); err != nil {
 		t.Errorf("the new holder's attempt: %v", err)
 	}
 }

@@ -18,9 +18,18 @@ import (
 	"github.com/postbox/postbox/internal/payload"
 )
 
+// Store is what the queue needs of a store: to apply its Steps and to read
+// a delivery for its actions. It also uses a store's optional
+// postbox.Renewer (short leases, renewed), postbox.Waker (claims at once
+// when another instance queues work) and postbox.Backlogger.
+type Store interface {
+	postbox.Advancer
+	Delivery(ctx context.Context, id string) (*postbox.Delivery, error)
+}
+
 // Options configure a Queue.
 type Options struct {
-	Store  postbox.Store
+	Store  Store
 	Hooks  []*postbox.Hook
 	Logger *slog.Logger
 	// Workers caps the commands (exec: CPU-bound) running at once; 0
@@ -48,7 +57,7 @@ type Options struct {
 
 // Queue is the worker pool. Create it with New, start it with Run.
 type Queue struct {
-	store    postbox.Store
+	store    Store
 	logger   *slog.Logger
 	renew    time.Duration
 	leaseFor time.Duration // Options.Lease
@@ -288,7 +297,7 @@ func (q *Queue) attempt(ctx, stop context.Context, h *postbox.Hook, job *postbox
 	if next.Next == postbox.StateDone || next.Continue {
 		next.Hold = hold
 	}
-	err := q.store.Finish(rctx, job, a, next)
+	err := postbox.Finish(rctx, q.store, job, a, next)
 	q.recorded(postbox.Done{Job: job, Attempt: a, Next: next}, eventInfo{destination: destinationOf(h, h.Actions[job.Action]).Name,
 		received: data.Delivery.Received, last: job.Action == len(h.Actions)-1}, err)
 	return res, next
@@ -350,7 +359,7 @@ func (q *Queue) RunSync(ctx, stop context.Context, h *postbox.Hook, d *postbox.D
 }
 
 func (q *Queue) release(ctx context.Context, job *postbox.Job) {
-	if err := q.store.Release(ctx, job); err != nil && !errors.Is(err, context.Canceled) {
+	if err := postbox.Release(ctx, q.store, job); err != nil && !errors.Is(err, context.Canceled) {
 		q.jobLogger(job).Error("hand back job failed", "err", err)
 	}
 }

@@ -204,7 +204,7 @@ func TestShutdownHandsBackAnActionThatOutlivesTheGrace(t *testing.T) {
 	if got.State != postbox.StatePending || len(got.Attempts) != 0 {
 		t.Fatalf("after shutdown: state %q attempts %+v, want pending with none", got.State, got.Attempts)
 	}
-	jobs, err := db.Claim(context.Background(), 10, time.Minute)
+	jobs, err := postbox.Claim(context.Background(), db, 10, time.Minute)
 	if err != nil || len(jobs) != 1 || jobs[0].DeliveryID != d.ID {
 		t.Fatalf("job was not handed back: %+v %v", jobs, err)
 	}
@@ -328,7 +328,7 @@ func TestShutdownHandsBackTheJobsClaimedAhead(t *testing.T) {
 	done := make(chan struct{})
 	go func() { q.Run(ctx); close(done) }()
 	stopOnceStarted(t, started, cancel, done)
-	jobs, err := db.Claim(context.Background(), 10, time.Minute)
+	jobs, err := postbox.Claim(context.Background(), db, 10, time.Minute)
 	if err != nil || len(jobs) != 3 {
 		t.Fatalf("after shutdown %d of 3 jobs can be claimed (%v): the rest stay leased to a queue that stopped", len(jobs), err)
 	}

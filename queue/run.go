@@ -128,7 +128,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	// A store shared by several instances tells of work others appended.
 	var wake <-chan struct{}
-	if w, ok := q.store.(interface{ Wake() <-chan struct{} }); ok {
+	if w, ok := q.store.(postbox.Waker); ok {
 		wake = w.Wake()
 	}
 	stop := ctx.Done()
@@ -363,7 +363,7 @@ func (q *Queue) oneByOne(ctx context.Context, step postbox.Step, err error) []er
 	q.logger.Error("recording attempts failed; trying one by one", "err", err, "attempts", len(step.Done), "released", len(step.Release))
 	failed := make([]error, len(step.Done))
 	for i, d := range step.Done {
-		failed[i] = q.store.Finish(ctx, d.Job, d.Attempt, d.Next)
+		failed[i] = postbox.Finish(ctx, q.store, d.Job, d.Attempt, d.Next)
 	}
 	for _, j := range step.Release {
 		q.release(ctx, j)

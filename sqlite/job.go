@@ -45,49 +45,6 @@ const dueSQL = `SELECT EXISTS (SELECT 1 FROM jobs WHERE due <= ? AND lease <= ?
 	AND hook NOT IN (SELECT value FROM json_each(?))
 	AND (hook, action) NOT IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?)))`
 
-// Claim leases up to max due jobs until now+lease.
-// A job of a hook in skipHooks (at its concurrency limit) is left alone,
-// and so is a job whose ordering key an earlier unfinished delivery of its
-// hook has.
-func (db *DB) Claim(ctx context.Context, max int, lease time.Duration, skipHooks ...string) ([]*postbox.Job, error) {
-	if max <= 0 {
-		return nil, nil
-	}
-	skip, err := skipJSON(skipHooks, nil)
-	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	var jobs []*postbox.Job
-	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		jobs, err = claim(ctx, tx, db.Now(), max, lease, skip)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	return jobs, nil
-}
-
-// Finish records a and moves job on as next says.
-func (db *DB) Finish(ctx context.Context, job *postbox.Job, a *postbox.Attempt, next postbox.JobTransition) error {
-	var lease int64
-	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		held, l, err := finish(ctx, tx, db.Now(), postbox.Done{Job: job, Attempt: a, Next: next})
-		if err == nil && !held {
-			err = notHeld(job)
-		}
-		lease = l
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("finish %s action %d: %w", job.DeliveryID, job.Action, err)
-	}
-	if lease != 0 {
-		job.Lease = lease
-	}
-	return nil
-}
-
 // Advance finishes s.Done, releases s.Release and claims up to s.Claim jobs
 // in one write, which shares its commit with other callers' writes. With
 // nothing to finish or release it first asks a reader whether any job is
@@ -111,20 +68,23 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		}
 	}
 	failed := make([]error, len(s.Done))
+	leases := make([]int64, len(s.Done)) // the next jobs' tokens, with Next.Hold
 	var jobs []*postbox.Job
 	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		// The writer may run this twice (again, with a savepoint, when
 		// another write of its batch failed): start afresh.
 		jobs = nil
 		clear(failed)
+		clear(leases)
 		for i, d := range s.Done {
-			held, _, err := finish(ctx, tx, db.Now(), d)
+			held, lease, err := finish(ctx, tx, db.Now(), d)
 			if err != nil {
 				return fmt.Errorf("finish %s action %d: %w", d.Job.DeliveryID, d.Job.Action, err)
 			}
 			if !held {
 				failed[i] = fmt.Errorf("finish %s action %d: %w", d.Job.DeliveryID, d.Job.Action, notHeld(d.Job))
 			}
+			leases[i] = lease
 		}
 		for _, j := range s.Release {
 			if err := release(ctx, tx, j); err != nil {
@@ -147,6 +107,12 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("advance: %w", err)
+	}
+	// Committed: a holder keeps the next action's job with its token.
+	for i, d := range s.Done {
+		if leases[i] != 0 && failed[i] == nil {
+			d.Job.Lease = leases[i]
+		}
 	}
 	return jobs, failed, nil
 }
@@ -330,15 +296,6 @@ func finish(ctx context.Context, tx *wtx, clock time.Time, d postbox.Done) (held
 		err = fmt.Errorf("unknown next state %q", next.Next)
 	}
 	return err == nil, lease, err
-}
-
-// Release hands a claimed job back to be claimed again at once.
-func (db *DB) Release(ctx context.Context, job *postbox.Job) error {
-	err := db.write(ctx, func(ctx context.Context, tx *wtx) error { return release(ctx, tx, job) })
-	if err != nil {
-		return fmt.Errorf("release %s: %w", job.DeliveryID, err)
-	}
-	return nil
 }
 
 func release(ctx context.Context, tx *wtx, job *postbox.Job) error {

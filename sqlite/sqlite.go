@@ -31,7 +31,10 @@ import (
 	"github.com/postbox/postbox"
 )
 
-var _ postbox.Store = (*DB)(nil)
+var (
+	_ postbox.Store          = (*DB)(nil)
+	_ postbox.HealthReporter = (*DB)(nil)
+)
 
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("sqlite: store closed")

@@ -23,14 +23,14 @@ var fenceTests = []storeCase{
 func takeOver(t *testing.T, s postbox.Store, d *postbox.Delivery) (stale, current *postbox.Job) {
 	t.Helper()
 	ctx := context.Background()
-	jobs, err := s.Claim(ctx, 1, time.Millisecond)
+	jobs, err := postbox.Claim(ctx, s, 1, time.Millisecond)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("Claim: %v %v", jobs, err)
 	}
 	stale = jobs[0]
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		jobs, err := s.Claim(ctx, 1, time.Hour)
+		jobs, err := postbox.Claim(ctx, s, 1, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,14 +51,14 @@ func refusedEverywhere(t *testing.T, s postbox.Store, stale, current *postbox.Jo
 	ctx := context.Background()
 	ok := postbox.JobTransition{Next: postbox.StateDone}
 	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
-	if err := s.Finish(ctx, stale, a, ok); !errors.Is(err, postbox.ErrFenced) {
+	if err := postbox.Finish(ctx, s, stale, a, ok); !errors.Is(err, postbox.ErrFenced) {
 		t.Errorf("Finish with a stale token: %v, want ErrFenced", err)
 	}
 	_, failed, err := s.Advance(ctx, postbox.Step{Done: []postbox.Done{done(stale, postbox.OutcomeOK, ok)}})
 	if err != nil || len(failed) != 1 || !errors.Is(failed[0], postbox.ErrFenced) {
 		t.Errorf("Advance with a stale token: %v %v, want it failed with ErrFenced", failed, err)
 	}
-	if err := s.Release(ctx, stale); err != nil {
+	if err := postbox.Release(ctx, s, stale); err != nil {
 		t.Errorf("Release with a stale token: %v", err)
 	}
 	if r, ok := s.(postbox.Renewer); ok {
@@ -108,7 +108,7 @@ func testFenceReclaimed(t *testing.T, s postbox.Store) {
 	mustAppend(t, s, d)
 	stale := claim(t, s, 1)[0]
 	kept := *stale
-	if err := s.Release(context.Background(), stale); err != nil {
+	if err := postbox.Release(context.Background(), s, stale); err != nil {
 		t.Fatal(err)
 	}
 	current := claim(t, s, 1)[0]

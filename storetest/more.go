@@ -104,7 +104,7 @@ func testSkipHooks(t *testing.T, s postbox.Store) {
 	mustAppend(t, s, a)
 	b := NewDelivery("b", 1)
 	mustAppend(t, s, b)
-	jobs, err := s.Claim(context.Background(), 10, time.Minute, "a")
+	jobs, err := postbox.Claim(context.Background(), s, 10, time.Minute, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func testFinishNotHeld(t *testing.T, s postbox.Store) {
 	j := claim(t, s, 1)[0]
 	finish(t, s, j, postbox.OutcomeOK, postbox.JobTransition{Next: postbox.StateDone})
 	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Outcome: postbox.OutcomeOK}
-	if err := s.Finish(context.Background(), j, a, postbox.JobTransition{Next: postbox.StateDone}); err == nil {
+	if err := postbox.Finish(context.Background(), s, j, a, postbox.JobTransition{Next: postbox.StateDone}); err == nil {
 		t.Error("a second Finish of the same job succeeded: a worker whose lease ran out would record twice")
 	}
 }

@@ -45,7 +45,7 @@ func testRenew(t *testing.T, s postbox.Store) {
 	if err != nil || len(leases) != 1 || leases[0] != 0 {
 		t.Fatalf("renewing with the stale token: %v, %v; want it lost (0)", leases, err)
 	}
-	if err := s.Release(ctx, jobs[1]); err != nil {
+	if err := postbox.Release(ctx, s, jobs[1]); err != nil {
 		t.Fatal(err)
 	}
 	leases, err = r.Renew(ctx, jobs, time.Hour)

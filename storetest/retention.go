@@ -85,7 +85,7 @@ func (r *retained) add(hook string, age time.Duration, st postbox.State) *postbo
 	for _, j := range jobs {
 		if j.DeliveryID == d.ID {
 			mine = j
-		} else if err := r.s.Release(context.Background(), j); err != nil {
+		} else if err := postbox.Release(context.Background(), r.s, j); err != nil {
 			r.t.Fatal(err)
 		}
 	}

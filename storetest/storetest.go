@@ -84,7 +84,7 @@ func mustAppend(t *testing.T, s postbox.Store, d *postbox.Delivery) {
 
 func claim(t *testing.T, s postbox.Store, max int) []*postbox.Job {
 	t.Helper()
-	jobs, err := s.Claim(context.Background(), max, time.Minute)
+	jobs, err := postbox.Claim(context.Background(), s, max, time.Minute)
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
@@ -94,7 +94,7 @@ func claim(t *testing.T, s postbox.Store, max int) []*postbox.Job {
 func finish(t *testing.T, s postbox.Store, j *postbox.Job, o postbox.Outcome, next postbox.JobTransition) {
 	t.Helper()
 	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Duration: time.Millisecond, Outcome: o, Output: "out " + string(o)}
-	if err := s.Finish(context.Background(), j, a, next); err != nil {
+	if err := postbox.Finish(context.Background(), s, j, a, next); err != nil {
 		t.Fatalf("Finish: %v", err)
 	}
 }
@@ -214,7 +214,7 @@ func testClaimLease(t *testing.T, s postbox.Store) {
 	// after a worker dies.
 	d2 := NewDelivery("lamp", 1)
 	mustAppend(t, s, d2)
-	short, err := s.Claim(context.Background(), 10, time.Millisecond)
+	short, err := postbox.Claim(context.Background(), s, 10, time.Millisecond)
 	if err != nil || len(short) != 1 {
 		t.Fatalf("claim: %v %v", short, err)
 	}
@@ -301,7 +301,7 @@ func testRelease(t *testing.T, s postbox.Store) {
 	d := NewDelivery("lamp", 1)
 	mustAppend(t, s, d)
 	j := claim(t, s, 1)[0]
-	if err := s.Release(context.Background(), j); err != nil {
+	if err := postbox.Release(context.Background(), s, j); err != nil {
 		t.Fatal(err)
 	}
 	jobs := claim(t, s, 1)
@@ -347,7 +347,7 @@ func testConcurrentClaim(t *testing.T, s postbox.Store) {
 		go func() {
 			defer wg.Done()
 			for {
-				jobs, err := s.Claim(context.Background(), 7, time.Minute)
+				jobs, err := postbox.Claim(context.Background(), s, 7, time.Minute)
 				if err != nil {
 					t.Error(err)
 					return

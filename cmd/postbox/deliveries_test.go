@@ -45,13 +45,13 @@ func TestDeliveriesShowEscapesControlCharacters(t *testing.T) {
 	if err := db.Append(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := db.Claim(ctx, 10, time.Minute)
+	jobs, err := postbox.Claim(ctx, db, 10, time.Minute)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v, %d jobs", err, len(jobs))
 	}
 	a := &postbox.Attempt{Kind: "exec", Started: time.Now(), Duration: time.Millisecond, Outcome: postbox.OutcomeFailed,
 		ExitCode: 1, Error: "exit status 1" + title, Output: "out " + clear + title + "\nsecond line\n"}
-	if err := db.Finish(ctx, jobs[0], a, postbox.JobTransition{Next: postbox.StateFailed}); err != nil {
+	if err := postbox.Finish(ctx, db, jobs[0], a, postbox.JobTransition{Next: postbox.StateFailed}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -119,7 +119,7 @@ func writeStore(t *testing.T, path string) map[string]postbox.Job {
 	// step runs the next attempt of id's job with outcome and moves it on.
 	step := func(id string, outcome postbox.Outcome, next postbox.JobTransition) {
 		t.Helper()
-		jobs, err := db.Claim(ctx, 100, time.Minute)
+		jobs, err := postbox.Claim(ctx, db, 100, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func writeStore(t *testing.T, path string) map[string]postbox.Job {
 		for _, j := range jobs {
 			if j.DeliveryID == id {
 				job = j
-			} else if err := db.Release(ctx, j); err != nil {
+			} else if err := postbox.Release(ctx, db, j); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -139,7 +139,7 @@ func writeStore(t *testing.T, path string) map[string]postbox.Job {
 		if outcome != postbox.OutcomeOK {
 			a.ExitCode, a.Error = 3, "exit status 3"
 		}
-		if err := db.Finish(ctx, job, a, next); err != nil {
+		if err := postbox.Finish(ctx, db, job, a, next); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -172,7 +172,7 @@ func writeStore(t *testing.T, path string) map[string]postbox.Job {
 	want[d] = postbox.Job{DeliveryID: d, HookID: "gh", Series: 1, Action: 0, Attempt: 0}
 	// The pending ones' jobs are leased or due later in this store; the
 	// copy makes them due and free.
-	if _, err := db.Claim(ctx, 100, time.Hour); err != nil {
+	if _, err := postbox.Claim(ctx, db, 100, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	return want
@@ -205,13 +205,13 @@ func dump(t *testing.T, addr string) (map[string]string, map[string]postbox.Job)
 		out[d.ID] = string(b)
 	}
 	jobs := map[string]postbox.Job{}
-	claimed, err := s.Claim(ctx, 100, time.Minute)
+	claimed, err := postbox.Claim(ctx, s, 100, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, j := range claimed {
 		jobs[j.DeliveryID] = *j
-		if err := s.Release(ctx, j); err != nil {
+		if err := postbox.Release(ctx, s, j); err != nil {
 			t.Fatal(err)
 		}
 	}
