@@ -33,105 +33,42 @@ func (p *paramFlags) Set(s string) error {
 	return nil
 }
 
+// signOptions are runSign's flags.
+type signOptions struct {
+	provider, secret, file, pubURL, curl, id, event string
+	unix                                            int64
+	headers                                         headerFlags
+	params                                          paramFlags
+}
+
 // runSign prints the headers a provider would send with a body, so that a
 // hook can be tried with curl: `postbox sign --provider github --secret S
 // --file body.json`. With --curl URL it prints a curl command instead.
 func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	provider := fs.String("provider", "", "the scheme to sign for, as named under auth: (github, stripe, hmac, ...)")
-	secret := fs.String("secret", "", "the shared `secret`, as in the hook's configuration")
-	file := fs.String("file", "", "read the body from `file` (default: standard input)")
-	pubURL := fs.String("url", "", "the public `URL` the provider signs (twilio, square)")
-	curl := fs.String("curl", "", "print a curl command that posts the signed body to `URL`")
-	id := fs.String("id", "", "the delivery `id` to send (default: a random UUID)")
-	unix := fs.Int64("time", 0, "sign at this unix `time` (default: now)")
-	event := fs.String("event", "", "the event type to send, for providers that name it in a header (github: X-GitHub-Event, default push; twitch: Twitch-Eventsub-Message-Type, default notification)")
-	var headers headerFlags
-	fs.Var(&headers, "H", "another header to send, as `'Name: value'`, repeatable (it is not signed)")
-	var params paramFlags
-	fs.Var(&params, "param", "another scheme parameter as `key=value`, repeatable (e.g. header=X-Signature for hmac)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: postbox sign --provider NAME --secret S [--file body.json] [--url U] [--curl URL] [--event E] [-H 'Name: value']... [--param k=v]...\n\nProviders that sign with a shared secret: %s\n\n",
-			strings.Join(signers(), ", "))
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitError(2)
-	}
-	if *provider == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return exitError(2)
-	}
-	scheme, ok := signature.Lookup(*provider)
-	if !ok {
-		return fmt.Errorf("sign: no provider %q; these sign with a shared secret: %s", *provider, strings.Join(signers(), ", "))
-	}
-	if !slices.Contains(signers(), *provider) {
-		return fmt.Errorf("sign: %s has no shared secret to sign with (it checks a public key, a password or an address); these do: %s", *provider, strings.Join(signers(), ", "))
-	}
-
-	var p [][2]string
-	if *secret != "" {
-		p = append(p, [2]string{"secret", *secret})
-	}
-	if *pubURL != "" {
-		p = append(p, [2]string{"url", *pubURL})
-	}
-	v, err := scheme.New(decodeParams(append(p, params...)))
+	o, err := parseSignFlags(args, stderr)
 	if err != nil {
-		return fmt.Errorf("sign: --provider %s: %s", *provider, flagError(err))
+		return err
 	}
-	signer, ok := v.(signature.Signer)
-	if !ok {
-		return fmt.Errorf("sign: %s has no shared secret to sign with (it checks a public key, a password or an address); these do: %s", *provider, strings.Join(signers(), ", "))
+	signer, err := o.signer()
+	if err != nil {
+		return err
 	}
-
 	var body []byte
-	if *file != "" {
-		body, err = os.ReadFile(*file)
+	if o.file != "" {
+		body, err = os.ReadFile(o.file)
 	} else {
 		body, err = io.ReadAll(stdin)
 	}
 	if err != nil {
 		return fmt.Errorf("sign: read the body: %w", err)
 	}
-	if name, _ := eventHeader(signer); *event != "" && name == "" {
-		return fmt.Errorf("sign: --event: %s names no event type in a header; send one with -H 'Name: value'", *provider)
-	}
-	m := &signature.Message{Body: body, ID: *id, Header: http.Header{}, Event: *event}
-	if *unix != 0 {
-		m.Now = time.Unix(*unix, 0)
-	}
-	if err := signer.Sign(m); err != nil {
-		return fmt.Errorf("sign: --provider %s: %s", *provider, flagError(err))
-	}
-	if m.Header.Get("Content-Type") == "" && json.Valid(m.Body) {
-		m.Header.Set("Content-Type", "application/json")
-	}
-	for _, h := range headers {
-		m.Header.Set(h[0], h[1])
+	m, err := o.sign(signer, body)
+	if err != nil {
+		return err
 	}
 	changed := !bytes.Equal(m.Body, body)
-
-	if *curl != "" {
-		target := *curl
-		if len(m.Query) > 0 {
-			sep := "?"
-			if strings.Contains(target, "?") {
-				sep = "&"
-			}
-			target += sep + m.Query.Encode()
-		}
-		fmt.Fprintf(stdout, "curl -sS -X POST %s", shellQuote(target))
-		for _, k := range sortedKeys(m.Header) {
-			fmt.Fprintf(stdout, " \\\n  -H %s", shellQuote(k+": "+m.Header.Get(k)))
-		}
-		if *file != "" && !changed {
-			fmt.Fprintf(stdout, " \\\n  --data-binary %s\n", shellQuote("@"+*file))
-		} else {
-			fmt.Fprintf(stdout, " \\\n  --data-binary %s\n", shellQuote(string(m.Body)))
-		}
+	if o.curl != "" {
+		o.printCurl(stdout, m, changed)
 		return nil
 	}
 	for _, k := range sortedKeys(m.Header) {
@@ -140,7 +77,7 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(m.Query) > 0 {
-		fmt.Fprintf(stderr, "postbox sign: %s also adds ?%s to the URL\n", *provider, m.Query.Encode())
+		fmt.Fprintf(stderr, "postbox sign: %s also adds ?%s to the URL\n", o.provider, m.Query.Encode())
 	}
 	if changed {
 		// The signature went into the body (Mailgun) or the body gained a
@@ -148,6 +85,108 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\n%s\n", m.Body)
 	}
 	return nil
+}
+
+// parseSignFlags reads runSign's command line.
+func parseSignFlags(args []string, stderr io.Writer) (*signOptions, error) {
+	o := &signOptions{}
+	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.provider, "provider", "", "the scheme to sign for, as named under auth: (github, stripe, hmac, ...)")
+	fs.StringVar(&o.secret, "secret", "", "the shared `secret`, as in the hook's configuration")
+	fs.StringVar(&o.file, "file", "", "read the body from `file` (default: standard input)")
+	fs.StringVar(&o.pubURL, "url", "", "the public `URL` the provider signs (twilio, square)")
+	fs.StringVar(&o.curl, "curl", "", "print a curl command that posts the signed body to `URL`")
+	fs.StringVar(&o.id, "id", "", "the delivery `id` to send (default: a random UUID)")
+	fs.Int64Var(&o.unix, "time", 0, "sign at this unix `time` (default: now)")
+	fs.StringVar(&o.event, "event", "", "the event type to send, for providers that name it in a header (github: X-GitHub-Event, default push; twitch: Twitch-Eventsub-Message-Type, default notification)")
+	fs.Var(&o.headers, "H", "another header to send, as `'Name: value'`, repeatable (it is not signed)")
+	fs.Var(&o.params, "param", "another scheme parameter as `key=value`, repeatable (e.g. header=X-Signature for hmac)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: postbox sign --provider NAME --secret S [--file body.json] [--url U] [--curl URL] [--event E] [-H 'Name: value']... [--param k=v]...\n\nProviders that sign with a shared secret: %s\n\n",
+			strings.Join(signers(), ", "))
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, exitError(2)
+	}
+	if o.provider == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return nil, exitError(2)
+	}
+	return o, nil
+}
+
+// signer builds the provider's verifier from the flags, as a signer.
+func (o *signOptions) signer() (signature.Signer, error) {
+	noSecret := fmt.Errorf("sign: %s has no shared secret to sign with (it checks a public key, a password or an address); these do: %s", o.provider, strings.Join(signers(), ", "))
+	scheme, ok := signature.Lookup(o.provider)
+	if !ok {
+		return nil, fmt.Errorf("sign: no provider %q; these sign with a shared secret: %s", o.provider, strings.Join(signers(), ", "))
+	}
+	if !slices.Contains(signers(), o.provider) {
+		return nil, noSecret
+	}
+	var p [][2]string
+	if o.secret != "" {
+		p = append(p, [2]string{"secret", o.secret})
+	}
+	if o.pubURL != "" {
+		p = append(p, [2]string{"url", o.pubURL})
+	}
+	v, err := scheme.New(decodeParams(append(p, o.params...)))
+	if err != nil {
+		return nil, fmt.Errorf("sign: --provider %s: %s", o.provider, flagError(err))
+	}
+	signer, ok := v.(signature.Signer)
+	if !ok {
+		return nil, noSecret
+	}
+	return signer, nil
+}
+
+// sign signs body as the provider would send it, with the flags' event,
+// id, time and extra headers.
+func (o *signOptions) sign(signer signature.Signer, body []byte) (*signature.Message, error) {
+	if name, _ := eventHeader(signer); o.event != "" && name == "" {
+		return nil, fmt.Errorf("sign: --event: %s names no event type in a header; send one with -H 'Name: value'", o.provider)
+	}
+	m := &signature.Message{Body: body, ID: o.id, Header: http.Header{}, Event: o.event}
+	if o.unix != 0 {
+		m.Now = time.Unix(o.unix, 0)
+	}
+	if err := signer.Sign(m); err != nil {
+		return nil, fmt.Errorf("sign: --provider %s: %s", o.provider, flagError(err))
+	}
+	if m.Header.Get("Content-Type") == "" && json.Valid(m.Body) {
+		m.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range o.headers {
+		m.Header.Set(h[0], h[1])
+	}
+	return m, nil
+}
+
+// printCurl prints a curl command that posts m to --curl's URL; the body
+// is the file itself when signing left it unchanged.
+func (o *signOptions) printCurl(stdout io.Writer, m *signature.Message, changed bool) {
+	target := o.curl
+	if len(m.Query) > 0 {
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		target += sep + m.Query.Encode()
+	}
+	fmt.Fprintf(stdout, "curl -sS -X POST %s", shellQuote(target))
+	for _, k := range sortedKeys(m.Header) {
+		fmt.Fprintf(stdout, " \\\n  -H %s", shellQuote(k+": "+m.Header.Get(k)))
+	}
+	if o.file != "" && !changed {
+		fmt.Fprintf(stdout, " \\\n  --data-binary %s\n", shellQuote("@"+o.file))
+	} else {
+		fmt.Fprintf(stdout, " \\\n  --data-binary %s\n", shellQuote(string(m.Body)))
+	}
 }
 
 // headerFlags collects repeated -H 'Name: value' flags in order.
