@@ -215,6 +215,10 @@ func muxMessage(msg string) string {
 	return out
 }
 
+// buildHook builds one hook from its configuration, a named step for each
+// group of keys; every problem is recorded with its line, and the hook is
+// returned all the same so that later checks see it (nil when its id is
+// unusable).
 func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody int64) *postbox.Hook {
 	h := &postbox.Hook{ID: hc.ID, Path: hc.Path, MaxBody: int64(hc.MaxBody)}
 	switch {
@@ -226,14 +230,32 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 		return nil
 	}
 	field = fmt.Sprintf("hooks[%d] %q", indexOf(field), hc.ID)
+	if h.MaxBody == 0 {
+		h.MaxBody = maxBody
+	}
+	l.buildRoute(n, field, hc, h)
+	h.Auth, h.AuthNames = l.buildAuth(&hc.Auth, field+": auth")
+	for i := range hc.Actions {
+		if a := l.buildAction(&hc.Actions[i], fmt.Sprintf("%s: actions[%d]", field, i)); a != nil {
+			h.Actions = append(h.Actions, a)
+		}
+	}
+	h.Response = l.buildResponse(findKey(n, "response"), field+": response", hc.Response)
+	l.buildOutcome(n, field, hc, h)
+	l.buildMode(n, field, hc, h)
+	l.buildBody(n, field, hc, h)
+	l.buildRules(n, field, hc, h)
+	l.buildOrder(n, field, hc, h)
+	return h
+}
+
+// buildRoute sets the hook's path and methods.
+func (l *loader) buildRoute(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {
 	if h.Path == "" {
 		h.Path = "/hooks/" + h.ID
 	}
 	if !strings.HasPrefix(h.Path, "/") {
 		l.addf(findKey(n, "path"), field+": path", "%q must start with / (a method or host is not allowed here; use methods:)", h.Path)
-	}
-	if h.MaxBody == 0 {
-		h.MaxBody = maxBody
 	}
 	h.Methods = hc.Methods
 	if len(h.Methods) == 0 {
@@ -251,13 +273,11 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 		seen[up] = true
 		h.Methods[i] = up
 	}
-	h.Auth, h.AuthNames = l.buildAuth(&hc.Auth, field+": auth")
-	for i := range hc.Actions {
-		if a := l.buildAction(&hc.Actions[i], fmt.Sprintf("%s: actions[%d]", field, i)); a != nil {
-			h.Actions = append(h.Actions, a)
-		}
-	}
-	h.Response = l.buildResponse(findKey(n, "response"), field+": response", hc.Response)
+}
+
+// buildOutcome sets what happens to a delivery after an attempt: retries,
+// continue_on_error, and the dedup window and key.
+func (l *loader) buildOutcome(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {
 	h.Retry = postbox.RetryPolicy{Attempts: hc.Retry.Attempts, Backoff: hc.Retry.Backoff, MaxBackoff: hc.Retry.MaxBackoff}
 	if h.Retry.Attempts < 0 {
 		l.addf(findKey(findKey(n, "retry"), "attempts"), field+": retry.attempts", "must not be negative")
@@ -274,15 +294,29 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 		h.Dedup.Window = DefaultDedupWindow
 	}
 	if hc.Dedup.Key != "" {
-		at := findKey(findKey(n, "dedup"), "key")
-		t, err := tmpl.Parse("dedup.key", hc.Dedup.Key)
-		if err != nil {
-			l.addf(at, field+": dedup.key", "is not a valid template: %v", cleanTemplateErr(err))
-		} else if err := dryRun(t); err != nil {
-			l.addf(at, field+": dedup.key", "%v", err)
+		if t := l.keyTemplate(findKey(findKey(n, "dedup"), "key"), field+": dedup.key", "dedup.key", hc.Dedup.Key); t != nil {
+			h.Dedup.Key = t
 		}
-		h.Dedup.Key = t
 	}
+}
+
+// keyTemplate compiles a key template (dedup.key, key) and renders it once
+// over empty data; nil after a problem, which it records.
+func (l *loader) keyTemplate(at *yaml.Node, field, name, src string) postbox.Template {
+	t, err := tmpl.Parse(name, src)
+	if err != nil {
+		l.addf(at, field, "is not a valid template: %v", cleanTemplateErr(err))
+		return nil
+	}
+	if err := dryRun(t); err != nil {
+		l.addf(at, field, "%v", err)
+		return nil
+	}
+	return t
+}
+
+// buildMode sets sync or async, the sync timeout and response.stream.
+func (l *loader) buildMode(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {
 	switch hc.Mode {
 	case "", "async":
 	case "sync":
@@ -294,6 +328,17 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 	if h.SyncTimeout <= 0 {
 		h.SyncTimeout = DefaultSyncTimeout
 	}
+	if hc.Timeout != 0 && !h.Sync {
+		l.addf(findKey(n, "timeout"), field+": timeout", "applies to sync hooks only (mode: sync); set an action's own timeout instead")
+	}
+	if h.Response.Stream && (!h.Sync || hc.Response.Body != nil) {
+		l.addf(findKey(findKey(n, "response"), "stream"), field+": response.stream",
+			"streams the commands' output as the answer: it needs mode: sync, and no response.body")
+	}
+}
+
+// buildBody sets what a body must be: accept, schema and on_unmatched.
+func (l *loader) buildBody(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {
 	for i, a := range hc.Accept {
 		if _, _, err := mime.ParseMediaType(a); err != nil || !strings.Contains(a, "/") {
 			l.addf(findKey(n, "accept"), fmt.Sprintf("%s: accept[%d]", field, i), "%q is not a media type like application/json", a)
@@ -319,7 +364,10 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 	default:
 		l.addf(findKey(n, "on_unmatched"), field+": on_unmatched", "%q: use reject (422, the default) or accept (200, stored without actions)", hc.OnUnmatched)
 	}
-	l.buildRules(n, field, hc, h)
+}
+
+// buildOrder sets the hook's concurrency and per-key ordering.
+func (l *loader) buildOrder(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {
 	h.Concurrency = hc.Concurrency
 	if hc.Concurrency < 0 {
 		l.addf(findKey(n, "concurrency"), field+": concurrency", "must not be negative (0 means no limit of its own)")
@@ -334,24 +382,12 @@ func (l *loader) buildHook(n *yaml.Node, field string, hc hookConfig, maxBody in
 			l.addf(findKey(n, "order"), field+": order", "per-key needs key: a template such as \"{{ .Payload.device }}\"")
 			break
 		}
-		t, err := tmpl.Parse("key", hc.Key)
-		if err != nil {
-			l.addf(findKey(n, "key"), field+": key", "is not a valid template: %v", cleanTemplateErr(err))
-		} else if err := dryRun(t); err != nil {
-			l.addf(findKey(n, "key"), field+": key", "%v", err)
+		if t := l.keyTemplate(findKey(n, "key"), field+": key", "key", hc.Key); t != nil {
+			h.OrderKey = t
 		}
-		h.OrderKey = t
 	default:
 		l.addf(findKey(n, "order"), field+": order", "%q: the only order is per-key", hc.Order)
 	}
-	if hc.Timeout != 0 && !h.Sync {
-		l.addf(findKey(n, "timeout"), field+": timeout", "applies to sync hooks only (mode: sync); set an action's own timeout instead")
-	}
-	if h.Response.Stream && (!h.Sync || hc.Response.Body != nil) {
-		l.addf(findKey(findKey(n, "response"), "stream"), field+": response.stream",
-			"streams the commands' output as the answer: it needs mode: sync, and no response.body")
-	}
-	return h
 }
 
 func indexOf(field string) int {
