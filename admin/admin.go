@@ -80,6 +80,9 @@ type Options struct {
 	// Queue shows the destinations and resumes them; nil means the API
 	// lists none.
 	Queue Queue
+	// Instance is this process's id in the store's instances
+	// (postbox.Registry); "" when it is not registered.
+	Instance string
 }
 
 // Server serves the admin API, the live feed, the console and /metrics,
@@ -97,6 +100,7 @@ type Server struct {
 	now      func() time.Time
 
 	queue     Queue
+	instance  string
 	retention retentionState // see store.go
 	hooks     atomic.Pointer[hookSet]
 	metrics   *metrics
@@ -124,7 +128,7 @@ type commitObservable interface {
 func New(o Options) *Server {
 	s := &Server{store: o.Store, notify: o.Notify, logger: o.Logger, hookBase: strings.TrimSuffix(o.HookBase, "/"),
 		now: o.Now, keepAlive: o.KeepAlive, sessions: newSessions(o.SessionTTL), throttle: newThrottle(),
-		hosts: newHostSet(o.Addr, o.Hosts), queue: o.Queue}
+		hosts: newHostSet(o.Addr, o.Hosts), queue: o.Queue, instance: o.Instance}
 	if s.notify == nil {
 		s.notify = func() {}
 	}
@@ -157,7 +161,7 @@ func New(o Options) *Server {
 	s.recent = newRecent()
 	s.hub = newHub(buffer, s.metrics.sseDropped)
 	s.metrics.subscribersGauge(s.hub)
-	s.metrics.reg.Register(s.queueCollector())
+	s.metrics.reg.Register(s.queueCollector(), instanceCollector{s})
 	s.assets = loadAssets(s.token != nil)
 	if c, ok := s.store.(commitObservable); ok {
 		c.SetCommitObserver(s.metrics.observeCommit)

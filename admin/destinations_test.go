@@ -73,7 +73,8 @@ type staticQueue struct{}
 func (staticQueue) Destinations() []queue.DestinationStatus {
 	return []queue.DestinationStatus{{Name: "http://api.example.com:443", Kind: "io", State: queue.Open}}
 }
-func (staticQueue) Resume(string) error { return queue.ErrUnknownDestination }
+func (staticQueue) Resume(string) error  { return queue.ErrUnknownDestination }
+func (staticQueue) Fenced() queue.Fenced { return queue.Fenced{Renewals: 1, Results: 2} }
 
 func withQueue(o *admin.Options) { o.Queue = staticQueue{} }
 

@@ -20,6 +20,9 @@ import (
 
 const testToken = "s3cret-admin-token"
 
+// testInstance is the id the fixture's instance registers with.
+const testInstance = "01TESTINSTANCE"
+
 // fixture is an admin server over a real SQLite store in a temp dir,
 // served by a real httptest.Server.
 type fixture struct {
@@ -68,8 +71,13 @@ func newFixture(t *testing.T, opts ...func(*admin.Options)) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, db: db, token: testToken, now: time.Date(2025, 6, 1, 12, 30, 30, 0, time.UTC)}
+	// Registered as serve registers itself, so that the jobs it claims
+	// are listed as this instance's.
+	if err := db.Register(context.Background(), &postbox.Instance{ID: testInstance, Host: "test-host", PID: 42, Version: "test"}); err != nil {
+		t.Fatal(err)
+	}
 	o := admin.Options{Store: db, Hooks: testHooks(), Token: testToken, Notify: func() { f.notified.Add(1) },
-		HookBase: "http://127.0.0.1:8080", Now: func() time.Time { return f.now }}
+		HookBase: "http://127.0.0.1:8080", Now: func() time.Time { return f.now }, Instance: testInstance}
 	for _, fn := range opts {
 		fn(&o)
 	}

@@ -52,6 +52,12 @@ func TestMetricsKeepTheirNamesHelpAndTypes(t *testing.T) {
 # TYPE postbox_destination_in_flight gauge
 # HELP postbox_destination_state 1 for each destination's breaker state (closed, open, half-open, paused).
 # TYPE postbox_destination_state gauge
+# HELP postbox_fenced_total Writes of this instance that the store refused because another claim held the job: renewals, and results recorded too late.
+# TYPE postbox_fenced_total counter
+# HELP postbox_held_jobs Jobs each instance that is not stopped holds (leases not run out), by instance id.
+# TYPE postbox_held_jobs gauge
+# HELP postbox_instances Instances registered in the store, by state (silent: no heartbeat for 30 s).
+# TYPE postbox_instances gauge
 # HELP postbox_live_events_dropped_total Live-feed events dropped because a subscriber was behind.
 # TYPE postbox_live_events_dropped_total counter
 # HELP postbox_live_subscribers Open live-feed (SSE) streams.

@@ -23,6 +23,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /api/destinations/resume", s.handleResume())
 	mux.Handle("GET /api/backlog", s.handleBacklog())
 	mux.Handle("GET /api/store", s.handleStore())
+	mux.Handle("GET /api/instances", s.handleInstances())
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, postbox.Errorf(postbox.ENOTFOUND, "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
 	}))

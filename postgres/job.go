@@ -35,7 +35,7 @@ const claimSQL = `WITH c AS (
 	LIMIT $1
 	FOR UPDATE OF j SKIP LOCKED
 ), u AS (
-	UPDATE jobs j SET lease = ` + nowNS + ` + $2, attempt = j.attempt + (c.old <> 0)::int4
+	UPDATE jobs j SET lease = ` + nowNS + ` + $2, attempt = j.attempt + (c.old <> 0)::int4, holder = $6
 	FROM c WHERE j.delivery = c.delivery
 	RETURNING j.delivery, j.hook, j.series, j.action, j.attempt, j.lease, c.old <> 0 AS taken
 ), i AS (
@@ -57,7 +57,7 @@ func (db *DB) claim(ctx context.Context, s postbox.Step) ([]*postbox.Job, error)
 		return nil, nil
 	}
 	sh, sa := skipActions(s.SkipActions)
-	rows, err := db.pool.Query(ctx, claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip), sh, sa)
+	rows, err := db.pool.Query(ctx, claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip), sh, sa, db.holderID())
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -209,7 +209,7 @@ func (db *DB) advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 		}
 		if s.Claim > 0 {
 			sh, sa := skipActions(s.SkipActions)
-			b.Queue(claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip), sh, sa).Query(func(rows pgx.Rows) error {
+			b.Queue(claimSQL, s.Claim, int64(s.Lease), skipList(s.Skip), sh, sa, db.holderID()).Query(func(rows pgx.Rows) error {
 				var err error
 				jobs, err = pgx.CollectRows(rows, scanJob)
 				return err

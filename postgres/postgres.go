@@ -58,6 +58,7 @@ type DB struct {
 
 	onCommit atomic.Pointer[func(d time.Duration, n int)]
 	log      atomic.Pointer[slog.Logger]
+	holder   atomic.Pointer[string] // the registered instance: see Register
 }
 
 // SetLogger makes the store report to l what it does in the background:

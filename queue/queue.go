@@ -44,6 +44,10 @@ type Options struct {
 	// RenewEvery is how often the leases of held jobs are renewed on a
 	// store that renews them; 0 means RenewEvery.
 	RenewEvery time.Duration
+	// Instance is the id this process registered in the store
+	// (postbox.Registry), whose heartbeat the queue sends with each
+	// renewal; "" sends none.
+	Instance string
 	// Lease is how long a claim reserves a job on a store that renews
 	// leases, and how long each renewal extends it; 0 means Lease. Keep
 	// it a few times RenewEvery.
@@ -61,6 +65,7 @@ type Queue struct {
 	logger   *slog.Logger
 	renew    time.Duration
 	leaseFor time.Duration // Options.Lease
+	instance string
 	fenced   fenceCounts
 	workers  int // the CPU pool
 	io       int // the I/O pool
@@ -101,6 +106,7 @@ func New(o Options) *Queue {
 	if q.renew <= 0 {
 		q.renew = RenewEvery
 	}
+	q.instance = o.Instance
 	q.leaseFor = o.Lease
 	if q.leaseFor <= 0 {
 		q.leaseFor = Lease

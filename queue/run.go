@@ -119,7 +119,7 @@ func (q *Queue) Run(ctx context.Context) error {
 		running: map[*postbox.Job]context.CancelCauseFunc{}, gone: map[*postbox.Job]bool{}, renewed: make(chan renewal, 1)}
 	renewer, _ := q.store.(postbox.Renewer)
 	var renewTick <-chan time.Time
-	if renewer != nil {
+	if renewer != nil || q.heartbeats() != nil {
 		t := time.NewTicker(q.renew)
 		defer t.Stop()
 		renewTick = t.C
@@ -471,14 +471,37 @@ func (l *loop) renew(r postbox.Renewer) {
 	for _, w := range l.waiting {
 		jobs = append(jobs, w.job)
 	}
-	if len(jobs) == 0 {
+	hb := l.q.heartbeats()
+	if len(jobs) == 0 && hb == nil || r == nil && hb == nil {
 		return
 	}
 	l.renewing = true
 	go func() {
-		leases, err := r.Renew(l.rctx, jobs, l.q.leaseFor)
+		// A store that does not answer within a lease cannot save the
+		// leases anyway; the next tick tries again.
+		ctx, cancel := context.WithTimeout(l.rctx, l.q.leaseFor)
+		defer cancel()
+		if hb != nil {
+			// The instance says it is alive with each renewal.
+			if err := hb.Heartbeat(ctx, l.q.instance); err != nil {
+				l.q.logger.Warn("instance heartbeat failed", "err", err)
+			}
+		}
+		if r == nil || len(jobs) == 0 {
+			l.renewed <- renewal{}
+			return
+		}
+		leases, err := r.Renew(ctx, jobs, l.q.leaseFor)
 		l.renewed <- renewal{jobs: jobs, leases: leases, err: err}
 	}()
+}
+
+// heartbeats is the store to send the instance's heartbeats to, or nil.
+func (q *Queue) heartbeats() postbox.Registry {
+	if r, ok := q.store.(postbox.Registry); ok && q.instance != "" {
+		return r
+	}
+	return nil
 }
 
 // lost follows up on a renewal: the jobs still held keep their new tokens

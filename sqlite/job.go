@@ -29,7 +29,7 @@ import (
 // SQLite's RETURNING sees only the new row, so the claim says which jobs it
 // took over in the token's lowest bit: the lease bound is even, and one is
 // added for a takeover (see claim).
-const claimSQL = `UPDATE jobs SET lease = ? + (lease != 0), attempt = attempt + (lease != 0)
+const claimSQL = `UPDATE jobs SET lease = ? + (lease != 0), attempt = attempt + (lease != 0), holder = ?
 	WHERE delivery IN (SELECT j.delivery FROM jobs j WHERE j.due <= ? AND j.lease <= ?
 		AND j.hook NOT IN (SELECT value FROM json_each(?))
 		AND (j.hook, j.action) NOT IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?))
@@ -100,7 +100,7 @@ func (db *DB) Advance(ctx context.Context, s postbox.Step) ([]*postbox.Job, []er
 			return nil
 		}
 		var err error
-		if jobs, err = claim(ctx, tx, db.Now(), s.Claim, s.Lease, skip); err != nil {
+		if jobs, err = claim(ctx, tx, db.Now(), s.Claim, s.Lease, skip, db.holderID()); err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
 		return nil
@@ -144,8 +144,8 @@ func skipJSON(hooks []string, actions []postbox.ActionRef) (skips, error) {
 	return sk, nil
 }
 
-func claim(ctx context.Context, tx *wtx, now time.Time, max int, lease time.Duration, skip skips) ([]*postbox.Job, error) {
-	rows, err := tx.QueryContext(ctx, claimSQL, now.Add(lease).UnixNano()&^1, now.UnixNano(), now.UnixNano(), skip.hooks, skip.actions, max)
+func claim(ctx context.Context, tx *wtx, now time.Time, max int, lease time.Duration, skip skips, holder string) ([]*postbox.Job, error) {
+	rows, err := tx.QueryContext(ctx, claimSQL, now.Add(lease).UnixNano()&^1, holder, now.UnixNano(), now.UnixNano(), skip.hooks, skip.actions, max)
 	if err != nil {
 		return nil, err
 	}

@@ -60,6 +60,7 @@ type DB struct {
 
 	onCommit atomic.Pointer[func(d time.Duration, n int)]
 	log      atomic.Pointer[slog.Logger]
+	holder   atomic.Pointer[string] // the registered instance: see Register
 
 	// wal, when set, is the WAL file that the syncer fsyncs: the writer
 	// commits with synchronous=NORMAL (no fsync in the commit) and callers

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, backlogTests...)
 	tests = append(tests, renewTests...)
 	tests = append(tests, fenceTests...)
+	tests = append(tests, instanceTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)

@@ -371,11 +371,28 @@ function destinationRow(d) {
     el('td', { class: 'reason', title: d.last_error || '' }, d.last_error || ''), el('td', {}, resume));
 }
 
+// instancesLine says which instances share the store and what each holds:
+// "Instances: 2 running (host-a pid 12, this one: 3 jobs; host-b pid 9: 1 job), 1 silent".
+function instancesLine(v) {
+  if (!v || !v.instances.length) return '';
+  const jobs = (n) => n === 1 ? '1 job' : `${n} jobs`;
+  const running = v.instances.filter((i) => i.state === 'running');
+  const others = ['silent', 'stopped'].map((st) => [st, v.instances.filter((i) => i.state === st)])
+    .filter(([, list]) => list.length).map(([st, list]) => `${list.length} ${st}` +
+      (st === 'silent' ? ` (${list.map((i) => `${i.host} pid ${i.pid}: ${jobs(i.held)}`).join('; ')})` : ''));
+  const desc = running.map((i) => `${i.host} pid ${i.pid}${i.id === v.self ? ', this one' : ''}: ${jobs(i.held)}`);
+  const fenced = v.fenced && (v.fenced.renewals + v.fenced.results)
+    ? `; this one's late writes refused (fenced): ${v.fenced.renewals} renewals, ${v.fenced.results} results` : '';
+  return `Instances: ${running.length} running (${desc.join('; ')})` + (others.length ? ', ' + others.join(', ') : '') + fenced;
+}
+
 async function loadDelivery() {
-  const [{ destinations }, backlog] = await Promise.all([
+  const [{ destinations }, backlog, instances] = await Promise.all([
     api('/api/destinations'),
     api('/api/backlog').catch(() => null),
+    api('/api/instances').catch(() => null),
   ]);
+  $('#instances-line').textContent = instancesLine(instances);
   $('#destinations tbody').replaceChildren(...destinations.map(destinationRow));
   $('#backlog').textContent = backlog
     ? `Backlog: ${backlog.due} due, ${backlog.leased} running or claimed, ${backlog.jobs} in all` +

@@ -19,7 +19,7 @@ import (
 // queue report to, and a function that stops the listener. notify wakes
 // the queue after a replay. A store with SetCommitObserver(func(d
 // time.Duration, n int)) reports its commits for metrics.
-func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, q admin.Queue, notify func(), logger *slog.Logger) (postbox.Observer, func(context.Context), error) {
+func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, q admin.Queue, instance string, notify func(), logger *slog.Logger) (postbox.Observer, func(context.Context), error) {
 	if cfg.Admin == "off" {
 		return postbox.NopObserver{}, func(context.Context) {}, nil
 	}
@@ -33,6 +33,7 @@ func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, q 
 		HookBase: hookBase(cfg),
 		Addr:     cfg.Admin,
 		Hosts:    cfg.AdminHosts,
+		Instance: instance,
 	})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Admin)
 	if err != nil {

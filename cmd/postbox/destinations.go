@@ -44,6 +44,14 @@ func (r *queueRef) Destinations() []queue.DestinationStatus {
 	return nil
 }
 
+// Fenced counts the queue's writes refused by fencing.
+func (r *queueRef) Fenced() queue.Fenced {
+	if q := r.p.Load(); q != nil {
+		return q.Fenced()
+	}
+	return queue.Fenced{}
+}
+
 func (r *queueRef) Resume(name string) error {
 	if q := r.p.Load(); q != nil {
 		return q.Resume(name)

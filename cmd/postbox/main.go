@@ -51,6 +51,7 @@ Usage:
   postbox deliveries replay --config FILE ID... | [--hook ID] [--state dead] [--since 24h]
   postbox deliveries prune --config FILE [--dry-run] [--json]   remove what retention: lets go (--dry-run: count it)
   postbox destinations --config FILE [--json] [--resume NAME]   each destination's breaker, limits and calls (from the running server)
+  postbox instances  --config FILE [--jobs] [--json]   the instances registered in the store, their heartbeats and held jobs
   postbox migrate    --config FILE   bring the configured store's schema up to date
   postbox store copy --from ADDR --to ADDR   copy every delivery between stores (sqlite:PATH, postgres://...)
   postbox store stats --config FILE [--json]   size, deliveries, oldest, bytes per hook, time to max_size
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDeliveries(ctx, rest, getenv, stdout, stderr)
 	case "destinations":
 		return runDestinations(ctx, rest, getenv, stdout, stderr)
+	case "instances":
+		return runInstances(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "store":

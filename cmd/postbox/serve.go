@@ -58,8 +58,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *printCfg {
 		return printConfig(stdout, cfg)
 	}
+	lease, err := leaseFromEnv(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "postbox:", err)
+		return exitError(2)
+	}
 	return serve(ctx, cfg, serveParams{load: load, stamp: stamp, loaded: loaded, watch: *watchEvery, grace: *grace,
-		logger: logger, started: started})
+		logger: logger, started: started, lease: lease})
 }
 
 // serveParams are what serve needs besides the configuration: how to load
@@ -91,6 +96,9 @@ type serveParams struct {
 	requestIDLimit int
 	// reload are more signals that reload the configuration.
 	reload []os.Signal
+	// lease is the queue's lease (POSTBOX_LEASE), renewed every third of
+	// it; 0: queue.Lease.
+	lease time.Duration
 }
 
 // serve serves cfg until ctx ends: store, queue, admin, the public
@@ -124,9 +132,11 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 			shown.Listen = net.JoinHostPort(host, strconv.Itoa(a.Port))
 		}
 	}
+	instance, deregister := registerInstance(ctx, db, logger)
+	defer deregister() // after the queue stopped and handed its jobs back
 	var q *queue.Queue
 	qref := &queueRef{}
-	observer, stopAdmin, err := startAdmin(ctx, &shown, db, qref, func() { q.Notify() }, logger)
+	observer, stopAdmin, err := startAdmin(ctx, &shown, db, qref, instance, func() { q.Notify() }, logger)
 	if err != nil {
 		ln.Close()
 		return err
@@ -135,7 +145,8 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	retainer, stopRetention := startRetention(cfg, db, logger, observer)
 	defer stopRetention()
 	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, IOWorkers: cfg.IOWorkers,
-		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer})
+		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer,
+		Instance: instance, Lease: p.lease, RenewEvery: p.lease / 3})
 	qref.p.Store(q)
 	srv := phttp.NewServer(phttp.Options{
 		RootOK:         p.rootOK,
@@ -195,7 +206,7 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	signal.Notify(hup, append([]os.Signal{syscall.SIGHUP}, p.reload...)...)
 	defer signal.Stop(hup)
 	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
-		"store", storeName(cfg), "startup", time.Since(p.started))
+		"store", storeName(cfg), "instance", instance, "startup", time.Since(p.started))
 
 	var tick <-chan time.Time
 	if p.watch > 0 {

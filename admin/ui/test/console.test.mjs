@@ -112,6 +112,8 @@ async function main() {
     const dest = page.locator('#destinations tbody tr[data-destination="http://api.example.com:443"]');
     await dest.filter({ hasText: 'open until' }).waitFor();
     await page.waitForFunction(() => document.querySelector('#backlog')?.textContent.startsWith('Backlog:'));
+    // The instance serving the console lists itself.
+    await page.waitForFunction(() => /^Instances: 1 running \(.* pid \d+, this one: \d+ jobs?\)/.test(document.querySelector('#instances-line')?.textContent || ''));
     await shot(page, 'destinations');
     await dest.locator('button:text("Resume")').click();
     await dest.filter({ hasText: 'closed' }).waitFor();

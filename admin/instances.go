@@ -1,0 +1,94 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/prom"
+	"github.com/postbox/postbox/queue"
+)
+
+// Metric names of the instances sharing a store (issue 19).
+const (
+	MetricInstances = "postbox_instances"    // state: running, silent, stopped
+	MetricHeldJobs  = "postbox_held_jobs"    // instance: jobs each instance holds
+	MetricFenced    = "postbox_fenced_total" // write: renew, record
+)
+
+// fencer is a Queue that counts its writes refused by fencing.
+type fencer interface{ Fenced() queue.Fenced }
+
+// instancesView is the answer of GET /api/instances.
+type instancesView struct {
+	Self      string              `json:"self"` // this instance's id; "" when it is not registered
+	Now       time.Time           `json:"now"`  // the store's clock
+	Instances []*postbox.Instance `json:"instances"`
+	Fenced    *queue.Fenced       `json:"fenced,omitempty"` // this instance's refused writes
+}
+
+func (s *Server) handleInstances() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reg, ok := s.store.(postbox.Registry)
+		if !ok {
+			writeError(w, postbox.Errorf(postbox.EUNAVAILABLE, "this store keeps no instances"))
+			return
+		}
+		list, now, err := reg.Instances(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v := instancesView{Self: s.instance, Now: now, Instances: list}
+		if v.Instances == nil {
+			v.Instances = []*postbox.Instance{}
+		}
+		if f, ok := s.queue.(fencer); ok {
+			c := f.Fenced()
+			v.Fenced = &c
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+// instanceCollector reads the instances from the store at scrape time, and
+// this instance's fencing counts from its queue.
+type instanceCollector struct{ s *Server }
+
+// Collect appends the instances by state, the jobs each running one
+// holds, and the fenced writes. When the store cannot answer, the store's
+// families are left out of the scrape rather than reported as 0.
+func (c instanceCollector) Collect(ctx context.Context, dst []prom.Family) []prom.Family {
+	if f, ok := c.s.queue.(fencer); ok {
+		n := f.Fenced()
+		dst = append(dst, prom.Family{Name: MetricFenced, Type: prom.CounterType, Labels: []string{"write"},
+			Help:   "Writes of this instance that the store refused because another claim held the job: renewals, and results recorded too late.",
+			Series: []prom.Series{{LabelValues: []string{"renew"}, Value: float64(n.Renewals)}, {LabelValues: []string{"record"}, Value: float64(n.Results)}}})
+	}
+	reg, ok := c.s.store.(postbox.Registry)
+	if !ok {
+		return dst
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	list, _, err := reg.Instances(ctx)
+	if err != nil {
+		return dst
+	}
+	states := map[string]int{postbox.InstanceRunning: 0, postbox.InstanceSilent: 0, postbox.InstanceStopped: 0}
+	instances := prom.Family{Name: MetricInstances, Type: prom.GaugeType, Labels: []string{"state"},
+		Help: "Instances registered in the store, by state (silent: no heartbeat for 30 s)."}
+	held := prom.Family{Name: MetricHeldJobs, Type: prom.GaugeType, Labels: []string{"instance"},
+		Help: "Jobs each instance that is not stopped holds (leases not run out), by instance id."}
+	for _, in := range list {
+		states[in.State]++
+		if in.State != postbox.InstanceStopped {
+			held.Series = append(held.Series, prom.Series{LabelValues: []string{in.ID}, Value: float64(in.Held)})
+		}
+	}
+	for _, st := range []string{postbox.InstanceRunning, postbox.InstanceSilent, postbox.InstanceStopped} {
+		instances.Series = append(instances.Series, prom.Series{LabelValues: []string{st}, Value: float64(states[st])})
+	}
+	return append(dst, instances, held)
+}
