@@ -35,9 +35,9 @@ func actionKinds() map[string]func(decode func(any) error) (postbox.Action, erro
 			if err := decode(&c); err != nil {
 				return nil, err
 			}
-			// The registry has no way to hand actions a pool, so mqtt
-			// actions share the package's DefaultPool.
-			return mqtt.New(c, mqtt.DefaultPool)
+			// Its connection is taken when the configuration is
+			// provisioned (Config.Provision), not here.
+			return mqtt.New(c)
 		},
 	}
 }

@@ -69,7 +69,7 @@ func TestNewRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a, err := httpcall.New(tt.c)
 			if err == nil {
-				a.Close()
+				a.Cleanup()
 				t.Fatalf("New accepted %+v", tt.c)
 			}
 			got := fields(err)
@@ -102,7 +102,7 @@ func TestNewAccepts(t *testing.T) {
 			t.Errorf("New(%+v): %v", c, err)
 			continue
 		}
-		a.Close()
+		a.Cleanup()
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/postbox/postbox"
@@ -71,6 +72,9 @@ type Action struct {
 	signer  signer
 	client  *http.Client
 	now     func() time.Time
+	// cleanedUp is set by Cleanup: calls still under way then close
+	// their connection once done.
+	cleanedUp atomic.Bool
 }
 
 type header struct {
@@ -240,8 +244,14 @@ func (a *Action) Kind() string { return "http" }
 // Timeout returns the longest a call may take.
 func (a *Action) Timeout() time.Duration { return a.timeout }
 
-// Close releases the action's idle connections. The action stays usable.
-func (a *Action) Close() error {
+var _ postbox.CleanerUpper = (*Action)(nil)
+
+// Cleanup closes the action's kept-alive connections once its configuration
+// no longer serves (a reload made new actions, with connections of their
+// own); calls still under way finish, and their connections close after
+// them. The action stays usable.
+func (a *Action) Cleanup() error {
+	a.cleanedUp.Store(true)
 	a.client.CloseIdleConnections()
 	return nil
 }

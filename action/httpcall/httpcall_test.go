@@ -98,7 +98,7 @@ func mustNew(t *testing.T, c httpcall.Config) *httpcall.Action {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() { a.Cleanup() })
 	return a
 }
 

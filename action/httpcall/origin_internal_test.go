@@ -39,7 +39,7 @@ func TestARenderedOriginThatDiffersFailsForGood(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer a.Close()
+			defer a.Cleanup()
 			if a.url, err = tmpl.Parse("url", tt.tmpl); err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +127,7 @@ func FuzzURLValuesKeepTheOrigin(f *testing.F) {
 		if err != nil {
 			return
 		}
-		defer a.Close()
+		defer a.Cleanup()
 		// The authority ends at the first /, ? or # after the scheme
 		// (RFC 3986, 3.2).
 		rest := strings.TrimPrefix(src, "http://")

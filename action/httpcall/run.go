@@ -28,6 +28,13 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
+	// Runs after the body is closed: the connection has gone back to the
+	// idle pool, which Cleanup emptied already.
+	defer func() {
+		if a.cleanedUp.Load() {
+			a.client.CloseIdleConnections()
+		}
+	}()
 	resp, err := a.client.Do(req.WithContext(cctx))
 	if err != nil {
 		return a.failed(ctx, cctx, err)

@@ -122,7 +122,7 @@ func TestNewRefusesATemplateInTheOrigin(t *testing.T) {
 		t.Run(u, func(t *testing.T) {
 			a, err := httpcall.New(httpcall.Config{URL: u})
 			if err == nil {
-				a.Close()
+				a.Cleanup()
 				t.Fatalf("New accepted %q", u)
 			}
 			if got := fields(err); len(got) != 1 || got[0] != "url" {
@@ -150,7 +150,7 @@ func TestNewAcceptsATemplateAfterTheOrigin(t *testing.T) {
 			t.Errorf("New(%q): %v", u, err)
 			continue
 		}
-		a.Close()
+		a.Cleanup()
 	}
 }
 
@@ -220,7 +220,7 @@ func TestNewRefusesTemplatesDefinedInAURL(t *testing.T) {
 		`http://example.net/{{ template "x" . }}`,
 	} {
 		if a, err := httpcall.New(httpcall.Config{URL: u}); err == nil {
-			a.Close()
+			a.Cleanup()
 			t.Errorf("New accepted %q", u)
 		}
 	}
@@ -259,7 +259,7 @@ func TestTheHostHeaderIsWrittenOut(t *testing.T) {
 		t.Errorf("New = %v; want one problem with headers.host", err)
 	}
 	a := mustNew(t, httpcall.Config{URL: "https://example.net/", Headers: map[string]string{"Host": "api.example.net"}})
-	a.Close()
+	a.Cleanup()
 }
 
 func TestPrivateMustBeAllowOrDeny(t *testing.T) {

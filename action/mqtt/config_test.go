@@ -54,7 +54,7 @@ func TestNewRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := mqtt.New(tt.c, newPool(t))
+			_, err := mqtt.New(tt.c)
 			if err == nil {
 				t.Fatalf("New accepted %+v", tt.c)
 			}
@@ -68,7 +68,7 @@ func TestNewRejects(t *testing.T) {
 func TestNewAcceptsEveryBrokerScheme(t *testing.T) {
 	for _, b := range []string{"tcp://127.0.0.1:1883", "mqtt://broker.local", "ssl://broker.local:8883", "tls://broker.local",
 		"mqtts://broker.local", "ws://broker.local:9001/mqtt", "wss://broker.local/mqtt", "tcp://[::1]:1883"} {
-		if _, err := mqtt.New(mqtt.Config{Broker: b, Topic: "a/b", QoS: ptr(0), Username: "u", Password: "p"}, newPool(t)); err != nil {
+		if _, err := mqtt.New(mqtt.Config{Broker: b, Topic: "a/b", QoS: ptr(0), Username: "u", Password: "p"}); err != nil {
 			t.Errorf("New with broker %s: %v", b, err)
 		}
 	}

@@ -3,8 +3,11 @@
 // Home Assistant. Topic and payload are templates over the delivery.
 //
 // Connections are kept in a Pool, one per broker and credentials, shared by
-// every action that uses them, opened on the first publish (so that
-// `postbox check` needs no broker) and re-opened automatically when lost.
+// every action that uses them: an action takes its connection from the
+// server's postbox.Resources when it is provisioned (so that `postbox
+// check`, which only builds, needs no broker), opens it on the first
+// publish, re-opens it when lost, and gives it back at Cleanup: the
+// connection closes once no action and no publish uses it any more.
 package mqtt
 
 import (
@@ -14,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -56,10 +60,13 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// Action publishes one configured message. Build it with New; it is safe for
-// concurrent use.
+// Action publishes one configured message. Build it with New, then
+// Provision it; it is safe for concurrent use.
 type Action struct {
-	pool    *Pool
+	pool *Pool // set by Provision
+	// leased is the connection Provision counted this action as a user
+	// of; Cleanup gives it back.
+	leased  atomic.Pointer[conn]
 	key     connKey
 	topic   postbox.Template
 	payload postbox.Template // nil: the raw body
@@ -68,17 +75,17 @@ type Action struct {
 	timeout time.Duration
 }
 
-var _ postbox.Action = (*Action)(nil)
+var (
+	_ postbox.Action       = (*Action)(nil)
+	_ postbox.Provisioner  = (*Action)(nil)
+	_ postbox.CleanerUpper = (*Action)(nil)
+)
 
-// New compiles c. Its connection comes from pool (nil means DefaultPool)
-// and is opened on the first Run, not here. Problems are returned as
+// New compiles c and checks it; it opens nothing. Problems are returned as
 // *postbox.FieldError values (joined), Field relative to the block.
-func New(c Config, pool *Pool) (*Action, error) {
-	if pool == nil {
-		pool = DefaultPool
-	}
+func New(c Config) (*Action, error) {
 	var errs []error
-	a := &Action{pool: pool, qos: DefaultQoS, retain: c.Retain, timeout: c.Timeout}
+	a := &Action{qos: DefaultQoS, retain: c.Retain, timeout: c.Timeout}
 	if a.timeout <= 0 {
 		a.timeout = DefaultTimeout
 	}
@@ -232,10 +239,16 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 
 	pctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	c, err := a.pool.conn(a.key)
+	if a.pool == nil {
+		return postbox.Result{Outcome: postbox.OutcomeError, Err: errNotProvisioned, Permanent: true}
+	}
+	// The publish counts as a user of the connection: a reload that drops
+	// this broker closes it only once the publish is done.
+	c, err := a.pool.acquire(a.key)
 	if err != nil {
 		return postbox.Result{Outcome: postbox.OutcomeError, Err: err}
 	}
+	defer a.pool.release(a.key, c)
 	// A connection that broke since its last use may still look open
 	// until paho notices: the publish then fails at once, and is tried
 	// again on the reopened connection, within the timeout.
@@ -265,6 +278,36 @@ func (a *Action) Run(ctx context.Context, data *postbox.TemplateData) postbox.Re
 	return postbox.Result{Outcome: postbox.OutcomeOK,
 		Output: fmt.Sprintf("published %d bytes to %s (qos %d, retain %t)", len(payload), topic, a.qos, a.retain)}
 }
+
+// Provision takes the action's connection from the Pool kept in r,
+// counting the action as one of its users until Cleanup: a connection that
+// the previous configuration opened to the same broker, with the same
+// credentials and client id, is used as it is.
+func (a *Action) Provision(r *postbox.Resources) error {
+	p, err := SharedPool(r)
+	if err != nil {
+		return err
+	}
+	c, err := p.acquire(a.key)
+	if err != nil {
+		return err
+	}
+	a.pool = p
+	a.leased.Store(c)
+	return nil
+}
+
+// Cleanup gives the connection back: it is closed once no other action
+// uses it and the publishes under way on it have finished.
+func (a *Action) Cleanup() error {
+	if c := a.leased.Swap(nil); c != nil {
+		a.pool.release(a.key, c)
+	}
+	return nil
+}
+
+// errNotProvisioned is a bug: the action was run before Provision.
+var errNotProvisioned = errors.New("mqtt: the action was not provisioned with a connection pool")
 
 // publishTries is how many times one Run publishes when the connection
 // fails under it.

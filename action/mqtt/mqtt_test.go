@@ -64,18 +64,36 @@ func (s *subscriber) next(t *testing.T) paho.Message {
 	}
 }
 
-func newPool(t *testing.T) *mqtt.Pool {
-	p := &mqtt.Pool{}
-	t.Cleanup(func() { p.Close() })
+// newPool returns the resources a server would keep, closed when the test
+// ends: actions provisioned from one share its connection pool.
+func newPool(t *testing.T) *postbox.Resources {
+	r := &postbox.Resources{}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// poolOf returns the connection pool kept in r.
+func poolOf(t *testing.T, r *postbox.Resources) *mqtt.Pool {
+	t.Helper()
+	p, err := mqtt.SharedPool(r)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
-func mustNew(t *testing.T, c mqtt.Config, p *mqtt.Pool) *mqtt.Action {
+// mustNew builds an action and provisions it from r, as a server does; it
+// is cleaned up when the test ends.
+func mustNew(t *testing.T, c mqtt.Config, r *postbox.Resources) *mqtt.Action {
 	t.Helper()
-	a, err := mqtt.New(c, p)
+	a, err := mqtt.New(c)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	if err := a.Provision(r); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	t.Cleanup(func() { a.Cleanup() })
 	return a
 }
 
@@ -182,14 +200,14 @@ func TestActionsOfOneBrokerShareAConnection(t *testing.T) {
 	for range 8 {
 		sub.next(t)
 	}
-	if n := pool.Len(); n != 1 {
+	if n := poolOf(t, pool).Len(); n != 1 {
 		t.Errorf("pool holds %d connections, want 1 for one broker", n)
 	}
 	other := mustNew(t, mqtt.Config{Broker: broker, Topic: topic + "/z", ClientID: unique("postbox-test-"), Payload: ptr("x")}, pool)
 	if res := other.Run(context.Background(), delivery(`{}`, nil)); res.Outcome != postbox.OutcomeOK {
 		t.Fatalf("result = %+v", res)
 	}
-	if n := pool.Len(); n != 2 {
+	if n := poolOf(t, pool).Len(); n != 2 {
 		t.Errorf("pool holds %d connections, want 2 once another client id is used", n)
 	}
 }
@@ -236,68 +254,19 @@ func TestABrokerThatDoesNotAnswerTimesOut(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to target until cut, so that a test can
-// break a live connection to the broker.
-type proxy struct {
-	l     net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{l: l}
-	p.wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			p.wg.Go(func() { io.Copy(up, c); up.Close() })
-			p.wg.Go(func() { io.Copy(c, up); c.Close() })
-		}
-	})
-	t.Cleanup(func() { l.Close(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-// cut closes every connection made so far; new ones are still accepted.
-func (p *proxy) cut() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	n := len(p.conns) / 2
-	p.conns = nil
-	return n
-}
-
 func TestALostConnectionIsReopened(t *testing.T) {
 	testenv.Require(t, "Mosquitto", testenv.MosquittoAddr)
-	px := newProxy(t, testenv.MosquittoAddr)
+	px := testenv.NewProxy(t, testenv.MosquittoAddr)
 	topic := unique("postbox-test/reconnect/")
 	sub := subscribe(t, broker, topic)
-	a := mustNew(t, mqtt.Config{Broker: "tcp://" + px.l.Addr().String(), Topic: topic, Payload: ptr("{{ .Payload.n }}")}, newPool(t))
+	a := mustNew(t, mqtt.Config{Broker: "tcp://" + px.Addr, Topic: topic, Payload: ptr("{{ .Payload.n }}")}, newPool(t))
 	if res := a.Run(context.Background(), delivery(`{"n":1}`, nil)); res.Outcome != postbox.OutcomeOK {
 		t.Fatalf("first publish: %+v", res)
 	}
 	if m := sub.next(t); string(m.Payload()) != "1" {
 		t.Fatalf("received %q, want 1", m.Payload())
 	}
-	if n := px.cut(); n != 1 {
+	if n := px.Cut(); n != 1 {
 		t.Fatalf("cut %d connections, want the action's one", n)
 	}
 	res := a.Run(context.Background(), delivery(`{"n":2}`, nil))
@@ -333,7 +302,7 @@ func TestRenderedTopicsAreChecked(t *testing.T) {
 }
 
 func TestAClosedPoolRefusesToPublish(t *testing.T) {
-	p := &mqtt.Pool{}
+	p := &postbox.Resources{}
 	a := mustNew(t, mqtt.Config{Broker: "tcp://127.0.0.1:1", Topic: "t"}, p)
 	p.Close()
 	if res := a.Run(context.Background(), delivery(`{}`, nil)); res.Outcome != postbox.OutcomeError || res.Err == nil {

@@ -6,29 +6,46 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/postbox/postbox"
 )
 
-// DefaultPool is the pool of the actions that config builds. It is
-// package-level state on purpose: config's registry of action kinds builds
-// each action from its settings alone, with no way to hand it a pool, and
-// actions of every hook (and of every reload of the configuration) must
-// share one connection per broker. Code that builds actions itself should
-// pass a pool of its own to New.
-var DefaultPool = &Pool{}
-
 // Pool keeps one MQTT connection per broker, credentials and client id,
-// shared by the actions built with it. The zero value is an empty pool,
-// ready to use. Connections are opened on the first publish and re-opened
-// automatically when lost.
+// shared by the actions that use it. A connection is counted in use by
+// every provisioned action that publishes over it (from Provision to
+// Cleanup) and by every publish under way; when the count drops to zero it
+// is closed. So a reload that keeps a broker hands its connection over to
+// the new configuration, and a reload that drops one closes its connection
+// once the old configuration's publishes to it have finished.
+//
+// A running server keeps one Pool in its postbox.Resources (SharedPool).
+// The zero value is an empty pool, ready to use. Connections are opened on
+// the first publish and re-opened automatically when lost.
 type Pool struct {
 	mu     sync.Mutex
 	conns  map[connKey]*conn
 	closed bool
+	// closing are the disconnects under way, which Close waits for.
+	closing sync.WaitGroup
+}
+
+var _ io.Closer = (*Pool)(nil)
+
+// poolKey is the key of a server's Pool in its postbox.Resources.
+type poolKey struct{}
+
+// SharedPool returns the Pool kept in r, making it on first use.
+func SharedPool(r *postbox.Resources) (*Pool, error) {
+	c, err := r.Shared(poolKey{}, func() io.Closer { return &Pool{} })
+	if err != nil {
+		return nil, err
+	}
+	return c.(*Pool), nil
 }
 
 // connKey identifies one connection of a pool.
@@ -39,22 +56,42 @@ type connKey struct {
 // errPoolClosed is returned by publishes after Pool.Close.
 var errPoolClosed = errors.New("mqtt: connection pool is closed")
 
-// conn returns the pool's connection for k, creating (not opening) it.
-func (p *Pool) conn(k connKey) (*conn, error) {
+// acquire returns the pool's connection for k, creating (not opening) it,
+// and counts one more user of it; release gives the use back.
+func (p *Pool) acquire(k connKey) (*conn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, errPoolClosed
 	}
-	if c, ok := p.conns[k]; ok {
-		return c, nil
+	c, ok := p.conns[k]
+	if !ok {
+		if p.conns == nil {
+			p.conns = map[connKey]*conn{}
+		}
+		c = newConn(k)
+		p.conns[k] = c
 	}
-	if p.conns == nil {
-		p.conns = map[connKey]*conn{}
-	}
-	c := newConn(k)
-	p.conns[k] = c
+	c.users++
 	return c, nil
+}
+
+// release counts one user less of c, the connection acquired for k, and
+// closes it when that was the last.
+func (p *Pool) release(k connKey, c *conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.users--; c.users > 0 {
+		return
+	}
+	if p.conns[k] != c {
+		return // the pool was closed, and c with it
+	}
+	delete(p.conns, k)
+	// Nothing is under way on c: the 250ms are for paho's own
+	// goroutines. Not waited for here, so that a publish or a reload
+	// does not wait for it; Close does.
+	p.closing.Go(func() { c.client.Disconnect(250) })
 }
 
 // Len returns the number of connections the pool holds, open or not.
@@ -71,11 +108,10 @@ func (p *Pool) Close() error {
 	conns := p.conns
 	p.conns, p.closed = nil, true
 	p.mu.Unlock()
-	var wg sync.WaitGroup
 	for _, c := range conns {
-		wg.Go(func() { c.client.Disconnect(250) })
+		p.closing.Go(func() { c.client.Disconnect(250) })
 	}
-	wg.Wait()
+	p.closing.Wait()
 	return nil
 }
 
@@ -87,6 +123,9 @@ type conn struct {
 	// Connect is made only when the client is neither connected nor
 	// reconnecting by itself.
 	connecting paho.Token
+	// users counts the provisioned actions and the publishes under way
+	// that use the connection; guarded by the Pool's mu.
+	users int
 }
 
 func newConn(k connKey) *conn {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/action/mqtt"
 	"github.com/postbox/postbox/config"
 	phttp "github.com/postbox/postbox/http"
 	"github.com/postbox/postbox/queue"
@@ -144,6 +143,18 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	defer stopAdmin(context.Background())
 	retainer, stopRetention := startRetention(cfg, db, logger, observer)
 	defer stopRetention()
+	// What the actions and verifiers of every configuration loaded from
+	// here on share (one connection per MQTT broker); a reload hands it
+	// over to the next configuration.
+	res := &postbox.Resources{}
+	defer res.Close()
+	if err := cfg.Provision(res); err != nil {
+		ln.Close()
+		return err
+	}
+	// live is the configuration whose hooks serve; cfg stays the one the
+	// listeners were opened with.
+	live := cfg
 	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, IOWorkers: cfg.IOWorkers,
 		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer,
 		Instance: instance, Lease: p.lease, RenewEvery: p.lease / 3})
@@ -225,11 +236,25 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 		if next.Listen != cfg.Listen || next.Data != cfg.Data || next.Store != cfg.Store || next.Admin != cfg.Admin || !sameTLS(next.TLS, cfg.TLS) {
 			logger.Warn("listen, admin, data, store and tls changes take effect on restart only")
 		}
+		// Provisioned before it serves: a broker both configurations use
+		// keeps its connection, handed over rather than reopened.
+		if err := next.Provision(res); err != nil {
+			logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
+			return
+		}
 		srv.SetHooks(next.Hooks)
 		q.SetHooks(next.Hooks)
 		setRetention(retainer, next, logger)
 		if a, ok := observer.(interface{ SetHooks([]*postbox.Hook) }); ok {
 			a.SetHooks(next.Hooks)
+		}
+		// Cleaned up once nothing new reaches it: a connection only the
+		// previous configuration used closes as soon as its actions still
+		// running are done with it.
+		prev := live
+		live = next
+		if err := prev.Cleanup(); err != nil {
+			logger.Warn("cleaning up the previous config", "err", err)
 		}
 		logger.Info("config reloaded", "why", why, "hooks", len(next.Hooks))
 	}
@@ -269,8 +294,10 @@ wait:
 	}
 	pub.stop(sctx)
 	wg.Wait()
-	// Connections to MQTT brokers are shared by all mqtt actions.
-	mqtt.DefaultPool.Close()
+	if cerr := live.Cleanup(); cerr != nil {
+		logger.Warn("cleaning up the config", "err", cerr)
+	}
+	res.Close()
 	logger.Info("stopped")
 	return err
 }
