@@ -256,26 +256,13 @@ func TestABrokerThatDoesNotAnswerTimesOut(t *testing.T) {
 
 func TestALostConnectionIsReopened(t *testing.T) {
 	testenv.Require(t, "Mosquitto", testenv.MosquittoAddr)
-	px := testenv.NewProxy(t, testenv.MosquittoAddr)
-	topic := unique("postbox-test/reconnect/")
-	sub := subscribe(t, broker, topic)
-	a := mustNew(t, mqtt.Config{Broker: "tcp://" + px.Addr, Topic: topic, Payload: ptr("{{ .Payload.n }}")}, newPool(t))
-	if res := a.Run(context.Background(), delivery(`{"n":1}`, nil)); res.Outcome != postbox.OutcomeOK {
-		t.Fatalf("first publish: %+v", res)
-	}
-	if m := sub.next(t); string(m.Payload()) != "1" {
-		t.Fatalf("received %q, want 1", m.Payload())
-	}
+	px, sub, c := viaProxy(t, "reconnect")
+	a := mustNew(t, c, newPool(t))
+	publish(t, a, sub, "1")
 	if n := px.Cut(); n != 1 {
 		t.Fatalf("cut %d connections, want the action's one", n)
 	}
-	res := a.Run(context.Background(), delivery(`{"n":2}`, nil))
-	if res.Outcome != postbox.OutcomeOK {
-		t.Fatalf("publish after the connection was cut: %+v", res)
-	}
-	if m := sub.next(t); string(m.Payload()) != "2" {
-		t.Errorf("received %q, want 2", m.Payload())
-	}
+	publish(t, a, sub, "2")
 }
 
 func TestRenderedTopicsAreChecked(t *testing.T) {

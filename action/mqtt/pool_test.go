@@ -38,6 +38,16 @@ func open(px *testenv.Proxy, want int) func() string {
 	}
 }
 
+// viaProxy returns a proxy to the local Mosquitto, a subscriber to a new
+// topic, and the settings of an action that publishes .Payload.n there
+// through the proxy.
+func viaProxy(t *testing.T, name string) (*testenv.Proxy, *subscriber, mqtt.Config) {
+	px := testenv.NewProxy(t, testenv.MosquittoAddr)
+	topic := unique("postbox-test/" + name + "/")
+	return px, subscribe(t, broker, topic), mqtt.Config{Broker: "tcp://" + px.Addr, Topic: topic, Payload: ptr("{{ .Payload.n }}")}
+}
+
+// publish runs a with .Payload.n = payload and waits for sub to get it.
 func publish(t *testing.T, a *mqtt.Action, sub *subscriber, payload string) {
 	t.Helper()
 	if res := a.Run(context.Background(), delivery(`{"n":"`+payload+`"}`, nil)); res.Outcome != postbox.OutcomeOK {
@@ -84,11 +94,9 @@ func TestCleanupClosesTheConnectionsNoActionUses(t *testing.T) {
 // finishes its publish on the connection, which closes after it.
 func TestCleanupWaitsForThePublishUnderWay(t *testing.T) {
 	testenv.Require(t, "Mosquitto", testenv.MosquittoAddr)
-	px := testenv.NewProxy(t, testenv.MosquittoAddr)
-	topic := unique("postbox-test/inflight/")
-	sub := subscribe(t, broker, topic)
+	px, sub, c := viaProxy(t, "inflight")
 	res := newPool(t)
-	a := mustNew(t, mqtt.Config{Broker: "tcp://" + px.Addr, Topic: topic, Payload: ptr("{{ .Payload.n }}")}, res)
+	a := mustNew(t, c, res)
 	publish(t, a, sub, "1")
 
 	px.Hold() // the broker gets the next message only once released
