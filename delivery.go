@@ -60,6 +60,9 @@ type Delivery struct {
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	// Series counts replays: 0 for the original run of the actions.
 	Series int `json:"series"`
+	// Relays are the listeners (postbox listen) the delivery was relayed
+	// to, filled by Store.Delivery on a Relayer; empty in lists.
+	Relays []Relay `json:"relays,omitempty"`
 
 	// Hold, when positive, creates the first job already claimed by the
 	// caller for this long: a sync hook runs its actions inline, and the

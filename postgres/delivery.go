@@ -143,8 +143,24 @@ func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error
 		}
 		return rows.Err()
 	})
+	var relays []postbox.Relay
+	b.Queue(`SELECT listener, at FROM relays WHERE delivery = $1 ORDER BY at, listener`, id).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r postbox.Relay
+			var at int64
+			if err := rows.Scan(&r.Listener, &at); err != nil {
+				return err
+			}
+			r.At = time.Unix(0, at).UTC()
+			relays = append(relays, r)
+		}
+		return rows.Err()
+	})
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("delivery %s: %w", id, err)
+	}
+	if d != nil {
+		d.Relays = relays
 	}
 	if d == nil {
 		return nil, postbox.Errorf(postbox.ENOTFOUND, "no delivery %s", id)

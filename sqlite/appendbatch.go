@@ -23,6 +23,9 @@ type appendRow struct {
 	row   storerow.Row
 	state postbox.State // before the write: pending, or done with no action
 	lease int64         // the first job's lease (a hold), or 0
+	// seq is the row's place after relay_seq's count in its statement
+	// (1 for the first row of a transaction): see relay.go.
+	seq int64
 
 	// Set by the write; read by Append after it returned nil.
 	stored      postbox.State
@@ -60,8 +63,8 @@ func (r *appendRow) expires() int64 { return r.row.Received + int64(r.d.DedupWin
 var (
 	dedupInsert    = &multiInsert{head: `INSERT OR REPLACE INTO dedup (hook, key, delivery, expires) VALUES `, row: `(?, ?, ?, ?)`, vars: 4}
 	deliveryInsert = &multiInsert{head: `INSERT INTO deliveries
-			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series)
-			VALUES `, row: `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`, vars: 15}
+			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series, seq)
+			VALUES `, row: `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ` + nextSeq + `)`, vars: 16}
 	jobInsert = &multiInsert{head: `INSERT INTO jobs (delivery, hook, series, action, attempt, due, lease, failed, key) VALUES `,
 		row: `(?, ?, 0, 0, 0, ?, ?, 0, ?)`, vars: 5}
 )
@@ -73,7 +76,7 @@ func (r *appendRow) dedupArgs(args []any) []any {
 func (r *appendRow) deliveryArgs(args []any) []any {
 	d := r.d
 	return append(args, d.ID, d.HookID, d.Method, d.Path, r.row.Query, r.row.Header, r.row.Body,
-		d.RemoteAddr, r.row.Received, r.row.PathValues, d.Actions, d.Key, string(r.stored), d.DedupKey, r.duplicateOf)
+		d.RemoteAddr, r.row.Received, r.row.PathValues, d.Actions, d.Key, string(r.stored), d.DedupKey, r.duplicateOf, r.seq)
 }
 
 func (r *appendRow) jobArgs(args []any) []any {
@@ -92,7 +95,11 @@ func (r *appendRow) one(ctx context.Context, tx *wtx) error {
 			return err
 		}
 	}
+	r.seq = 1
 	if _, err := tx.ExecContext(ctx, tx.db.insertText(deliveryInsert, 1), r.deliveryArgs(nil)...); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, bumpSeq, 1); err != nil {
 		return err
 	}
 	if r.stored != postbox.StatePending {
@@ -145,7 +152,13 @@ func appendAll(ctx context.Context, tx *wtx, rows []*appendRow) error {
 	if err := dedupInsert.exec(ctx, tx, fresh, (*appendRow).dedupArgs); err != nil {
 		return err
 	}
+	for i, r := range rows {
+		r.seq = int64(i + 1)
+	}
 	if err := deliveryInsert.exec(ctx, tx, rows, (*appendRow).deliveryArgs); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, bumpSeq, len(rows)); err != nil {
 		return err
 	}
 	return jobInsert.exec(ctx, tx, jobs, (*appendRow).jobArgs)

@@ -72,7 +72,13 @@ func (db *DB) Delivery(ctx context.Context, id string) (*postbox.Delivery, error
 		a.Outcome = postbox.Outcome(outcome)
 		d.Attempts = append(d.Attempts, a)
 	}
-	return d, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("delivery %s: attempts: %w", id, err)
+	}
+	if d.Relays, err = db.relays(ctx, id); err != nil {
+		return nil, fmt.Errorf("delivery %s: relays: %w", id, err)
+	}
+	return d, nil
 }
 
 // Deliveries lists deliveries newest first, without bodies and attempts.

@@ -27,11 +27,14 @@ func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
 	}
 	err = db.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(id, hook, method, path, query, header, body, remote, received, path_values, actions, key, state, dedup_key, duplicate_of, series, seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextSeq+`)`,
 			d.ID, d.HookID, d.Method, d.Path, row.Query, row.Header, row.Body, d.RemoteAddr,
-			row.Received, row.PathValues, d.Actions, d.Key, string(d.State), d.DedupKey, d.DuplicateOf, d.Series)
+			row.Received, row.PathValues, d.Actions, d.Key, string(d.State), d.DedupKey, d.DuplicateOf, d.Series, 1)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, bumpSeq, 1); err != nil {
 			return err
 		}
 		for _, a := range d.Attempts {

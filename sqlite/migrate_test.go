@@ -52,8 +52,8 @@ func TestUpgradeFromUnversioned(t *testing.T) {
 	}
 	defer db.Close()
 	m := db.Migration()
-	if want := []string{"0001_init.sql", "0002_retention.sql", "0003_instances.sql"}; !slices.Equal(m.Applied, want) || m.Version != m.Latest || m.Latest != 3 {
-		t.Errorf("migration = %+v, want %v applied, at version 3", m, want)
+	if want := []string{"0001_init.sql", "0002_retention.sql", "0003_instances.sql", "0004_relay.sql"}; !slices.Equal(m.Applied, want) || m.Version != m.Latest || m.Latest != 4 {
+		t.Errorf("migration = %+v, want %v applied, at version 4", m, want)
 	}
 	if !m.Converted || m.Vacuum != "incremental" {
 		t.Errorf("the small old file was not switched to incremental vacuum: %+v", m)
@@ -102,8 +102,8 @@ func TestUpgradeFromUnversioned(t *testing.T) {
 	}
 	db.Close()
 
-	if v := pragma(t, path, "user_version"); v != 3 {
-		t.Errorf("user_version = %d, want 3", v)
+	if v := pragma(t, path, "user_version"); v != 4 {
+		t.Errorf("user_version = %d, want 4", v)
 	}
 	if v := pragma(t, path, "auto_vacuum"); v != 2 {
 		t.Errorf("auto_vacuum = %d, want 2 (incremental)", v)

@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 	tests = append(tests, renewTests...)
 	tests = append(tests, fenceTests...)
 	tests = append(tests, instanceTests...)
+	tests = append(tests, relayTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
