@@ -124,4 +124,3 @@ func (db *DB) relays(ctx context.Context, id string) ([]postbox.Relay, error) {
 	}
 	return out, rows.Err()
 }
-
