@@ -40,9 +40,12 @@ type Config struct {
 	// besides localhost, IP addresses and its own listen host: any other
 	// Host header is refused, against DNS rebinding.
 	AdminHosts []string
-	Data       string // directory of the embedded store, resolved against the file's directory
-	Store      string // a store URL (postgres://...); empty means SQLite in Data
-	Limits     Limits
+	// AdminTokens are further named admin tokens, each with its scopes
+	// and perhaps limited to some hooks (admin.tokens, admintokens.go).
+	AdminTokens []AdminToken
+	Data        string // directory of the embedded store, resolved against the file's directory
+	Store       string // a store URL (postgres://...); empty means SQLite in Data
+	Limits      Limits
 	// Workers caps the actions that run at once; 0 means the number of CPUs.
 	Workers int
 	// IOWorkers caps the http and mqtt actions that run at once; 0 in the
@@ -419,9 +422,10 @@ func findField(n *yaml.Node, field string, line int, value string) string {
 
 // adminConfig is `admin: 127.0.0.1:8081` or `admin: {listen: ..., token: ..., hosts: [...]}`.
 type adminConfig struct {
-	Listen string   `yaml:"listen"`
-	Token  string   `yaml:"token"`
-	Hosts  []string `yaml:"hosts"`
+	Listen string             `yaml:"listen"`
+	Token  string             `yaml:"token"`
+	Tokens []adminTokenConfig `yaml:"tokens"`
+	Hosts  []string           `yaml:"hosts"`
 }
 
 // UnmarshalYAML accepts the address alone or the mapping.

@@ -121,7 +121,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 	if cfg.Admin != "off" {
 		if err := listenAddr(cfg.Admin); err != nil {
 			l.addf(findKey(root, "admin"), "admin", "%q is not a host:port address (or off): %v", cfg.Admin, err)
-		} else if !isLoopback(cfg.Admin) && cfg.AdminToken == "" {
+		} else if !isLoopback(cfg.Admin) && cfg.AdminToken == "" && len(fc.Admin.Tokens) == 0 {
 			l.addf(findKey(root, "admin"), "admin", "listens on %s, beyond loopback, without a token: set admin: {listen: %s, token: ${POSTBOX_ADMIN_TOKEN}}", cfg.Admin, cfg.Admin)
 		}
 		for _, h := range cfg.AdminHosts {
@@ -177,6 +177,7 @@ func (l *loader) build(root *yaml.Node, fc *fileConfig) {
 		cfg.Hooks = append(cfg.Hooks, h)
 	}
 	l.buildRetention(root, fc, cfg)
+	l.buildAdminTokens(root, fc, cfg)
 }
 
 func pathNode(n *yaml.Node) *yaml.Node {

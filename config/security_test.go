@@ -32,7 +32,7 @@ func TestUnknownKeysAreRefusedEverywhere(t *testing.T) {
 			`p.yaml:3: admin.tokne: unknown key (did you mean "token"?)`},
 		{"admin with a key far from any known one",
 			"admin: {listen: 127.0.0.1:8091, password: s3cret-s3cret-s3cret}\n" + hooksOK,
-			`p.yaml:1: admin.password: unknown key (known keys: hosts, listen, token)`},
+			`p.yaml:1: admin.password: unknown key (known keys: hosts, listen, token, tokens)`},
 		{"limits",
 			"limits: {max_bdy: 1MiB}\n" + hooksOK,
 			`p.yaml:1: limits.max_bdy: unknown key (did you mean "max_body"?)`},
