@@ -48,6 +48,10 @@ type Options struct {
 	// "Authorization: Bearer <token>" (or the console's session cookie,
 	// obtained by posting the token to /login).
 	Token string
+	// Tokens are further named tokens, each with its scopes and perhaps
+	// limited to some hooks (see scopes.go). With Tokens and no Token,
+	// every route needs one of them all the same.
+	Tokens []Token
 	// SessionTTL is how long a console sign-in lasts; 0 means 12 hours.
 	SessionTTL time.Duration
 	// Addr is the admin listener's address. When its host is a name, the
@@ -90,7 +94,7 @@ type Options struct {
 // live-feed streams (call it when the listener shuts down).
 type Server struct {
 	store    Store
-	token    []byte
+	creds    []credential // the tokens; none: every request has full access
 	sessions *sessions
 	throttle *throttle // failed sign-ins
 	hosts    hostSet   // names the Host header may carry (see checkHost)
@@ -113,6 +117,7 @@ type Server struct {
 
 	keepAlive time.Duration
 	closeOnce sync.Once
+	relayWake waker // see relay.go
 }
 
 var _ postbox.Observer = (*Server)(nil)
@@ -141,9 +146,7 @@ func New(o Options) *Server {
 	if s.keepAlive <= 0 {
 		s.keepAlive = DefaultKeepAlive
 	}
-	if o.Token != "" {
-		s.token = []byte(o.Token)
-	}
+	s.creds = credentialsOf(o.Token, o.Tokens)
 	ringSize, sampleSize, buffer := o.RingSize, o.SampleSize, o.Buffer
 	if ringSize <= 0 {
 		ringSize = DefaultRingSize
@@ -162,7 +165,7 @@ func New(o Options) *Server {
 	s.hub = newHub(buffer, s.metrics.sseDropped)
 	s.metrics.subscribersGauge(s.hub)
 	s.metrics.reg.Register(s.queueCollector(), instanceCollector{s})
-	s.assets = loadAssets(s.token != nil)
+	s.assets = loadAssets(len(s.creds) > 0)
 	if c, ok := s.store.(commitObservable); ok {
 		c.SetCommitObserver(s.metrics.observeCommit)
 	}
@@ -217,10 +220,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !s.authorized(r) {
+	p := s.authorize(r)
+	if p == nil {
 		s.unauthorized(w, r)
 		return
 	}
+	if err := s.permit(p, r); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	r = withPrincipal(r, p)
 	if err := checkJSONBody(r); err != nil {
 		writeError(w, err)
 		return
@@ -237,19 +246,20 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, err)
 }
 
-// authorized reports whether r carries the token or a live session's
-// cookie. Token comparisons take the same time whatever the input.
-func (s *Server) authorized(r *http.Request) bool {
-	if s.token == nil {
-		return true
+// authorize returns who r acts as: the token it carries, or a live
+// session's cookie (full access), or nil when neither. Token comparisons
+// take the same time whatever the input.
+func (s *Server) authorize(r *http.Request) *principal {
+	if len(s.creds) == 0 {
+		return fullAccess
 	}
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return s.bearer(r)
+	if t := bearerToken(r); t != nil {
+		return match(s.creds, t)
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		return s.sessions.valid(c.Value, s.now())
+	if c, err := r.Cookie(sessionCookie); err == nil && s.sessions.valid(c.Value, s.now()) {
+		return fullAccess
 	}
-	return false
+	return nil
 }
 
 // bearer reports whether r carries the token as "Authorization: Bearer
@@ -257,9 +267,8 @@ func (s *Server) authorized(r *http.Request) bool {
 // rebinds a name to this listener does not know the token, and a scraper
 // may name the listener as it likes (a container's name, say).
 func (s *Server) bearer(r *http.Request) bool {
-	a := r.Header.Get("Authorization")
-	return s.token != nil && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") &&
-		equal([]byte(strings.TrimSpace(a[7:])), s.token)
+	t := bearerToken(r)
+	return t != nil && match(s.creds, t) != nil
 }
 
 // equal compares a and b in constant time whatever their lengths: both are

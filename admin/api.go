@@ -55,6 +55,9 @@ type deliveryPage struct {
 func (s *Server) handleDeliveries() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := filterOf(r.URL.Query())
+		if err == nil {
+			err = principalOf(r).limitFilter(&f)
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -154,6 +157,9 @@ type verification struct {
 func (s *Server) handleDelivery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, err := s.store.Delivery(r.Context(), r.PathValue("id"))
+		if err == nil && !principalOf(r).seesHook(d.HookID) {
+			err = postbox.Errorf(postbox.ENOTFOUND, "no delivery %s", r.PathValue("id")) // as if it did not exist
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return

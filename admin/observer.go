@@ -31,6 +31,9 @@ func (s *Server) Request(ev postbox.RequestEvent) {
 		data.Actions = len(h.Actions)
 	}
 	s.hub.publish(event{kind: "request", data: data})
+	if ev.Delivery != "" {
+		s.relayWake.wake()
+	}
 }
 
 // Attempt records one finished attempt: metrics, the per-minute counters

@@ -19,6 +19,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /api/stats/minutes", s.handleMinutes())
 	mux.Handle("GET /api/rejections", s.handleRejections())
 	mux.Handle("GET /api/events", s.handleEvents())
+	mux.Handle("GET /api/relay", s.handleRelay())
 	mux.Handle("GET /api/destinations", s.handleDestinations())
 	mux.Handle("POST /api/destinations/resume", s.handleResume())
 	mux.Handle("GET /api/backlog", s.handleBacklog())

@@ -184,7 +184,7 @@ func (t *throttle) sweep(now time.Time) {
 // that failed loginFailures times within loginWindow gets 429 with
 // Retry-After, whatever it sends, until the window ends.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if s.token == nil {
+	if len(s.creds) == 0 {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -197,7 +197,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-	if !equal([]byte(r.PostFormValue("token")), s.token) {
+	if p := match(s.creds, []byte(r.PostFormValue("token"))); p == nil || !p.admin {
 		s.logger.Warn("admin login refused", "remote", r.RemoteAddr)
 		serveLogin(w, http.StatusUnauthorized, "That token is not the admin token.")
 		return

@@ -28,6 +28,7 @@ func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, q 
 		Queue:    q,
 		Hooks:    cfg.Hooks,
 		Token:    cfg.AdminToken,
+		Tokens:   adminTokens(cfg.AdminTokens),
 		Notify:   notify,
 		Logger:   logger.With("listener", "admin"),
 		HookBase: hookBase(cfg),
@@ -58,7 +59,7 @@ func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, q 
 			logger.Error("admin listener failed", "err", err)
 		}
 	}()
-	logger.Info("admin ready", "addr", ln.Addr().String(), "token", cfg.AdminToken != "")
+	logger.Info("admin ready", "addr", ln.Addr().String(), "token", cfg.AdminToken != "", "tokens", len(cfg.AdminTokens))
 	stop := func(ctx context.Context) {
 		if err := hs.Shutdown(ctx); err != nil {
 			logger.Warn("admin requests still running at shutdown", "err", err)
@@ -67,6 +68,15 @@ func startAdmin(ctx context.Context, cfg *config.Config, store postbox.Store, q 
 		<-served
 	}
 	return srv, stop, nil
+}
+
+// adminTokens converts admin.tokens for the admin listener.
+func adminTokens(list []config.AdminToken) []admin.Token {
+	out := make([]admin.Token, 0, len(list))
+	for _, t := range list {
+		out = append(out, admin.Token{Name: t.Name, Secret: t.Token, Scopes: t.Scopes, Hooks: t.Hooks})
+	}
+	return out
 }
 
 // hookBase is the URL of the public listener as the console shows it: a
