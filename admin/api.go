@@ -140,6 +140,9 @@ type deliveryDetail struct {
 	// URL is where the request was sent (HookBase + path + query), for
 	// copy-as-curl.
 	URL string `json:"url"`
+	// Suffix is the path after the static start of the hook's path, as
+	// the relay feed has it (postbox listen --replay).
+	Suffix string `json:"suffix"`
 	// Verification says how the request was authenticated: it was stored,
 	// so every listed check passed.
 	Verification verification `json:"verification"`
@@ -180,6 +183,7 @@ func (s *Server) handleDelivery() http.Handler {
 		}
 		if h := s.hook(d.HookID); h != nil {
 			out.Verification.Auth = authLabels(h)
+			out.Suffix = suffixOf(h.Path, d.Path)
 		}
 		out.Attempts = d.Attempts
 		if out.Attempts == nil {

@@ -57,6 +57,7 @@ Usage:
   postbox store stats --config FILE [--json]   size, deliveries, oldest, bytes per hook, time to max_size
   postbox import     FILE            convert adnanh/webhook hooks (hooks.json|yaml) to postbox YAML
   postbox webhook    [-hooks FILE ...] [-ip IP] [-port N] [webhook's flags] [--data DIR] [--admin ADDR]   serve hooks files as adnanh/webhook does (also as argv[0] "webhook")
+  postbox listen     --from URL --token T --forward URL [--hook ID ...] [--since 1h] [--state FILE] [--retry N] [--replay ID]   relay a public postbox's deliveries to a local target, signatures intact
   postbox sign       --provider NAME --secret S [--file BODY] [--url U] [--curl URL] [--event E] [-H "K: V"]   print a provider's signed headers
   postbox version
 `
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runImport(rest, getenv, stdout, stderr)
 	case "webhook":
 		return runWebhook(ctx, rest, getenv, stdout, stderr)
+	case "listen":
+		return runListen(ctx, rest, getenv, stdout, stderr)
 	case "sign":
 		return runSign(rest, os.Stdin, stdout, stderr)
 	case "version":
