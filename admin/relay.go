@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -51,10 +50,11 @@ func (w *waker) wake() {
 	}
 }
 
-// relayEvent is the data of one "delivery" event of the relay feed: the
-// request as the public listener accepted it, body included (base64), so
-// that a listener can send it again byte for byte.
-type relayEvent struct {
+// RelayEvent is the data of one "delivery" event of the relay feed (GET
+// /api/relay): the request as the public listener accepted it, body
+// included (base64 in JSON), so that a listener can send it again byte for
+// byte. A listener must treat every field as hostile.
+type RelayEvent struct {
 	ID     string `json:"id"`
 	Hook   string `json:"hook"`
 	Method string `json:"method"`
@@ -155,19 +155,7 @@ func (s *Server) handleRelay() http.Handler {
 			s.fail(w, r, err) // a cursor from elsewhere: 400
 			return
 		}
-		rc := http.NewResponseController(w)
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-		write := func(format string, args ...any) bool {
-			_ = rc.SetWriteDeadline(time.Now().Add(s.keepAlive + 10*time.Second))
-			if _, err := fmt.Fprintf(w, format, args...); err != nil {
-				return false
-			}
-			return rc.Flush() == nil
-		}
+		write := s.openStream(w)
 		ready, _ := json.Marshal(map[string]string{"listener": rr.listener, "cursor": rr.cursor})
 		if !write("retry: 2000\nevent: ready\ndata: %s\n\n", ready) {
 			return
@@ -217,7 +205,7 @@ func (s *Server) sendRelayed(ctx context.Context, rl postbox.Relayer, listener s
 	defer wg.Wait()
 	for _, p := range page {
 		d := p.Delivery
-		ev := relayEvent{ID: d.ID, Hook: d.HookID, Method: d.Method, Path: d.Path, Header: d.Header, Body: d.Body,
+		ev := RelayEvent{ID: d.ID, Hook: d.HookID, Method: d.Method, Path: d.Path, Header: d.Header, Body: d.Body,
 			Received: d.Received}
 		if h := s.hook(d.HookID); h != nil {
 			ev.Suffix = suffixOf(h.Path, d.Path)

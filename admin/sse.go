@@ -105,6 +105,26 @@ func (sub *subscriber) takeMissed() int {
 // errShuttingDown answers a live-feed request after Close.
 var errShuttingDown error = &postbox.Error{Code: postbox.EUNAVAILABLE, Message: "the admin server is shutting down"}
 
+// openStream answers 200 with an event stream and returns the function
+// that writes to it and flushes, false once the client is gone. A stream
+// lives longer than the listener's write timeout: each write gets its own
+// deadline instead.
+func (s *Server) openStream(w http.ResponseWriter) (write func(format string, args ...any) bool) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return func(format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.keepAlive + 10*time.Second))
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+}
+
 // handleEvents streams the live feed as Server-Sent Events: one "request"
 // event per answered request, one "attempt" event per finished attempt, a
 // "dropped" event when this stream fell behind and missed some, and a
@@ -119,21 +139,7 @@ func (s *Server) handleEvents() http.Handler {
 			return
 		}
 		defer s.hub.unsubscribe(sub)
-		rc := http.NewResponseController(w)
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-		// A stream lives longer than the listener's write timeout: each
-		// write gets its own deadline instead.
-		write := func(format string, args ...any) bool {
-			_ = rc.SetWriteDeadline(time.Now().Add(s.keepAlive + 10*time.Second))
-			if _, err := fmt.Fprintf(w, format, args...); err != nil {
-				return false
-			}
-			return rc.Flush() == nil
-		}
+		write := s.openStream(w)
 		if !write("retry: 2000\n: connected\n\n") {
 			return
 		}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -103,27 +102,8 @@ func (tg *localTarget) wait(t *testing.T, n int) []received {
 // listenProc is a running `postbox listen`.
 type listenProc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *logBuffer
+	stdout, stderr *syncWriter
 	done           chan struct{}
-}
-
-// logBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startListen runs postbox listen with args and waits until it says it is
@@ -131,7 +111,7 @@ func (l *logBuffer) String() string {
 // public side).
 func startListen(t *testing.T, args ...string) *listenProc {
 	t.Helper()
-	p := &listenProc{cmd: exec.Command(binary, append([]string{"listen"}, args...)...), stdout: &logBuffer{}, stderr: &logBuffer{},
+	p := &listenProc{cmd: exec.Command(binary, append([]string{"listen"}, args...)...), stdout: &syncWriter{}, stderr: &syncWriter{},
 		done: make(chan struct{})}
 	p.cmd.Env = baseEnv()
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

@@ -13,26 +13,17 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/postbox/postbox/admin"
 )
 
 // maxEvent caps one event of the relay feed: a delivery's body, base64,
 // with its headers. A larger one is a feed gone wrong.
 const maxEvent = 64 << 20
 
-// relayedDelivery is a "delivery" event of the relay feed (admin/relay.go).
-// Every field comes from the network: forwarder.send checks each before
-// use.
-type relayedDelivery struct {
-	ID       string      `json:"id"`
-	Hook     string      `json:"hook"`
-	Method   string      `json:"method"`
-	Path     string      `json:"path"`
-	Suffix   string      `json:"suffix"`
-	Query    string      `json:"query"`
-	Header   http.Header `json:"header"`
-	Body     []byte      `json:"body"`
-	Received time.Time   `json:"received"`
-}
+// relayedDelivery is a "delivery" event of the relay feed. Every field
+// comes from the network: forwarder.send checks each before use.
+type relayedDelivery = admin.RelayEvent
 
 // forwarder sends deliveries to the local target.
 type forwarder struct {

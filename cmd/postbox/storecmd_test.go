@@ -49,7 +49,7 @@ func TestMigrate(t *testing.T) {
 		dir := t.TempDir()
 		cfg := filepath.Join(dir, "postbox.yaml")
 		writeFile(t, cfg, "hooks: [{id: a}]\ndata: "+filepath.Join(dir, "data")+"\n")
-		for _, want := range []string{"applied 0001_init.sql, 0002_retention.sql, 0003_instances.sql; schema at version 3", "schema up to date at version 3; nothing applied"} {
+		for _, want := range []string{"applied 0001_init.sql, 0002_retention.sql, 0003_instances.sql, 0004_relay.sql; schema at version 4", "schema up to date at version 4; nothing applied"} {
 			out, errOut, err := postboxCmd(t, "migrate", "--config", cfg)
 			if err != nil || !strings.Contains(out, want) {
 				t.Fatalf("migrate: %v\nstdout: %s\nstderr: %s\nwant %q", err, out, errOut, want)
