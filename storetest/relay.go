@@ -36,6 +36,22 @@ func relayAfter(t *testing.T, r postbox.Relayer, f postbox.RelayFilter) []postbo
 	return got
 }
 
+// relaySettled is relayAfter once it lists at least n deliveries: on
+// PostgreSQL a delivery enters the relay order only when every
+// transaction older than its own has ended, anywhere on the server (a
+// test running beside this one holds it back a moment).
+func relaySettled(t *testing.T, r postbox.Relayer, f postbox.RelayFilter, n int) []postbox.Relayed {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := relayAfter(t, r, f)
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func relayHead(t *testing.T, r postbox.Relayer) string {
 	t.Helper()
 	head, err := r.RelayHead(context.Background())
@@ -63,7 +79,7 @@ func testRelayOrder(t *testing.T, s postbox.Store) {
 		mustAppend(t, s, d)
 		want = append(want, d.ID)
 	}
-	got := relayAfter(t, r, postbox.RelayFilter{After: empty})
+	got := relaySettled(t, r, postbox.RelayFilter{After: empty}, 3)
 	if ids := relayedIDs(got); len(ids) != 3 || ids[0] != want[0] || ids[1] != want[1] || ids[2] != want[2] {
 		t.Fatalf("after the empty store's head: %v, want %v", ids, want)
 	}
@@ -85,7 +101,7 @@ func testRelayOrder(t *testing.T, s postbox.Store) {
 	}
 	d := NewDelivery("gh", 0)
 	mustAppend(t, s, d)
-	if rest := relayAfter(t, r, postbox.RelayFilter{After: head}); len(rest) != 1 || rest[0].Delivery.ID != d.ID {
+	if rest := relaySettled(t, r, postbox.RelayFilter{After: head}, 1); len(rest) != 1 || rest[0].Delivery.ID != d.ID {
 		t.Errorf("after the head, then one append: %v, want [%s]", relayedIDs(rest), d.ID)
 	}
 }
@@ -109,6 +125,7 @@ func testRelayFilters(t *testing.T, s postbox.Store) {
 		}
 	}
 	mustAppend(t, s, NewDelivery("c", 0))
+	all := relayedIDs(relaySettled(t, r, postbox.RelayFilter{After: start}, 7))
 	got := relayedIDs(relayAfter(t, r, postbox.RelayFilter{After: start, Hooks: []string{"a"}, Since: time.Now().Add(-time.Hour)}))
 	if len(got) != len(as) || got[0] != as[0] || got[2] != as[2] {
 		t.Errorf("hook a within the hour: %v, want %v", got, as)
@@ -117,7 +134,6 @@ func testRelayFilters(t *testing.T, s postbox.Store) {
 		t.Errorf("hooks a and b: %d deliveries, want 6", len(got))
 	}
 	// Pages of two read the same sequence as one read.
-	all := relayedIDs(relayAfter(t, r, postbox.RelayFilter{After: start}))
 	var paged []string
 	cursor := start
 	for range 10 {
