@@ -227,6 +227,7 @@ async function showDetail(id) {
   add('Size', d.size + ' bytes');
   add('Series', d.series ? d.series + ' replay(s)' : '');
   add('Duplicate of', d.duplicate_of);
+  add('Relayed to', (d.relays || []).map((r) => r.listener + ' (' + when(r.at) + ')').join(', '));
   add('Payload', d.payload_error);
   const headers = el('dl', {});
   for (const [k, vs] of Object.entries(d.header || {}).sort()) for (const v of vs) headers.append(el('dt', {}, k), el('dd', {}, v));
