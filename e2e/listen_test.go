@@ -3,16 +3,21 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -111,9 +116,16 @@ type listenProc struct {
 // public side).
 func startListen(t *testing.T, args ...string) *listenProc {
 	t.Helper()
+	return startListenEnv(t, nil, args...)
+}
+
+// startListenEnv is startListen with env added to the process's
+// environment.
+func startListenEnv(t *testing.T, env []string, args ...string) *listenProc {
+	t.Helper()
 	p := &listenProc{cmd: exec.Command(binary, append([]string{"listen"}, args...)...), stdout: &syncWriter{}, stderr: &syncWriter{},
 		done: make(chan struct{})}
-	p.cmd.Env = baseEnv()
+	p.cmd.Env = append(baseEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -391,5 +403,73 @@ func TestRelayTokenChangesNothing(t *testing.T) {
 	res = runPostbox(t, t.TempDir(), nil, "listen", "--from", adminURL, "--token", "not-the-token-0123456789", "--forward", tg.URL)
 	if res.code == 0 || !strings.Contains(res.stderr, "401") {
 		t.Errorf("listen with a wrong token: exit %d, %s; want a failure naming 401", res.code, res.stderr)
+	}
+}
+
+// TestListenThroughTLSProxyAndPrefix puts the public admin listener behind
+// a TLS reverse proxy that serves it under /pb-admin/, with a certificate
+// of a private CA, and the laptop behind an HTTPS proxy (CONNECT): postbox
+// listen reaches the feed through both with --ca and HTTPS_PROXY, and the
+// delivery verifies at the target.
+func TestListenThroughTLSProxyAndPrefix(t *testing.T) {
+	t.Parallel()
+	pub, adminURL := relayPublic(t)
+	upstream, _ := url.Parse(adminURL)
+	rp := httputil.NewSingleHostReverseProxy(upstream)
+	rp.FlushInterval = -1
+	var prefixed atomic.Int32
+	front := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/pb-admin/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		prefixed.Add(1)
+		r.URL.Path, r.URL.RawPath = "/"+rest, ""
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The proxy tunnels only to the front, by the name its certificate
+	// has (example.com), and never resolves it: the connection goes to
+	// the loopback address.
+	frontPort := port(front.Listener.Addr().String())
+	var tunnels atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect || r.Host != "example.com:"+frontPort {
+			http.Error(w, "not through this proxy", http.StatusForbidden)
+			return
+		}
+		up, err := net.Dial("tcp", front.Listener.Addr().String())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		tunnels.Add(1)
+		conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		go func() { io.Copy(up, buf); up.Close() }()
+		io.Copy(conn, up)
+		conn.Close()
+	}))
+	t.Cleanup(proxy.Close)
+	tg := newLocalTarget(t)
+	startListenEnv(t, []string{"HTTPS_PROXY=" + proxy.URL}, "--from", "https://example.com:"+frontPort+"/pb-admin",
+		"--ca", ca, "--token", relayToken, "--hook", "github", "--forward", tg.URL+"/in")
+	body := githubDelivery(t, pub, 1)
+	got := tg.wait(t, 1)
+	if string(got[0].body) != body || got[0].path != "/in" {
+		t.Fatalf("the target got %s %q, want /in and the body", got[0].path, got[0].body)
+	}
+	verifyAtTarget(t, signingProviders[0], got[0])
+	if tunnels.Load() == 0 || prefixed.Load() == 0 {
+		t.Errorf("%d tunnels through the proxy, %d requests under the prefix; want both", tunnels.Load(), prefixed.Load())
 	}
 }
