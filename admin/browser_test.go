@@ -69,6 +69,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if i == 58 {
 			replay = d
 			f.finish(d.ID, postbox.OutcomeOK, "lamp on")
+			if err := f.db.RecordRelay(context.Background(), d.ID, "alice-laptop", at); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	shots := t.TempDir()

@@ -110,7 +110,7 @@ func (s *Server) relayRequestOf(r *http.Request) (relayRequest, error) {
 	if rr.cursor == "" {
 		rr.cursor = q.Get("after")
 	}
-	if v := q.Get("since"); v != "" {
+	if v := q.Get("since"); v != "" && rr.cursor == "" { // a cursor says where to start
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			rr.since = s.now().Add(-d)
 		} else if t, err := time.Parse(time.RFC3339Nano, v); err == nil {

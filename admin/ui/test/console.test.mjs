@@ -90,6 +90,9 @@ async function main() {
     // Replay a finished delivery; the new attempt shows once the Go side ran it.
     if (replayID) {
       await page.goto(url + '/#/deliveries/' + replayID);
+      // The Go side relayed it to a listener (postbox listen): the view names it.
+      await page.waitForSelector('#detail dd:has-text("alice-laptop (")');
+      say('relayed-to', replayID);
       await page.click('#replay');
       await page.waitForFunction(() => document.querySelector('#detail-msg')?.textContent.startsWith('replayed'));
       say('replayed', replayID);
