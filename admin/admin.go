@@ -164,7 +164,7 @@ func New(o Options) *Server {
 	s.recent = newRecent()
 	s.hub = newHub(buffer, s.metrics.sseDropped)
 	s.metrics.subscribersGauge(s.hub)
-	s.metrics.reg.Register(s.queueCollector(), instanceCollector{s})
+	s.metrics.scrapers = append(s.metrics.scrapers, s.queueScraper(), s.instanceScraper())
 	s.assets = loadAssets(len(s.creds) > 0)
 	if c, ok := s.store.(commitObservable); ok {
 		c.SetCommitObserver(s.metrics.observeCommit)

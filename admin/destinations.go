@@ -1,13 +1,15 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/internal/prom"
 	"github.com/postbox/postbox/queue"
 )
 
@@ -36,87 +38,76 @@ var lagBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30,
 // attempts per destination from the attempts observed, backlog and
 // destination states read at scrape time.
 type queueMetrics struct {
-	destAttempts  *prom.CounterVec
-	firstAttempt  *prom.Histogram
-	done          *prom.Histogram
-	firstAttemptV *prom.HistogramVec
-	doneV         *prom.HistogramVec
+	destAttempts *vec[destOutcome, vm.Counter]
+	firstAttempt *vm.PrometheusHistogram
+	done         *vm.PrometheusHistogram
 }
 
-func newQueueMetrics() *queueMetrics {
-	first := prom.NewHistogramVec(MetricFirstAttemptLag,
-		"Time from a delivery's receipt to the start of its first attempt.", lagBuckets)
-	done := prom.NewHistogramVec(MetricDoneLag,
-		"Time from a delivery's receipt to the end of its last action's successful attempt.", lagBuckets)
+// destOutcome labels postbox_destination_attempts_total.
+type destOutcome struct{ destination, outcome string }
+
+func newQueueMetrics(set *vm.Set) *queueMetrics {
 	return &queueMetrics{
-		destAttempts: prom.NewCounterVec(MetricDestinationAttempts,
-			"Attempts at actions, by destination (scheme://host:port, broker, exec:command) and outcome.",
-			"destination", "outcome"),
-		firstAttempt: first.With(), done: done.With(), firstAttemptV: first, doneV: done,
+		destAttempts: counterVec(set, func(k destOutcome) string {
+			return seriesName(MetricDestinationAttempts, "destination", k.destination, "outcome", k.outcome)
+		}),
+		firstAttempt: set.NewPrometheusHistogramExt(MetricFirstAttemptLag, lagBuckets),
+		done:         set.NewPrometheusHistogramExt(MetricDoneLag, lagBuckets),
 	}
-}
-
-func (m *queueMetrics) collectors() []prom.Collector {
-	return []prom.Collector{m.destAttempts, m.firstAttemptV, m.doneV}
 }
 
 // attempt counts ev by destination and observes the delivery's lag.
 func (m *queueMetrics) attempt(ev postbox.AttemptEvent) {
 	a := ev.Attempt
 	if ev.Destination != "" {
-		m.destAttempts.With(ev.Destination, string(a.Outcome)).Inc()
+		m.destAttempts.with(destOutcome{ev.Destination, string(a.Outcome)}).Inc()
 	}
 	if ev.Received.IsZero() {
 		return
 	}
 	if a.Series == 0 && a.Action == 0 && a.N == 1 {
-		m.firstAttempt.Observe(max(a.Started.Sub(ev.Received), 0).Seconds())
+		m.firstAttempt.Update(max(a.Started.Sub(ev.Received), 0).Seconds())
 	}
 	if ev.Last && ev.Next == postbox.StateDone && a.Outcome == postbox.OutcomeOK && a.Series == 0 {
-		m.done.Observe(max(a.Started.Add(a.Duration).Sub(ev.Received), 0).Seconds())
+		m.done.Update(max(a.Started.Add(a.Duration).Sub(ev.Received), 0).Seconds())
 	}
 }
 
-// queueCollector reads the backlog and the destinations at scrape time.
-func (s *Server) queueCollector() prom.Collector {
-	return prom.CollectorFunc(func(ctx context.Context, dst []prom.Family) []prom.Family {
+// queueScraper reads the backlog and the destinations at scrape time.
+func (s *Server) queueScraper() scraper {
+	return func(ctx context.Context, w *bytes.Buffer) {
 		if b, ok := s.store.(postbox.Backlogger); ok {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			if bl, err := b.Backlog(ctx); err == nil {
-				jobs := prom.Family{Name: MetricQueueJobs, Help: "Jobs with work left, by state: due (waiting for a worker), claimed (running or about to), all (with retries not yet due).",
-					Type: prom.GaugeType, Labels: []string{"state"}, Series: []prom.Series{
-						{LabelValues: []string{"due"}, Value: float64(bl.Due)},
-						{LabelValues: []string{"claimed"}, Value: float64(bl.Leased)},
-						{LabelValues: []string{"all"}, Value: float64(bl.Jobs)}}}
+				writeFamily(w, "gauge", MetricQueueJobs, []string{"state"}, []sample{
+					{[]string{"due"}, float64(bl.Due)},
+					{[]string{"claimed"}, float64(bl.Leased)},
+					{[]string{"all"}, float64(bl.Jobs)}})
 				age := 0.0
 				if !bl.OldestDue.IsZero() {
 					age = max(s.now().Sub(bl.OldestDue).Seconds(), 0)
 				}
-				oldest := prom.Family{Name: MetricQueueOldestDue, Help: "Age of the job that has waited longest for a worker since it became due (0 when none waits).",
-					Type: prom.GaugeType, Series: []prom.Series{{Value: age}}}
-				dst = append(dst, jobs, oldest)
+				writeFamily(w, "gauge", MetricQueueOldestDue, nil, []sample{{nil, age}})
 			}
 		}
 		if s.queue == nil {
-			return dst
+			return
 		}
-		state := prom.Family{Name: MetricDestinationState, Help: "1 for each destination's breaker state (closed, open, half-open, paused).",
-			Type: prom.GaugeType, Labels: []string{"destination", "state"}}
-		inFlight := prom.Family{Name: MetricDestinationInFlight, Help: "Calls under way to each destination.",
-			Type: prom.GaugeType, Labels: []string{"destination"}}
+		var state, inFlight []sample
 		for _, d := range s.queue.Destinations() {
 			for _, st := range []string{queue.Closed, queue.Open, queue.HalfOpen, queue.Paused} {
 				v := 0.0
 				if d.State == st {
 					v = 1
 				}
-				state.Series = append(state.Series, prom.Series{LabelValues: []string{d.Name, st}, Value: v})
+				state = append(state, sample{[]string{d.Name, st}, v})
 			}
-			inFlight.Series = append(inFlight.Series, prom.Series{LabelValues: []string{d.Name}, Value: float64(d.InFlight)})
+			inFlight = append(inFlight, sample{[]string{d.Name}, float64(d.InFlight)})
 		}
-		return append(dst, state, inFlight)
-	})
+		writeFamily(w, "gauge", MetricDestinationState, []string{"destination", "state"}, state)
+		writeFamily(w, "gauge", MetricDestinationInFlight, []string{"destination"}, inFlight)
+	}
 }
 
 // backlogView is the answer of GET /api/backlog.

@@ -3,11 +3,11 @@ package admin
 import (
 	"testing"
 
-	"github.com/postbox/postbox/internal/prom"
+	vm "github.com/VictoriaMetrics/metrics"
 )
 
 func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
-	dropped := new(prom.Counter)
+	dropped := new(vm.Counter)
 	h := newHub(2, dropped)
 	slow, ok := h.subscribe()
 	if !ok {
@@ -30,7 +30,7 @@ func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
 		t.Errorf("missed is not reset: %d", got)
 	}
 	// fast read the first two and buffers events 3 and 4 but not 5.
-	if got := dropped.Value(); got != 4 {
+	if got := dropped.Get(); got != 4 {
 		t.Errorf("dropped counter = %d, want 3 for slow and 1 for fast", got)
 	}
 	h.unsubscribe(slow)

@@ -1,12 +1,12 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"time"
 
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/internal/prom"
 	"github.com/postbox/postbox/queue"
 )
 
@@ -52,43 +52,41 @@ func (s *Server) handleInstances() http.Handler {
 	})
 }
 
-// instanceCollector reads the instances from the store at scrape time, and
-// this instance's fencing counts from its queue.
-type instanceCollector struct{ s *Server }
-
-// Collect appends the instances by state, the jobs each running one
-// holds, and the fenced writes. When the store cannot answer, the store's
-// families are left out of the scrape rather than reported as 0.
-func (c instanceCollector) Collect(ctx context.Context, dst []prom.Family) []prom.Family {
-	if f, ok := c.s.queue.(fencer); ok {
-		n := f.Fenced()
-		dst = append(dst, prom.Family{Name: MetricFenced, Type: prom.CounterType, Labels: []string{"write"},
-			Help:   "Writes of this instance that the store refused because another claim held the job: renewals, and results recorded too late.",
-			Series: []prom.Series{{LabelValues: []string{"renew"}, Value: float64(n.Renewals)}, {LabelValues: []string{"record"}, Value: float64(n.Results)}}})
-	}
-	reg, ok := c.s.store.(postbox.Registry)
-	if !ok {
-		return dst
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	list, _, err := reg.Instances(ctx)
-	if err != nil {
-		return dst
-	}
-	states := map[string]int{postbox.InstanceRunning: 0, postbox.InstanceSilent: 0, postbox.InstanceStopped: 0}
-	instances := prom.Family{Name: MetricInstances, Type: prom.GaugeType, Labels: []string{"state"},
-		Help: "Instances registered in the store, by state (silent: no heartbeat for 30 s)."}
-	held := prom.Family{Name: MetricHeldJobs, Type: prom.GaugeType, Labels: []string{"instance"},
-		Help: "Jobs each instance that is not stopped holds (leases not run out), by instance id."}
-	for _, in := range list {
-		states[in.State]++
-		if in.State != postbox.InstanceStopped {
-			held.Series = append(held.Series, prom.Series{LabelValues: []string{in.ID}, Value: float64(in.Held)})
+// instanceScraper reads the instances from the store at scrape time, and
+// this instance's fencing counts from its queue: the instances by state,
+// the jobs each running one holds, and the fenced writes. When the store
+// cannot answer, the store's families are left out of the scrape rather
+// than reported as 0.
+func (s *Server) instanceScraper() scraper {
+	return func(ctx context.Context, w *bytes.Buffer) {
+		if f, ok := s.queue.(fencer); ok {
+			n := f.Fenced()
+			writeFamily(w, "counter", MetricFenced, []string{"write"}, []sample{
+				{[]string{"renew"}, float64(n.Renewals)}, {[]string{"record"}, float64(n.Results)}})
 		}
+		reg, ok := s.store.(postbox.Registry)
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		list, _, err := reg.Instances(ctx)
+		if err != nil {
+			return
+		}
+		states := map[string]int{postbox.InstanceRunning: 0, postbox.InstanceSilent: 0, postbox.InstanceStopped: 0}
+		var held []sample
+		for _, in := range list {
+			states[in.State]++
+			if in.State != postbox.InstanceStopped {
+				held = append(held, sample{[]string{in.ID}, float64(in.Held)})
+			}
+		}
+		var instances []sample
+		for _, st := range []string{postbox.InstanceRunning, postbox.InstanceSilent, postbox.InstanceStopped} {
+			instances = append(instances, sample{[]string{st}, float64(states[st])})
+		}
+		writeFamily(w, "gauge", MetricInstances, []string{"state"}, instances)
+		writeFamily(w, "gauge", MetricHeldJobs, []string{"instance"}, held)
 	}
-	for _, st := range []string{postbox.InstanceRunning, postbox.InstanceSilent, postbox.InstanceStopped} {
-		instances.Series = append(instances.Series, prom.Series{LabelValues: []string{st}, Value: float64(states[st])})
-	}
-	return append(dst, instances, held)
 }

@@ -1,13 +1,14 @@
 package admin
 
 import (
+	"bytes"
 	"context"
-	"net/http"
 	"strconv"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/internal/prom"
 )
 
 // Metric names, as /metrics exposes them and deploy/grafana-dashboard.json
@@ -30,135 +31,178 @@ const (
 	MetricStatsScrapeError = "postbox_stats_scrape_errors_total"     // -
 )
 
-// metrics holds the Server's metrics in a registry of its own: two Servers
-// in one process (tests) never share a series.
+// helpTexts are the # HELP lines of postbox's families. The client writes
+// a # HELP line without text; /metrics adds these.
+var helpTexts = map[string]string{
+	MetricRequests:         "Requests to hooks answered, by hook and HTTP status (hook is empty when none matched).",
+	MetricRequestDuration:  "Time from the start of a hook request to its answer, by hook.",
+	MetricRejections:       "Requests refused, by hook and reason class (auth, method, too_large, bad_request, not_found, unavailable, ...).",
+	MetricCommitDuration:   "Duration of one store commit (a group of writes sharing one fsync).",
+	MetricCommitBatch:      "Writes carried by one store commit.",
+	MetricQueueDepth:       "Deliveries whose actions have not finished (state pending), by hook.",
+	MetricDeliveries:       "Stored deliveries, by hook and state.",
+	MetricDeadDeliveries:   "Stored deliveries whose action failed its last retry, by hook.",
+	MetricDeadTotal:        "Deliveries that became dead (an action failed its last retry) since the process started, by hook.",
+	MetricAttempts:         "Attempts at actions, by hook, action kind and outcome (ok, failed, timeout, error).",
+	MetricActionDuration:   "Duration of one attempt at an action, by action kind.",
+	MetricLiveSubscribers:  "Open live-feed (SSE) streams.",
+	MetricLiveDropped:      "Live-feed events dropped because a subscriber was behind.",
+	MetricStatsScrapeError: "Scrapes that could not read the store's counts.",
+
+	MetricQueueJobs:           "Jobs with work left, by state: due (waiting for a worker), claimed (running or about to), all (with retries not yet due).",
+	MetricQueueOldestDue:      "Age of the job that has waited longest for a worker since it became due (0 when none waits).",
+	MetricDestinationAttempts: "Attempts at actions, by destination (scheme://host:port, broker, exec:command) and outcome.",
+	MetricDestinationState:    "1 for each destination's breaker state (closed, open, half-open, paused).",
+	MetricDestinationInFlight: "Calls under way to each destination.",
+	MetricFirstAttemptLag:     "Time from a delivery's receipt to the start of its first attempt.",
+	MetricDoneLag:             "Time from a delivery's receipt to the end of its last action's successful attempt.",
+
+	MetricStoreSize:     "Bytes the store takes on disk: the database file and its WAL.",
+	MetricStoreFree:     "Bytes of the database file that deleted rows left and that are not yet given back to the disk.",
+	MetricStoreRows:     "Deliveries stored.",
+	MetricStoreMaxSize:  "The store's retention.max_size in bytes; 0 when it has none.",
+	MetricPruned:        "Deliveries removed by retention, by rule (max_age, dead_max_age, max_deliveries, max_size; dedup_window counts expired dedup keys).",
+	MetricPruneDuration: "Duration of one retention pass over the store.",
+
+	MetricInstances: "Instances registered in the store, by state (silent: no heartbeat for 30 s).",
+	MetricHeldJobs:  "Jobs each instance that is not stopped holds (leases not run out), by instance id.",
+	MetricFenced:    "Writes of this instance that the store refused because another claim held the job: renewals, and results recorded too late.",
+}
+
+// Bucket upper bounds of the histograms (+Inf is implied). A changed bound
+// breaks every histogram_quantile over a range that spans the change.
+var (
+	requestBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	actionBuckets  = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+	commitBuckets  = vm.ExponentialBuckets(0.00025, 2, 14)
+	batchBuckets   = vm.ExponentialBuckets(1, 2, 9)
+)
+
+// Label values of the counter families.
+type (
+	hookStatus  struct{ hook, status string }
+	hookReason  struct{ hook, reason string }
+	hookAttempt struct{ hook, kind, outcome string }
+)
+
+// metrics holds the Server's metrics in a set of its own: two Servers in
+// one process (tests) never share a series.
 type metrics struct {
-	reg             *prom.Registry
-	requests        *prom.CounterVec
-	requestDuration *prom.HistogramVec
-	rejections      *prom.CounterVec
-	commitDuration  *prom.Histogram
-	commitBatch     *prom.Histogram
-	attempts        *prom.CounterVec
-	actionDuration  *prom.HistogramVec
-	deadTotal       *prom.CounterVec
-	sseDropped      *prom.Counter
+	set             *vm.Set
+	requests        *vec[hookStatus, vm.Counter]
+	requestDuration *vec[string, vm.PrometheusHistogram]
+	rejections      *vec[hookReason, vm.Counter]
+	commitDuration  *vm.PrometheusHistogram
+	commitBatch     *vm.PrometheusHistogram
+	attempts        *vec[hookAttempt, vm.Counter]
+	actionDuration  *vec[string, vm.PrometheusHistogram]
+	deadTotal       *vec[string, vm.Counter]
+	sseDropped      *vm.Counter
+	scrapeErrors    *vm.Counter
 	queue           *queueMetrics
+	// scrapers write the families read at scrape time; New sets them.
+	scrapers []scraper
 }
 
 func newMetrics(stats *statsCache) *metrics {
-	commitDuration := prom.NewHistogramVec(MetricCommitDuration,
-		"Duration of one store commit (a group of writes sharing one fsync).",
-		prom.ExponentialBuckets(0.00025, 2, 14))
-	commitBatch := prom.NewHistogramVec(MetricCommitBatch, "Writes carried by one store commit.",
-		prom.ExponentialBuckets(1, 2, 9))
-	sseDropped := prom.NewCounterVec(MetricLiveDropped, "Live-feed events dropped because a subscriber was behind.")
+	// # TYPE lines (and # HELP, which ServeHTTP fills in) are off by
+	// default in the client, and Prometheus needs the types.
+	vm.ExposeMetadata(true)
+	set := vm.NewSet()
 	m := &metrics{
-		reg: prom.NewRegistry(),
-		requests: prom.NewCounterVec(MetricRequests,
-			"Requests to hooks answered, by hook and HTTP status (hook is empty when none matched).",
-			"hook", "status"),
-		requestDuration: prom.NewHistogramVec(MetricRequestDuration,
-			"Time from the start of a hook request to its answer, by hook.",
-			[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-			"hook"),
-		rejections: prom.NewCounterVec(MetricRejections,
-			"Requests refused, by hook and reason class (auth, method, too_large, bad_request, not_found, unavailable, ...).",
-			"hook", "reason"),
-		commitDuration: commitDuration.With(),
-		commitBatch:    commitBatch.With(),
-		attempts: prom.NewCounterVec(MetricAttempts,
-			"Attempts at actions, by hook, action kind and outcome (ok, failed, timeout, error).",
-			"hook", "kind", "outcome"),
-		actionDuration: prom.NewHistogramVec(MetricActionDuration,
-			"Duration of one attempt at an action, by action kind.",
-			[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-			"kind"),
-		deadTotal: prom.NewCounterVec(MetricDeadTotal,
-			"Deliveries that became dead (an action failed its last retry) since the process started, by hook.",
-			"hook"),
-		sseDropped: sseDropped.With(),
-		queue:      newQueueMetrics(),
+		set: set,
+		requests: counterVec(set, func(k hookStatus) string {
+			return seriesName(MetricRequests, "hook", k.hook, "status", k.status)
+		}),
+		requestDuration: histogramVec(set, requestBuckets, func(hook string) string {
+			return seriesName(MetricRequestDuration, "hook", hook)
+		}),
+		rejections: counterVec(set, func(k hookReason) string {
+			return seriesName(MetricRejections, "hook", k.hook, "reason", k.reason)
+		}),
+		commitDuration: set.NewPrometheusHistogramExt(MetricCommitDuration, commitBuckets),
+		commitBatch:    set.NewPrometheusHistogramExt(MetricCommitBatch, batchBuckets),
+		attempts: counterVec(set, func(k hookAttempt) string {
+			return seriesName(MetricAttempts, "hook", k.hook, "kind", k.kind, "outcome", k.outcome)
+		}),
+		actionDuration: histogramVec(set, actionBuckets, func(kind string) string {
+			return seriesName(MetricActionDuration, "kind", kind)
+		}),
+		deadTotal: counterVec(set, func(hook string) string {
+			return seriesName(MetricDeadTotal, "hook", hook)
+		}),
+		sseDropped:   set.NewCounter(MetricLiveDropped),
+		scrapeErrors: set.NewCounter(MetricStatsScrapeError),
+		queue:        newQueueMetrics(set),
 	}
-	m.reg.Register(m.requests, m.requestDuration, m.rejections, commitDuration, commitBatch,
-		m.attempts, m.actionDuration, m.deadTotal, sseDropped,
-		newStoreCollector(stats),
-		prom.GoCollector(),
-		prom.ProcessCollector())
-	m.reg.Register(m.queue.collectors()...)
+	m.scrapers = append(m.scrapers, storeScraper(stats, m.scrapeErrors))
 	return m
-}
-
-// handler serves the registry in the Prometheus text exposition format.
-func (m *metrics) handler() http.Handler {
-	return m.reg
 }
 
 // subscribersGauge exposes the number of open live-feed streams.
 func (m *metrics) subscribersGauge(h *hub) {
-	m.reg.Register(prom.GaugeFunc(MetricLiveSubscribers, "Open live-feed (SSE) streams.",
-		func() float64 { return float64(h.subscribers()) }))
+	m.set.NewGauge(MetricLiveSubscribers, func() float64 { return float64(h.subscribers()) })
 }
 
 func (m *metrics) request(ev postbox.RequestEvent, class string) {
-	m.requests.With(ev.Hook, strconv.Itoa(ev.Status)).Inc()
-	m.requestDuration.With(ev.Hook).Observe(ev.Duration.Seconds())
+	m.requests.with(hookStatus{ev.Hook, statusText(ev.Status)}).Inc()
+	m.requestDuration.with(ev.Hook).Update(ev.Duration.Seconds())
 	if class != "" {
-		m.rejections.With(ev.Hook, class).Inc()
+		m.rejections.with(hookReason{ev.Hook, class}).Inc()
 	}
+}
+
+// statusText is strconv.Itoa without an allocation for the statuses
+// postbox answers.
+func statusText(status int) string {
+	switch status {
+	case 200:
+		return "200"
+	case 202:
+		return "202"
+	}
+	return strconv.Itoa(status)
 }
 
 func (m *metrics) attempt(ev postbox.AttemptEvent) {
 	a := ev.Attempt
-	m.attempts.With(ev.Hook, a.Kind, string(a.Outcome)).Inc()
-	m.actionDuration.With(a.Kind).Observe(a.Duration.Seconds())
+	m.attempts.with(hookAttempt{ev.Hook, a.Kind, string(a.Outcome)}).Inc()
+	m.actionDuration.with(a.Kind).Update(a.Duration.Seconds())
 	if ev.Next == postbox.StateDead {
-		m.deadTotal.With(ev.Hook).Inc()
+		m.deadTotal.with(ev.Hook).Inc()
 	}
 	m.queue.attempt(ev)
 }
 
 // observeCommit is the store's commit observer.
 func (m *metrics) observeCommit(d time.Duration, n int) {
-	m.commitDuration.Observe(d.Seconds())
-	m.commitBatch.Observe(float64(n))
+	m.commitDuration.Update(d.Seconds())
+	m.commitBatch.Update(float64(n))
 }
 
-// storeCollector reads the store's counts at scrape time: deliveries by
-// hook and state, pending ones (the queue depth) and dead ones.
-type storeCollector struct {
-	stats  *statsCache
-	errors *prom.CounterVec
-}
-
-func newStoreCollector(stats *statsCache) *storeCollector {
-	return &storeCollector{stats: stats, errors: prom.NewCounterVec(MetricStatsScrapeError,
-		"Scrapes that could not read the store's counts.")}
-}
-
-// Collect reads Store.HookStats and appends one series per hook and state.
-// When the store cannot answer, it counts the error and leaves the store's
-// gauges out of the scrape rather than report them as 0.
-func (c *storeCollector) Collect(ctx context.Context, dst []prom.Family) []prom.Family {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	stats, err := c.stats.get(ctx)
-	if err != nil {
-		c.errors.With().Inc()
-		return c.errors.Collect(ctx, dst)
-	}
-	deliveries := prom.Family{Name: MetricDeliveries, Help: "Stored deliveries, by hook and state.",
-		Type: prom.GaugeType, Labels: []string{"hook", "state"}}
-	depth := prom.Family{Name: MetricQueueDepth, Help: "Deliveries whose actions have not finished (state pending), by hook.",
-		Type: prom.GaugeType, Labels: []string{"hook"}}
-	dead := prom.Family{Name: MetricDeadDeliveries, Help: "Stored deliveries whose action failed its last retry, by hook.",
-		Type: prom.GaugeType, Labels: []string{"hook"}}
-	for _, st := range stats {
-		for state, n := range st.States {
-			deliveries.Series = append(deliveries.Series, prom.Series{LabelValues: []string{st.Hook, string(state)}, Value: float64(n)})
+// storeScraper reads the store's counts at scrape time: deliveries by hook
+// and state, pending ones (the queue depth) and dead ones. When the store
+// cannot answer, it counts the error and leaves the store's gauges out of
+// the scrape rather than report them as 0.
+func storeScraper(stats *statsCache, errors *vm.Counter) scraper {
+	return func(ctx context.Context, w *bytes.Buffer) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		st, err := stats.get(ctx)
+		if err != nil {
+			errors.Inc()
+			return
 		}
-		depth.Series = append(depth.Series, prom.Series{LabelValues: []string{st.Hook}, Value: float64(st.States[postbox.StatePending])})
-		dead.Series = append(dead.Series, prom.Series{LabelValues: []string{st.Hook}, Value: float64(st.States[postbox.StateDead])})
+		var deliveries, depth, dead []sample
+		for _, h := range st {
+			for state, n := range h.States {
+				deliveries = append(deliveries, sample{[]string{h.Hook, string(state)}, float64(n)})
+			}
+			depth = append(depth, sample{[]string{h.Hook}, float64(h.States[postbox.StatePending])})
+			dead = append(dead, sample{[]string{h.Hook}, float64(h.States[postbox.StateDead])})
+		}
+		writeFamily(w, "gauge", MetricDeliveries, []string{"hook", "state"}, deliveries)
+		writeFamily(w, "gauge", MetricQueueDepth, []string{"hook"}, depth)
+		writeFamily(w, "gauge", MetricDeadDeliveries, []string{"hook"}, dead)
 	}
-	return c.errors.Collect(ctx, append(dst, deliveries, depth, dead))
 }

@@ -28,7 +28,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, postbox.Errorf(postbox.ENOTFOUND, "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
 	}))
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", s.metrics)
 	mux.Handle("/", s.handleConsole())
 	return mux
 }

@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/internal/prom"
 )
 
 // event is one message of the live feed: kind is the SSE event name
@@ -27,7 +28,7 @@ type hub struct {
 	buffer  int
 	closed  bool
 	done    chan struct{} // closed by close: every stream ends
-	dropped *prom.Counter
+	dropped *vm.Counter
 }
 
 // subscriber is one live-feed stream.
@@ -35,10 +36,10 @@ type subscriber struct {
 	ch      chan event
 	mu      sync.Mutex
 	missed  int // events dropped since the stream last said so
-	dropped *prom.Counter
+	dropped *vm.Counter
 }
 
-func newHub(buffer int, dropped *prom.Counter) *hub {
+func newHub(buffer int, dropped *vm.Counter) *hub {
 	return &hub{subs: map[*subscriber]struct{}{}, buffer: buffer, done: make(chan struct{}), dropped: dropped}
 }
 

@@ -7,8 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/internal/prom"
 	"github.com/postbox/postbox/internal/prune"
 )
 
@@ -27,8 +28,8 @@ const (
 type retentionState struct {
 	get      atomic.Pointer[func() prune.Retention]
 	once     sync.Once
-	pruned   *prom.CounterVec
-	duration *prom.Histogram
+	pruned   *vec[string, vm.Counter]
+	duration *vm.PrometheusHistogram
 }
 
 // SetRetention tells the Server the retention in force (the retainer's
@@ -38,15 +39,10 @@ func (s *Server) SetRetention(get func() prune.Retention) {
 	s.retention.get.Store(&get)
 	s.retention.once.Do(func() {
 		r := &s.retention
-		r.pruned = prom.NewCounterVec(MetricPruned,
-			"Deliveries removed by retention, by rule (max_age, dead_max_age, max_deliveries, max_size; dedup_window counts expired dedup keys).",
-			"rule")
-		duration := prom.NewHistogramVec(MetricPruneDuration, "Duration of one retention pass over the store.",
-			prom.ExponentialBuckets(0.001, 4, 10))
-		r.duration = duration.With()
-		s.metrics.reg.Register(r.pruned, duration, prom.GaugeFunc(MetricStoreMaxSize,
-			"The store's retention.max_size in bytes; 0 when it has none.",
-			func() float64 { return float64(s.currentRetention().MaxSize) }))
+		set := s.metrics.set
+		r.pruned = counterVec(set, func(rule string) string { return seriesName(MetricPruned, "rule", rule) })
+		r.duration = set.NewPrometheusHistogramExt(MetricPruneDuration, vm.ExponentialBuckets(0.001, 4, 10))
+		set.NewGauge(MetricStoreMaxSize, func() float64 { return float64(s.currentRetention().MaxSize) })
 		if sz, ok := s.store.(prune.Sizer); ok {
 			size := func() prune.Size {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -54,13 +50,10 @@ func (s *Server) SetRetention(get func() prune.Retention) {
 				v, _ := sz.Size(ctx)
 				return v
 			}
-			s.metrics.reg.Register(
-				prom.GaugeFunc(MetricStoreSize, "Bytes the store takes on disk: the database file and its WAL.",
-					func() float64 { v := size(); return float64(v.Used + v.Free + v.WAL) }),
-				prom.GaugeFunc(MetricStoreFree, "Bytes of the database file that deleted rows left and that are not yet given back to the disk.",
-					func() float64 { return float64(size().Free) }))
+			set.NewGauge(MetricStoreSize, func() float64 { v := size(); return float64(v.Used + v.Free + v.WAL) })
+			set.NewGauge(MetricStoreFree, func() float64 { return float64(size().Free) })
 		}
-		s.metrics.reg.Register(prom.GaugeFunc(MetricStoreRows, "Deliveries stored.", func() float64 {
+		set.NewGauge(MetricStoreRows, func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			stats, _ := s.stats.get(ctx)
@@ -69,7 +62,7 @@ func (s *Server) SetRetention(get func() prune.Retention) {
 				n += st.Total
 			}
 			return float64(n)
-		}))
+		})
 	})
 }
 
@@ -88,9 +81,9 @@ func (s *Server) ObservePrune(rep prune.Report) {
 		return
 	}
 	for _, x := range rep.Removed {
-		r.pruned.With(string(x.Rule)).Add(uint64(x.N))
+		r.pruned.with(string(x.Rule)).AddInt64(x.N)
 	}
-	r.duration.Observe(rep.Duration.Seconds())
+	r.duration.Update(rep.Duration.Seconds())
 }
 
 // storeView is GET /api/store: the store's stats judged against its

@@ -59,7 +59,7 @@ func TestStoreMetrics(t *testing.T) {
 		`postbox_store_pruned_total{rule="max_age"} 7`,
 		`postbox_store_pruned_total{rule="max_size"} 3`,
 		`postbox_store_prune_duration_seconds_count 1`,
-		`postbox_store_max_size_bytes 2.097152e+06`,
+		`postbox_store_max_size_bytes 2097152`,
 		`postbox_store_rows 1`,
 		`postbox_store_size_bytes `,
 		`postbox_store_free_bytes `,
