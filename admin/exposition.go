@@ -166,6 +166,7 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.set.WritePrometheus(&text)
 	text.Write(scraped.Bytes())
 	vm.WriteProcessMetrics(&text)
+	vm.WriteFDMetrics(&text) // process_open_fds and process_max_fds
 	body := withHelp(text.Bytes())
 
 	h := w.Header()

@@ -83,6 +83,7 @@ func TestMetricsOfTheBinary(t *testing.T) {
 		"process_resident_memory_bytes":    dto.MetricType_GAUGE,
 		"process_cpu_seconds_total":        dto.MetricType_COUNTER,
 		"process_start_time_seconds":       dto.MetricType_GAUGE,
+		"process_open_fds":                 dto.MetricType_GAUGE,
 	} {
 		if f := fams[name]; f == nil || f.GetType() != typ {
 			t.Errorf("%s: %v, want a %s", name, f, typ)
