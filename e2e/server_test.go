@@ -28,6 +28,7 @@ type server struct {
 	logs   *logs
 	client *http.Client
 
+	env     []string // more environment for serve (POSTBOX_LEASE, say)
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once cmd has been waited for
 	waitErr error         // cmd.Wait's error, set before exited closes
@@ -75,7 +76,7 @@ func (s *server) start() {
 	from := s.logs.len()
 	cmd := exec.Command(binary, "serve", "--config", "postbox.yaml", "--log-format", "json", "--grace", "5s")
 	cmd.Dir = s.dir
-	cmd.Env = baseEnv()
+	cmd.Env = append(baseEnv(), s.env...)
 	cmd.Stderr = s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start postbox serve: %v", err)
