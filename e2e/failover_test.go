@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -299,6 +300,9 @@ type pgProxy struct {
 	cut   bool
 	conns map[net.Conn]bool
 	wg    sync.WaitGroup
+	// sends counts the reads of data from the instances: one per
+	// message flight (a query, a batch), the round trips they make.
+	sends atomic.Int64
 }
 
 // newPGProxy listens on loopback and forwards to target (host:port).
@@ -356,12 +360,26 @@ func (p *pgProxy) forward(c net.Conn) {
 	p.conns[s] = true
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, c); done <- struct{}{} }()
+	go func() { io.Copy(s, countingReader{c, &p.sends}); done <- struct{}{} }()
 	go func() { io.Copy(c, s); done <- struct{}{} }()
 	<-done
 	p.drop(c)
 	p.drop(s)
 	<-done
+}
+
+// countingReader counts the reads that return data.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 {
+		c.n.Add(1)
+	}
+	return n, err
 }
 
 func (p *pgProxy) drop(c net.Conn) {
