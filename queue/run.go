@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -62,6 +63,9 @@ type waiting struct {
 // reply is the answer to one Store.Advance.
 type reply struct {
 	step    postbox.Step
+	infos   []eventInfo // step.Done's
+	failed  []error     // step.Done's errors
+	again   []bool      // step.Done's that failed but may be recorded later
 	claimed []*postbox.Job
 	asked   time.Time
 	settled [2]int // workers of each pool whose results the call carried
@@ -94,6 +98,13 @@ type loop struct {
 	renewing bool
 	renewed  chan renewal
 
+	// unrecorded are attempts the store could not record (unreachable,
+	// say), sent again at the next poll until a lease has passed since
+	// the first failure (failedAt): a short outage repeats no action.
+	unrecorded     []postbox.Done
+	unrecordedInfo []eventInfo
+	failedAt       map[*postbox.Job]time.Time
+
 	// busy counts the workers of each pool taken: running an action, or
 	// waiting for its result to be recorded; unsent, those of them whose
 	// results wait for the next store call.
@@ -116,7 +127,8 @@ func (q *Queue) Run(ctx context.Context) error {
 	defer stopActions()
 	l := &loop{q: q, rctx: context.WithoutCancel(ctx), results: make(chan result, q.workers+q.io), replies: make(chan reply, 1),
 		due: [2]bool{true, true}, runningHook: map[string]int{}, held: map[string]int{},
-		running: map[*postbox.Job]context.CancelCauseFunc{}, gone: map[*postbox.Job]bool{}, renewed: make(chan renewal, 1)}
+		running: map[*postbox.Job]context.CancelCauseFunc{}, gone: map[*postbox.Job]bool{}, renewed: make(chan renewal, 1),
+		failedAt: map[*postbox.Job]time.Time{}}
 	renewer, _ := q.store.(postbox.Renewer)
 	var renewTick <-chan time.Time
 	if renewer != nil || q.heartbeats() != nil {
@@ -136,7 +148,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	for {
 		l.start(actx)
 		l.ask()
-		if l.stopping && l.busy == [2]int{} && !l.asking && !l.renewing && len(l.done) == 0 && len(l.release) == 0 {
+		if l.stopping && l.busy == [2]int{} && !l.asking && !l.renewing && len(l.done) == 0 && len(l.release) == 0 && len(l.unrecorded) == 0 {
 			l.wg.Wait()
 			return nil
 		}
@@ -167,6 +179,8 @@ func (q *Queue) Run(ctx context.Context) error {
 			l.due = [2]bool{true, true}
 		case <-ticker.C:
 			l.due = [2]bool{true, true}
+			l.done, l.infos = append(l.done, l.unrecorded...), append(l.infos, l.unrecordedInfo...)
+			l.unrecorded, l.unrecordedInfo = nil, nil
 		case <-renewTick:
 			l.renew(renewer)
 		case r := <-l.renewed:
@@ -326,10 +340,15 @@ func (l *loop) ask() {
 		if err != nil {
 			failed = l.q.oneByOne(l.rctx, step, err)
 		}
+		again := make([]bool, len(step.Done))
 		for i, d := range step.Done {
+			if failed[i] != nil && !errors.Is(failed[i], postbox.ErrFenced) {
+				again[i] = true // the loop decides: keep it, or give up
+				continue
+			}
 			l.q.recorded(d, infos[i], failed[i])
 		}
-		l.replies <- reply{step: step, claimed: claimed, asked: asked, settled: settled, pool: claimFor}
+		l.replies <- reply{step: step, infos: infos, failed: failed, again: again, claimed: claimed, asked: asked, settled: settled, pool: claimFor}
 	}()
 }
 
@@ -421,6 +440,7 @@ func (l *loop) answered(r reply) {
 	for p := range l.busy {
 		l.busy[p] -= r.settled[p]
 	}
+	l.keepUnrecorded(r)
 	if len(r.step.Done) > 0 {
 		// Finished jobs may have made others due: their next action, or
 		// the next delivery with their key, of either pool.
@@ -451,6 +471,33 @@ func (l *loop) answered(r reply) {
 	}
 }
 
+// keepUnrecorded keeps the attempts of r that the store could not record,
+// to send them again at the next poll, for as long as a lease since their
+// first failure; then it gives up on them (their jobs run again once their
+// leases end).
+func (l *loop) keepUnrecorded(r reply) {
+	now := time.Now()
+	for i, d := range r.step.Done {
+		first, failedBefore := l.failedAt[d.Job]
+		if !r.again[i] {
+			delete(l.failedAt, d.Job)
+			continue
+		}
+		if !failedBefore {
+			first = now
+			l.failedAt[d.Job] = now
+			l.q.jobLogger(d.Job).Warn("recording the attempt failed; it is kept and sent again", "err", r.failed[i])
+		}
+		if now.Sub(first) >= l.q.leaseFor || l.stopping && failedBefore {
+			delete(l.failedAt, d.Job)
+			l.q.recorded(d, r.infos[i], r.failed[i])
+			continue
+		}
+		l.unrecorded = append(l.unrecorded, d)
+		l.unrecordedInfo = append(l.unrecordedInfo, r.infos[i])
+	}
+}
+
 // renewal is the answer to one Renewer.Renew.
 type renewal struct {
 	jobs   []*postbox.Job
@@ -470,6 +517,9 @@ func (l *loop) renew(r postbox.Renewer) {
 	}
 	for _, w := range l.waiting {
 		jobs = append(jobs, w.job)
+	}
+	for _, d := range l.unrecorded {
+		jobs = append(jobs, d.Job) // held until recorded
 	}
 	hb := l.q.heartbeats()
 	if len(jobs) == 0 && hb == nil || r == nil && hb == nil {
