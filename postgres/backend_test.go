@@ -334,3 +334,44 @@ func TestOpenRefusesABadURLWithoutShowingIt(t *testing.T) {
 		t.Errorf("error shows the password: %s", msg)
 	}
 }
+
+// TestAStalledTransactionDoesNotBlockTakeover: an instance that stops
+// inside its transaction (SIGSTOP between the lock and the commit) holds
+// the job's row lock, which claims skip; the session is ended after
+// idle_in_transaction_session_timeout, and the job can be taken over.
+func TestAStalledTransactionDoesNotBlockTakeover(t *testing.T) {
+	u := freshSchema(t)
+	stalled, alive := openDB(t, u), openDB(t, u)
+	ctx := context.Background()
+	d := storetest.NewDelivery("h", 1)
+	if err := alive.Append(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := stalled.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM jobs WHERE delivery = $1 FOR UPDATE`, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	if jobs, err := postbox.Claim(ctx, alive, 1, time.Minute); err != nil || len(jobs) != 0 {
+		t.Fatalf("claimed %v (%v) while another transaction held the row", jobs, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		jobs, err := postbox.Claim(ctx, alive, 1, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job stayed locked by a stalled transaction")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("claimed %s after the stalled transaction's lock", time.Since(started).Round(100*time.Millisecond))
+}

@@ -84,6 +84,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, errors.New("open postgres: invalid connection string")
 	}
 	cfg.AfterConnect = requireSyncCommit
+	if _, set := cfg.ConnConfig.RuntimeParams[idleTxTimeout]; !set {
+		cfg.ConnConfig.RuntimeParams[idleTxTimeout] = idleTxTimeoutMS
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -126,6 +129,17 @@ func (db *DB) Close() error {
 	})
 	return nil
 }
+
+// idleTxTimeout ends the session of an instance that stalls inside one
+// of its transactions (a pause, SIGSTOP, a partition) after 5 s, unless
+// the URL sets it: the transaction's row locks would otherwise keep the
+// jobs it locked from being taken over (claims skip locked rows) until the
+// instance comes back. postbox's transactions are a few round trips; none
+// waits for the client longer than that unless the client stopped.
+const (
+	idleTxTimeout   = "idle_in_transaction_session_timeout"
+	idleTxTimeoutMS = "5000"
+)
 
 // requireSyncCommit turns synchronous_commit back on for postbox's
 // connections where the server or role turned it off: without it a
