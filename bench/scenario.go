@@ -60,7 +60,7 @@ type scenario struct {
 	Timed bool
 }
 
-// scenarios are the five, in order, and f: DESIGN.md asks that exec
+// scenarios are the five, in order, f and j (a condition). f: DESIGN.md asks that exec
 // hooks be accepted at 0.8× (b) "whatever the command's run time", which d
 // (a command that takes no time) cannot show on its own.
 func scenarios() []scenario {
@@ -82,6 +82,11 @@ func scenarios() []scenario {
 			Hook: "  - id: bench\n    mode: sync\n    timeout: 10s\n" + tokenAuth + execAction + ok},
 		{Key: "f", Name: "exec sleep 1, async", Path: "/hooks/bench", Exec: true, Slow: true,
 			Hook: "  - id: bench\n" + tokenAuth + sleepAction + ok},
+		// c with a condition, as docs/rules.md's first GitHub example:
+		// what a when: costs at ingest.
+		{Key: "j", Name: "github HMAC + when:, durable store", Path: "/hooks/bench", GitHub: true,
+			Hook: "  - id: bench\n    auth: {github: {secret: " + benchSecret + "}}\n" +
+				"    when: header[\"X-GitHub-Event\"] == \"push\" && payload.ref == \"refs/heads/main\"\n" + ok},
 	}
 }
 
