@@ -59,7 +59,7 @@ type Hook struct {
 	AcceptUnmatched bool
 }
 
-// Expr is a compiled expression over a request (see package rule). env
+// Expr is a compiled expression over a request (see package celrule). env
 // holds payload, header, query, path, method, body, remote and vars.
 type Expr interface {
 	Eval(env map[string]any) (any, error)

@@ -4,14 +4,12 @@ import (
 	"fmt"
 
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/rule"
+	"github.com/postbox/postbox/celrule"
 	"gopkg.in/yaml.v3"
 )
 
-// ruleVars are the variables conditions and vars may use.
-var ruleVars = []string{"payload", "header", "query", "path", "method", "body", "remote", "remote_addr", "vars"}
-
-// buildRules compiles a hook's vars: (in order) and when:.
+// buildRules compiles and type-checks a hook's vars: (in order) and
+// when: as CEL (package celrule).
 func (l *loader) buildRules(n *yaml.Node, field string, hc hookConfig, h *postbox.Hook) {
 	if hc.Vars.Kind != 0 {
 		if hc.Vars.Kind != yaml.MappingNode {
@@ -24,7 +22,7 @@ func (l *loader) buildRules(n *yaml.Node, field string, hc hookConfig, h *postbo
 					l.addf(k, sub, "%q is not a name (letters, digits and _)", k.Value)
 					continue
 				}
-				p, err := rule.Compile(v.Value, ruleVars)
+				p, err := celrule.Compile(v.Value)
 				if err != nil {
 					l.addf(v, sub, "%v", err)
 					continue
@@ -34,7 +32,7 @@ func (l *loader) buildRules(n *yaml.Node, field string, hc hookConfig, h *postbo
 		}
 	}
 	if hc.When != "" {
-		p, err := rule.CompileBool(hc.When, ruleVars)
+		p, err := celrule.CompileBool(hc.When)
 		if err != nil {
 			l.addf(findKey(n, "when"), field+": when", "%v", err)
 			return

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/postbox/postbox"
-	"github.com/postbox/postbox/rule"
+	"github.com/postbox/postbox/celrule"
 	"gopkg.in/yaml.v3"
 )
 
@@ -142,16 +142,13 @@ func TestTriggerRulesConvert(t *testing.T) {
 				t.Errorf("problems = %q, want %q", problems, tt.problems)
 			}
 			if when != "" {
-				if _, err := rule.CompileBool(when, ruleVars); err != nil {
+				if _, err := celrule.CompileBool(when); err != nil {
 					t.Errorf("when does not compile: %v", err)
 				}
 			}
 		})
 	}
 }
-
-// ruleVars are the variables config gives conditions.
-var ruleVars = []string{"payload", "header", "query", "path", "method", "body", "remote", "remote_addr", "vars"}
 
 // TestConditionsDecideAsWebhookDoes evaluates converted rules over requests
 // and compares with what webhook decides for them: an absent value does
@@ -196,7 +193,7 @@ func TestConditionsDecideAsWebhookDoes(t *testing.T) {
 		if len(problems) > 0 {
 			t.Fatalf("%s: problems %q", tt.rule, problems)
 		}
-		prog, err := rule.CompileBool(when, ruleVars)
+		prog, err := celrule.CompileBool(when)
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}

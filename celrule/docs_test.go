@@ -1,4 +1,4 @@
-package rule
+package celrule
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ func TestDocumentedExamplesCompile(t *testing.T) {
 			in = false
 		case in && text != "" && !strings.HasPrefix(text, "//"):
 			n++
-			if _, err := Compile(text, postboxVars); err != nil {
+			if _, err := Compile(text); err != nil {
 				t.Errorf("docs/rules.md:%d: %s: %v", line, text, err)
 			}
 		}
