@@ -172,7 +172,11 @@ func TestWhatPostboxAdds(t *testing.T) {
 		{"a timestamp is a time.Time", `timestamp("2024-01-01T00:00:00Z")`, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{"optional fields", `payload.?missing.orValue("none") + payload.?action.orValue("none")`, "noneopened"},
 		{"an absent optional is null", `payload.?missing`, nil},
-		{"math", `math.greatest([1, 5, 3])`, int64(5)},
+		{"math", `math.greatest([1, 5, 3]) + math.abs(-2)`, int64(7)},
+		{"an optional header", `header[?"X-Flag"].hasValue() || header[?"x-multi"].orValue("") == "one"`, true},
+		{"optional fields in a chain", `payload.?pull_request.?merged.orValue(false)`, false},
+		{"more of strings", `"lamp".substring(1, 3) + string("lamp".indexOf("m")) + string(bool("true"))`, "am2true"},
+		{"base64.decode", `base64.decode("bGFtcA==") == b"lamp"`, true},
 		{"a map literal", `{"repo": payload.repository.full_name, "n": payload.number}`, map[string]any{"repo": "octo/lamp", "n": int64(42)}},
 		{"a list of payload values is the payload's", `payload.repository.topics`, []any{"iot", "home"}},
 	}

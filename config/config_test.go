@@ -90,6 +90,21 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`p.yaml:4: hooks[0] "a": actions[0].exc: unknown action kind "exc" (did you mean "exec"?) (one of: exec, http, mqtt)`},
 		},
 		{
+			name: "a when: that does not compile names file, line and column",
+			src:  "hooks:\n  - id: a\n    when: payload.ref == \"x\" && paylod.x\n",
+			want: []string{`p.yaml:3: hooks[0] "a": when: column 23: undeclared reference to 'paylod' (did you mean "payload"?)`},
+		},
+		{
+			name: "a var that misuses a declared type names file, line and column",
+			src:  "hooks:\n  - id: a\n    vars:\n      n: method + 1\n",
+			want: []string{`p.yaml:4: hooks[0] "a": vars.n: column 8: found no matching overload for '_+_' applied to '(string, int)'`},
+		},
+		{
+			name: "a when: that is never a bool is refused",
+			src:  "hooks:\n  - id: a\n    when: size(payload)\n",
+			want: []string{`p.yaml:3: hooks[0] "a": when: column 1: a condition must be true or false, but this expression is of type int`},
+		},
+		{
 			name: "a duplicate hook id names the hook that has it first",
 			src:  "hooks:\n  - id: a\n    path: /x\n  - id: a\n    path: /y\n",
 			want: []string{`p.yaml:4: hooks[1].id: hook id "a" is already used by hooks[0]`},
