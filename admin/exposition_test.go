@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,5 +247,36 @@ func TestRequestDetailsNeverBecomeLabels(t *testing.T) {
 		if got := len(fams[family].GetMetric()); got != want {
 			t.Errorf("%s has %d series after 400 requests to 2 hooks, want %d", family, got, want)
 		}
+	}
+}
+
+// TestMetricsCountEveryRequestWhileScraped counts requests from several
+// goroutines, each new series created while others use it and while
+// /metrics is read, and checks that no count is lost.
+func TestMetricsCountEveryRequestWhileScraped(t *testing.T) {
+	f := newFixture(t)
+	const workers, each = 8, 200
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				hook := fmt.Sprintf("hook%d", (w+i)%5)
+				f.srv.Request(postbox.RequestEvent{Time: f.now, Hook: hook, Status: 200 + i%3, Delivery: "x"})
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 5 {
+			f.do("GET", "/metrics", "")
+		}
+	})
+	wg.Wait()
+	_, body := f.do("GET", "/metrics", "")
+	total := 0.0
+	for _, m := range parseMetrics(t, body)["postbox_requests_total"].GetMetric() {
+		total += m.GetCounter().GetValue()
+	}
+	if total != workers*each {
+		t.Errorf("postbox_requests_total sums to %v, want %d", total, workers*each)
 	}
 }
