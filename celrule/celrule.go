@@ -24,6 +24,8 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common"
+	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 )
@@ -34,9 +36,11 @@ const (
 	// MaxSourceLen is the longest expression Compile accepts, in
 	// characters.
 	MaxSourceLen = 4096
-	// MaxCost bounds the work of one evaluation: each value it reads
-	// from the request costs one unit, and a string one more per 64
-	// bytes, each time it is read (see budget).
+	// MaxCost bounds the work of one evaluation of an expression with
+	// loops: each value it reads from the request costs one unit, and a
+	// string one more per 64 bytes, each time it is read (see budget).
+	// An expression without loops does work in proportion to its
+	// length and the size of the request, which max_body bounds.
 	MaxCost = 1_000_000
 )
 
@@ -73,9 +77,12 @@ type Program struct {
 	src string
 	ast *cel.Ast
 	prg cel.Program
-	// loops is whether the expression has a loop, and so is evaluated
-	// within MaxLoopTime.
-	loops bool
+	// budgeted is whether the expression has a loop (a macro such as
+	// exists or map), and so is evaluated within a budget: without one,
+	// its work is bounded by its length and the request's size. An
+	// index computed from the data (l[payload.i]) takes the same path,
+	// on which every value is adapted, so that a JSON number indexes.
+	budgeted bool
 }
 
 var (
@@ -110,7 +117,7 @@ func Compile(src string) (*Program, error) {
 		// too large, is found here.
 		return nil, &Error{Column: 1, Msg: cleanMessage(err.Error()), Err: err}
 	}
-	return &Program{src: src, ast: ast, prg: prg}, nil
+	return &Program{src: src, ast: ast, prg: prg, budgeted: needsBudget(ast)}, nil
 }
 
 // CompileBool is Compile for a condition: it also refuses an expression
@@ -161,6 +168,10 @@ func (p *Program) EvalBool(env map[string]any) (bool, error) {
 
 // eval evaluates the program over env within MaxCost.
 func (p *Program) eval(env map[string]any) (ref.Val, error) {
+	if !p.budgeted {
+		v, _, err := p.prg.Eval(env)
+		return v, err
+	}
 	b := &budget{vars: env, left: MaxCost}
 	v, _, err := p.prg.Eval(b)
 	if b.left < 0 {
@@ -170,6 +181,25 @@ func (p *Program) eval(env map[string]any) (ref.Val, error) {
 		return nil, errLimit
 	}
 	return v, err
+}
+
+// needsBudget reports whether the expression has a comprehension or an
+// index that is not a literal.
+func needsBudget(a *cel.Ast) bool {
+	found := false
+	ast.PostOrderVisit(a.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		switch e.Kind() {
+		case ast.ComprehensionKind:
+			found = true
+		case ast.CallKind:
+			c := e.AsCall()
+			if fn := c.FunctionName(); (fn == operators.Index || fn == operators.OptIndex) &&
+				len(c.Args()) == 2 && c.Args()[1].Kind() != ast.LiteralKind {
+				found = true
+			}
+		}
+	}))
+	return found
 }
 
 // errLimit is what eval returns past MaxCost.

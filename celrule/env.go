@@ -37,7 +37,7 @@ var Vars = []struct {
 // suit webhooks: strings, encoders (base64), math, optional values (a.?b),
 // and fromJSON. Not lists (lists.range(n) builds n elements at once) nor
 // sets (sets.contains is quadratic without a loop to interrupt): both
-// would let a payload cost the server more than MaxLoopTime.
+// would let a payload cost the server more than MaxCost.
 func newEnv() (*cel.Env, error) {
 	reg, err := types.NewRegistry()
 	if err != nil {
