@@ -27,7 +27,7 @@ hooks:
   - id: ingest
 `
 
-// TestStorageFull runs the server with its data directory on a 2 MiB
+// TestStorageFull runs the server with its data directory on a 16 MiB
 // tmpfs, fills the file system, and checks that requests are then answered
 // 503 with Retry-After (never a 2xx that is not durable, never a hang),
 // that the server takes deliveries again without a restart once space is
@@ -37,15 +37,19 @@ func TestStorageFull(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, storageConfig)
 	data := filepath.Join(s.dir, "data")
-	mountFS(t, s, data, "-t", "tmpfs", "-o", "size=2m", "tmpfs", data)
+	mountFS(t, s, data, "-t", "tmpfs", "-o", "size=16m", "tmpfs", data)
 	s.start()
 	f := &faultClient{s: s}
 	f.expect(t, 5, "before the disk is full", want2xx)
 
 	// Leave a little room, so that the store runs out in the middle of
-	// a burst of concurrent deliveries (and of group commits).
+	// a burst of concurrent deliveries (and of group commits). What is
+	// freed afterwards must hold a group commit of the burst's bodies with
+	// 16 KiB pages (a 16 KiB body is two pages, each written to the WAL
+	// and then to the database): 1 MiB does, 256 KiB did only with 4 KiB
+	// pages.
 	filler := filepath.Join(data, "filler")
-	fill(t, filler, 256<<10)
+	fill(t, filler, 1<<20)
 	f.burst(t, 8, 20, strings.Repeat("x", 16<<10))
 	if f.busy == 0 {
 		t.Fatalf("the disk is full, yet no request was answered 503")

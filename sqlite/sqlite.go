@@ -260,9 +260,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 const autoCheckpointBytes = 40 << 20
 
 // checkpointAfter is how many writes the writer commits between two
-// checkpoints: about 1,000 pages of WAL (SQLite's default) with 2 KiB
-// bodies.
-const checkpointAfter = 512
+// checkpoints in a file of pageSize pages: about 1,000 pages of 4 KiB of
+// WAL (SQLite's default) with 2 KiB bodies. A write's WAL grows with the
+// page size (each page it changes is written whole), so a file of 16 KiB
+// pages checkpoints four times as often and its WAL stays as small.
+func checkpointAfter(pageSize int) int {
+	return max(512*4096/max(pageSize, 512), 16)
+}
 
 // checkpointer copies the WAL into the database file when the writer asks,
 // so that the copy and its fsyncs are not in the way of commits. It runs
@@ -286,7 +290,7 @@ func (db *DB) checkpointer() {
 // wrote counts n committed writes towards the next checkpoint.
 func (db *DB) wrote(n int) {
 	db.sinceCheckpoint += n
-	if db.sinceCheckpoint < checkpointAfter {
+	if db.sinceCheckpoint < checkpointAfter(db.migration.PageSize) {
 		return
 	}
 	db.sinceCheckpoint = 0

@@ -108,7 +108,7 @@ func TestCheckpointsRunBesideTheWriter(t *testing.T) {
 	if err := db.w.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != want {
 		t.Fatalf("writer's wal_autocheckpoint = %d (%v), want %d: the checkpointer does the work", auto, err, want)
 	}
-	for range checkpointAfter + 1 {
+	for range checkpointAfter(db.migration.PageSize) + 1 {
 		if err := db.Append(context.Background(), storetest.NewDelivery("h", 0)); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestCheckpointsRunBesideTheWriter(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for db.checkpoints.Load() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint after %d writes", checkpointAfter+1)
+			t.Fatalf("no checkpoint after %d writes", checkpointAfter(db.migration.PageSize)+1)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
