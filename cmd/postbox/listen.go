@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -184,7 +185,15 @@ type listener struct {
 	client *http.Client
 	fwd    *forwarder
 	stderr io.Writer
+	mu     sync.Mutex
 	cursor string // the last delivery forwarded, in the feed's order
+}
+
+// cursorSeen is the cursor, for a test watching a follow in progress.
+func (l *listener) cursorSeen() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cursor
 }
 
 func (l *listener) loadState() error {
@@ -326,11 +335,17 @@ func (l *listener) follow(ctx context.Context) (connected bool, err error) {
 			if err := json.Unmarshal([]byte(ev.data), &d); err != nil {
 				return true, fmt.Errorf("a delivery event that is not JSON: %w", err)
 			}
+			// The feed is not read while the target takes its time
+			// (--timeout, --retry): that silence is not the feed's.
+			watchdog.Stop()
 			l.fwd.send(ctx, &d)
+			watchdog.Reset(l.o.idle)
 			if ctx.Err() != nil {
 				return true, ctx.Err() // stopped mid-way: sent again on resume
 			}
+			l.mu.Lock()
 			l.cursor = ev.id
+			l.mu.Unlock()
 			if err := l.saveState(); err != nil {
 				fmt.Fprintf(l.stderr, "postbox listen: --state: %v\n", err)
 			}

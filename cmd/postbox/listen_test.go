@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestForwardRefusesWhatLeavesTheTarget feeds hostile values of a relay
@@ -144,5 +145,43 @@ func TestSSEReader(t *testing.T) {
 	big := newSSEReader(strings.NewReader("data: "+strings.Repeat("x", 200<<10)+"\n\n"), 100<<10)
 	if _, err := big.next(); err == nil || !strings.Contains(err.Error(), "over") {
 		t.Errorf("an event over the cap: %v, want refused", err)
+	}
+}
+
+// TestSlowTargetIsNotAnIdleFeed: while the target takes longer than the
+// feed's idle limit to answer, the feed is not given up on and the
+// delivery is not cut short (then sent again, forever, to a slow app).
+func TestSlowTargetIsNotAnIdleFeed(t *testing.T) {
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: ready\ndata: {}\n\nid: 1\nevent: delivery\ndata: {\"id\":\"d1\",\"hook\":\"h\",\"method\":\"POST\"}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer feed.Close()
+	slow := make(chan struct{})
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-slow // released once the idle limit has passed several times over
+	}))
+	defer target.Close()
+	from, _ := url.Parse(feed.URL)
+	to, _ := url.Parse(target.URL)
+	var out bytes.Buffer
+	o := &listenOptions{from: from, forward: to, token: "t", idle: 20 * time.Millisecond}
+	l := &listener{o: o, client: feed.Client(), stderr: io.Discard,
+		fwd: &forwarder{target: to, http: target.Client(), out: &out}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := l.follow(ctx); done <- err }()
+	time.Sleep(200 * time.Millisecond) // ten idle limits with the target still working
+	close(slow)
+	deadline := time.Now().Add(10 * time.Second)
+	for l.cursorSeen() != "1" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if !strings.Contains(out.String(), "200 OK") {
+		t.Errorf("printed %q, want the slow target's 200", out.String())
 	}
 }
