@@ -99,9 +99,6 @@ func (r *appendRow) one(ctx context.Context, tx *wtx) error {
 	if _, err := tx.ExecContext(ctx, tx.db.insertText(deliveryInsert, 1), r.deliveryArgs(nil)...); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, bumpSeq, 1); err != nil {
-		return err
-	}
 	if r.stored != postbox.StatePending {
 		return nil
 	}
@@ -156,9 +153,6 @@ func appendAll(ctx context.Context, tx *wtx, rows []*appendRow) error {
 		r.seq = int64(i + 1)
 	}
 	if err := deliveryInsert.exec(ctx, tx, rows, (*appendRow).deliveryArgs); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, bumpSeq, len(rows)); err != nil {
 		return err
 	}
 	return jobInsert.exec(ctx, tx, jobs, (*appendRow).jobArgs)

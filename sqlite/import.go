@@ -34,9 +34,6 @@ func (db *DB) Import(ctx context.Context, d *postbox.Delivery) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, bumpSeq, 1); err != nil {
-			return err
-		}
 		for _, a := range d.Attempts {
 			_, err := tx.ExecContext(ctx, `INSERT INTO attempts
 				(delivery, series, action, n, kind, started, duration, outcome, exit_code, status, output, truncated, error)

@@ -12,20 +12,28 @@ import (
 
 var _ postbox.Relayer = (*DB)(nil)
 
-// nextSeq and bumpSeq number deliveries in the relay order: the single
-// writer runs them in the transaction that stores them, so seq grows in
-// the order of the commits, and relay_seq never goes back (see
-// migrations/0004_relay.sql). A statement that inserts several rows binds
-// each row's place among them in nextSeq, and bumpSeq adds their count.
-const (
-	nextSeq = `(SELECT n + ? FROM relay_seq)`
-	bumpSeq = `UPDATE relay_seq SET n = n + ?`
-)
+// seqFloor is the highest seq ever given: the newest delivery's, or, once
+// retention deleted it, what relay_seq kept (keepSeq), so that seq never
+// goes back, not even once every delivery is pruned.
+const seqFloor = `max(coalesce((SELECT max(seq) FROM deliveries WHERE seq IS NOT NULL), 0), (SELECT n FROM relay_seq))`
+
+// nextSeq numbers a delivery in the relay order, binding its place (1, 2,
+// ...) among the rows its transaction inserts: SQLite has one writer at a
+// time, so seq grows in the order of the commits (see
+// migrations/0004_relay.sql). Rows of one statement may get gaps between
+// them; a cursor needs the order, not the count. Reading the floor costs
+// the commit no page: the deliveries_seq index is written anyway.
+const nextSeq = `(SELECT ` + seqFloor + ` + ?)`
+
+// keepSeq raises relay_seq to the newest seq before retention deletes
+// deliveries, which may be the newest ones. It writes only when the
+// newest seq moved past it.
+const keepSeq = `UPDATE relay_seq SET n = (SELECT max(seq) FROM deliveries WHERE seq IS NOT NULL) WHERE n < (SELECT coalesce(max(seq), 0) FROM deliveries WHERE seq IS NOT NULL)`
 
 // RelayHead returns the seq of the newest delivery, as a cursor.
 func (db *DB) RelayHead(ctx context.Context) (string, error) {
 	var n int64
-	if err := db.queryRow(ctx, `SELECT n FROM relay_seq`).Scan(&n); err != nil {
+	if err := db.queryRow(ctx, `SELECT `+seqFloor).Scan(&n); err != nil {
 		return "", fmt.Errorf("relay head: %w", err)
 	}
 	return strconv.FormatInt(n, 10), nil

@@ -80,6 +80,9 @@ func (db *DB) DeleteDeliveries(ctx context.Context, c prune.Cut, limit int) (int
 	args = append(args, limit)
 	var n int64
 	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
+		if _, err := tx.ExecContext(ctx, keepSeq); err != nil { // see relay.go
+			return err
+		}
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err

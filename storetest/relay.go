@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/postbox/postbox"
+	"github.com/postbox/postbox/internal/prune"
 )
 
 var relayTests = []storeCase{
@@ -16,6 +17,7 @@ var relayTests = []storeCase{
 	{"a relay follower misses no delivery whose commit lands late and sees none twice", testRelayConcurrent},
 	{"a relay cursor the store did not make is invalid", testRelayBadCursor},
 	{"a delivery lists the listeners it was relayed to", testRelayRecord},
+	{"the relay order goes on after retention deleted every delivery", testRelayAfterPruneAll},
 }
 
 func relayer(t *testing.T, s postbox.Store) postbox.Relayer {
@@ -250,5 +252,35 @@ func testRelayRecord(t *testing.T, s postbox.Store) {
 	}
 	if err := r.RecordRelay(context.Background(), "01NOSUCHDELIVERY0000000000", "laptop", at); err != nil {
 		t.Errorf("RecordRelay of an unknown delivery: %v, want nil", err)
+	}
+}
+
+// testRelayAfterPruneAll deletes every delivery, the newest included:
+// a delivery stored then still sorts after a cursor handed out before.
+func testRelayAfterPruneAll(t *testing.T, s postbox.Store) {
+	r := relayer(t, s)
+	p, ok := s.(prune.Store)
+	if !ok {
+		t.Skip("the store has no retention")
+	}
+	start := relayHead(t, r)
+	for range 3 {
+		mustAppend(t, s, NewDelivery("gone", 0))
+	}
+	got := relaySettled(t, r, postbox.RelayFilter{After: start}, 3)
+	if len(got) != 3 {
+		t.Fatalf("listed %d, want 3", len(got))
+	}
+	last := got[2].Cursor
+	if n, err := p.DeleteDeliveries(context.Background(), prune.Cut{}, 100); err != nil || n != 3 {
+		t.Fatalf("DeleteDeliveries: %d, %v; want 3 deleted", n, err)
+	}
+	d := NewDelivery("new", 0)
+	mustAppend(t, s, d)
+	if rest := relaySettled(t, r, postbox.RelayFilter{After: last}, 1); len(rest) != 1 || rest[0].Delivery.ID != d.ID {
+		t.Errorf("after the last cursor before the prune: %v, want [%s]", relayedIDs(rest), d.ID)
+	}
+	if head := relayHead(t, r); head == start {
+		t.Errorf("the head went back to %q", head)
 	}
 }

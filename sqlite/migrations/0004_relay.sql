@@ -1,9 +1,10 @@
 -- The relay feed (postbox listen) follows deliveries in the order their
--- commits made them durable: seq, drawn from relay_seq by the single
--- writer in the transaction that stores the delivery, so it never goes
--- back, not even once every delivery is pruned. Deliveries stored before
--- this step have no seq and are not relayed (numbering them would rewrite
--- every row of a large store).
+-- commits made them durable: seq, one more than the highest given, set by
+-- the single writer in the transaction that stores the delivery.
+-- relay_seq keeps the highest before retention deletes deliveries, so seq
+-- never goes back, not even once every delivery is pruned. Deliveries
+-- stored before this step have no seq and are not relayed (numbering them
+-- would rewrite every row of a large store).
 ALTER TABLE deliveries ADD COLUMN seq INTEGER;
 CREATE TABLE relay_seq (n INTEGER NOT NULL);
 INSERT INTO relay_seq (n) VALUES (0);
