@@ -25,23 +25,11 @@ import (
 // The scale-out failure tests (issue 19): an instance killed, stopped, or
 // cut off from PostgreSQL under load.
 
-// slowWorkConfig is scaleConfig with an action that takes a while (record.sh,
-// then 200 ms), so that every instance has actions running when one is
-// stopped or killed.
-const slowWorkConfig = `
-listen: 127.0.0.1:0
-admin: off
-store: "@STORE@"
-workers: 4
-hooks:
-  - id: work
-    actions:
-      - exec:
-          command: /bin/sh
-          args: ["-c", "sh @TESTDATA@/record.sh && sleep 0.2"]
-          env: {RUNS: "@RUNS@"}
-  - id: ingest
-`
+// slowWorkConfig is scaleConfig with an action that takes a while
+// (record.sh, then 200 ms), so that every instance has actions running
+// when one is stopped or killed.
+var slowWorkConfig = strings.Replace(scaleConfig, `args: ["@TESTDATA@/record.sh"]`,
+	`args: ["-c", "sh @TESTDATA@/record.sh && sleep 0.2"]`, 1)
 
 // testLease is the lease of the instances of the stop and cut tests
 // (POSTBOX_LEASE; renewed every second), shorter than the default 15 s so
@@ -200,6 +188,9 @@ func (f *fleet) settled(via *node, accepted []string, mayRepeat map[string]bool,
 // 60 s: the same sequence, a minute shorter.
 func TestScaleOutSIGSTOP(t *testing.T) {
 	const total, clients = 600, 8
+	if slowWorkConfig == scaleConfig {
+		t.Fatal("slowWorkConfig did not find scaleConfig's action to slow down")
+	}
 	f := &fleet{t: t, store: pgStore(t), runs: t.TempDir() + "/runs", config: slowWorkConfig}
 	for range 3 {
 		f.add(f.store, "POSTBOX_LEASE="+testLease)
