@@ -8,8 +8,9 @@
 #   make docker       the container image (needs a Docker engine)
 #
 # Release binaries are static (CGO_ENABLED=0: SQLite is modernc.org/sqlite,
-# pure Go), stripped (-s -w), reproducible (-trimpath), and carry their
-# version and commit for `postbox version`.
+# pure Go, and on MIPS github.com/ncruces/go-sqlite3, pure Go too, as
+# modernc has no MIPS port), stripped (-s -w), reproducible (-trimpath),
+# and carry their version and commit for `postbox version`.
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
@@ -17,20 +18,18 @@ LDFLAGS := -s -w -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT)
 GO      ?= go
 
 # os-arch; armv6 and armv7 are GOARCH=arm with GOARM=6 (Raspberry Pi Zero
-# and 1) and GOARM=7 (Pi 2 and later on a 32-bit system).
+# and 1) and GOARM=7 (Pi 2 and later on a 32-bit system); mipsle and mips
+# are routers (OpenWrt: MediaTek MT7621/MT76x8 are mipsle, Atheros/QCA
+# ath79 are mips), built with GOMIPS=softfloat, which runs with or without
+# an FPU.
 PLATFORMS := linux-amd64 linux-arm64 linux-armv6 linux-armv7 \
+             linux-mipsle linux-mips \
              darwin-amd64 darwin-arm64 windows-amd64
-
-# Wanted, and not buildable yet:
-# - linux-mipsle (routers, GOMIPS=softfloat): modernc.org/sqlite has no
-#   mips port, so the embedded store does not build there.
-# `make release-all` tries it too.
-PLATFORMS_BLOCKED := linux-mipsle
 
 binary = dist/postbox-$(VERSION)-$(1)$(if $(findstring windows,$(1)),.exe)
 TARGETS := $(foreach p,$(PLATFORMS),$(call binary,$(p)))
 
-.PHONY: build test check release release-all docker clean
+.PHONY: build test check release docker clean
 .DELETE_ON_ERROR:
 
 build:
@@ -45,8 +44,6 @@ check:
 
 release: $(TARGETS)
 	cd dist && sha256sum $(notdir $(TARGETS)) > SHA256SUMS-$(VERSION)
-
-release-all: $(TARGETS) $(foreach p,$(PLATFORMS_BLOCKED),$(call binary,$(p)))
 
 # dist/postbox-VERSION-OS-ARCH[.exe]: one static binary.
 dist/postbox-$(VERSION)-%: FORCE

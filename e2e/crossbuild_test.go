@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/buildinfo"
 	"debug/elf"
+	byteorder "encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,22 +14,30 @@ import (
 	"time"
 )
 
-// TestCrossBuild builds postbox for 64-bit ARM and for the Raspberry Pi's
-// 32-bit ARMv7 with cgo off, as `make release` does, so that a dependency
-// that needs cgo (and with it a C cross-compiler) cannot creep in. A cold
-// build cache makes this the slowest test here (minutes, for
-// modernc.org/sqlite); with a warm one it takes seconds.
+// TestCrossBuild builds postbox for 64-bit ARM, for the Raspberry Pi's
+// 32-bit ARMv7 and for MIPS routers (little- and big-endian, soft float)
+// with cgo off, as `make release` does, so that a dependency that needs cgo
+// (and with it a C cross-compiler) cannot creep in, and checks that MIPS
+// builds take SQLite from ncruces/go-sqlite3 (modernc.org/sqlite has no
+// MIPS port) and the others from modernc.org/sqlite. A cold build cache
+// makes this the slowest test here (minutes for each SQLite); with a warm
+// one it takes seconds.
 func TestCrossBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-builds take minutes on a cold build cache: not under -short")
 	}
 	t.Parallel()
+	const modernc, ncruces = "modernc.org/sqlite", "github.com/ncruces/go-sqlite3"
 	targets := []struct {
-		name, goarch, goarm string
-		machine             elf.Machine
+		name, goarch, goarm, gomips string
+		machine                     elf.Machine
+		order                       byteorder.ByteOrder
+		sqlite                      string // the SQLite module linked in
 	}{
-		{"linux-arm64", "arm64", "", elf.EM_AARCH64},
-		{"linux-armv7", "arm", "7", elf.EM_ARM},
+		{"linux-arm64", "arm64", "", "", elf.EM_AARCH64, byteorder.LittleEndian, modernc},
+		{"linux-armv7", "arm", "7", "", elf.EM_ARM, byteorder.LittleEndian, modernc},
+		{"linux-mipsle", "mipsle", "", "softfloat", elf.EM_MIPS, byteorder.LittleEndian, ncruces},
+		{"linux-mips", "mips", "", "softfloat", elf.EM_MIPS, byteorder.BigEndian, ncruces},
 	}
 	ctx := context.Background()
 	if deadline, ok := t.Deadline(); ok {
@@ -46,7 +55,7 @@ func TestCrossBuild(t *testing.T) {
 			defer wg.Done()
 			out := filepath.Join(dir, "postbox-"+tt.name)
 			cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -X main.buildVersion="+version, "-o", out, "github.com/postbox/postbox/cmd/postbox")
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+tt.goarch, "GOARM="+tt.goarm)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+tt.goarch, "GOARM="+tt.goarm, "GOMIPS="+tt.gomips)
 			start := time.Now()
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("%s: CGO_ENABLED=0 go build: %v\n%s", tt.name, err, msg)
@@ -67,8 +76,8 @@ func TestCrossBuild(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if f.Machine != tt.machine {
-				t.Errorf("ELF machine %v, want %v", f.Machine, tt.machine)
+			if f.Machine != tt.machine || f.ByteOrder != tt.order {
+				t.Errorf("ELF machine %v, %v; want %v, %v", f.Machine, f.ByteOrder, tt.machine, tt.order)
 			}
 			for _, p := range f.Progs {
 				if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
@@ -82,6 +91,16 @@ func TestCrossBuild(t *testing.T) {
 			want := map[string]string{"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": tt.goarch, "-trimpath": "true"}
 			if tt.goarm != "" {
 				want["GOARM"] = tt.goarm
+			}
+			if tt.gomips != "" {
+				want["GOMIPS"] = tt.gomips
+			}
+			linked := map[string]bool{}
+			for _, m := range info.Deps {
+				linked[m.Path] = true
+			}
+			if !linked[tt.sqlite] || linked[modernc] && linked[ncruces] {
+				t.Errorf("SQLite modules linked: modernc %v, ncruces %v; want only %s", linked[modernc], linked[ncruces], tt.sqlite)
 			}
 			for _, s := range info.Settings {
 				if v, ok := want[s.Key]; ok {

@@ -25,6 +25,34 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // binary is the postbox built once for the whole package.
 var binary string
 
+// emulator, when set, runs binary: POSTBOX_E2E_GOARCH=mipsle builds
+// postbox for that architecture and runs it under qemu-mipsel-static
+// (.ci/mipsle), as a router would run it.
+var emulator string
+
+// emulatorFor returns the qemu user-mode emulator for a GOARCH (Debian's
+// qemu-user-static, installed by .ci/qemu-deps).
+func emulatorFor(arch string) (string, error) {
+	name := map[string]string{"mipsle": "qemu-mipsel-static", "mips": "qemu-mips-static", "arm": "qemu-arm-static", "arm64": "qemu-aarch64-static"}[arch]
+	if name == "" {
+		return "", fmt.Errorf("POSTBOX_E2E_GOARCH=%s: no emulator known for it", arch)
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("POSTBOX_E2E_GOARCH=%s needs %s (bash .ci/qemu-deps installs it): %w", arch, name, err)
+	}
+	return path, nil
+}
+
+// postboxCommand is the command that runs the built binary with args,
+// under the emulator when there is one.
+func postboxCommand(ctx context.Context, args ...string) *exec.Cmd {
+	if emulator != "" {
+		return exec.CommandContext(ctx, emulator, append([]string{binary}, args...)...)
+	}
+	return exec.CommandContext(ctx, binary, args...)
+}
+
 // testdata is the absolute path of e2e/testdata.
 var testdata string
 
@@ -51,6 +79,13 @@ func runMain(m *testing.M) int {
 	}
 	build := exec.Command("go", append(args, "github.com/postbox/postbox/cmd/postbox")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if arch := os.Getenv("POSTBOX_E2E_GOARCH"); arch != "" {
+		if emulator, err = emulatorFor(arch); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOMIPS=softfloat")
+	}
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build postbox:", err)
 		return 1
@@ -75,7 +110,7 @@ func runPostbox(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := postboxCommand(ctx, args...)
 	cmd.Dir = dir
 	cmd.Env = append(baseEnv(), env...)
 	var stdout, stderr bytes.Buffer

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ func (s *server) start() {
 	t := s.t
 	t.Helper()
 	from := s.logs.len()
-	cmd := exec.Command(binary, "serve", "--config", "postbox.yaml", "--log-format", "json", "--grace", "5s")
+	cmd := postboxCommand(context.Background(), "serve", "--config", "postbox.yaml", "--log-format", "json", "--grace", "5s")
 	cmd.Dir = s.dir
 	cmd.Env = append(baseEnv(), s.env...)
 	cmd.Stderr = s.logs

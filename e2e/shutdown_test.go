@@ -2,13 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -68,7 +68,7 @@ func startGrace(t *testing.T, config string, grace time.Duration) *server {
 	s := startServer(t, config)
 	s.stop()
 	from := s.logs.len()
-	cmd := exec.Command(binary, "serve", "--config", "postbox.yaml", "--log-format", "json", "--grace", grace.String())
+	cmd := postboxCommand(context.Background(), "serve", "--config", "postbox.yaml", "--log-format", "json", "--grace", grace.String())
 	cmd.Dir = s.dir
 	cmd.Env = baseEnv()
 	cmd.Stderr = s.logs

@@ -224,7 +224,7 @@ func TestWebhookLogfile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "hooks.json"), []byte(`[{"id": "a", "execute-command": "/bin/echo"}]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "webhook", "-hooks", "hooks.json", "-ip", "127.0.0.1", "-port", "0", "--admin", "off",
+	cmd := postboxCommand(context.Background(), "webhook", "-hooks", "hooks.json", "-ip", "127.0.0.1", "-port", "0", "--admin", "off",
 		"-logfile", "webhook.log", "--workers", "4")
 	cmd.Dir, cmd.Env = dir, baseEnv()
 	var stderr strings.Builder

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -9,7 +10,6 @@ import (
 	"hash"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,7 +40,7 @@ func (s *server) startWith(env []string, args ...string) {
 	t := s.t
 	t.Helper()
 	from := s.logs.len()
-	cmd := exec.Command(binary, args...)
+	cmd := postboxCommand(context.Background(), args...)
 	cmd.Dir = s.dir
 	cmd.Env = append(baseEnv(), env...)
 	cmd.Stderr = s.logs

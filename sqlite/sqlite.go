@@ -224,8 +224,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(8)
-	r.SetMaxIdleConns(8)
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
 	// Checkpoints (copying the WAL into the database file, with two
 	// fsyncs) run on a connection of their own, beside the writer, which
 	// runs one itself only when the WAL has grown past 40 MiB (counted in
@@ -254,6 +254,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	go db.pruner()
 	return db, nil
 }
+
+// readConns is the size of the read pool: 8 on a 64-bit machine, 2 on a
+// 32-bit one (a router), where each connection of ncruces/go-sqlite3
+// reserves 32 MiB of the process's 2 GiB of address space (256 MiB on
+// 64-bit) and its page cache (up to 2 MiB) counts against tens of MiB of
+// RAM. With the writer and the checkpointer, that is 4 connections.
+const readConns = 8 - 6*(32/strconv.IntSize)
 
 // autoCheckpointBytes is the WAL's size past which the writer checkpoints
 // by itself, when the checkpointer has fallen behind.
