@@ -233,8 +233,14 @@ func TestARateLimitPacesTheCalls(t *testing.T) {
 	defer e.mu.Unlock()
 	span := e.times[len(e.times)-1].Sub(e.times[0])
 	got := float64(len(e.times)-1) / span.Seconds()
-	if got > rate*1.1 || got < rate*0.9 {
-		t.Errorf("%d calls in %v: %.1f/s, want %.0f/s within 10%%", len(e.times), span, got, rate)
+	// Never faster than the rate (a limiter can only be late, so this
+	// holds on a loaded machine too); not stalled either, with a bound
+	// loose enough for -race on two busy cores.
+	if got > rate*1.1 {
+		t.Errorf("%d calls in %v: %.1f/s, faster than the rate of %.0f/s", len(e.times), span, got, rate)
+	}
+	if got < rate/4 {
+		t.Errorf("%d calls in %v: %.1f/s, want about %.0f/s: the pacing stalls", len(e.times), span, got, rate)
 	}
 }
 
