@@ -13,7 +13,7 @@ import (
 // Metric names of the instances sharing a store (issue 19).
 const (
 	MetricInstances = "postbox_instances"    // state: running, silent, stopped
-	MetricHeldJobs  = "postbox_held_jobs"    // instance: jobs each instance holds
+	MetricHeldJobs  = "postbox_held_jobs"    // instance_id: jobs each instance holds (not "instance", which Prometheus gives every target)
 	MetricFenced    = "postbox_fenced_total" // write: renew, record
 )
 
@@ -87,6 +87,6 @@ func (s *Server) instanceScraper() scraper {
 			instances = append(instances, sample{[]string{st}, float64(states[st])})
 		}
 		writeFamily(w, "gauge", MetricInstances, []string{"state"}, instances)
-		writeFamily(w, "gauge", MetricHeldJobs, []string{"instance"}, held)
+		writeFamily(w, "gauge", MetricHeldJobs, []string{"instance_id"}, held)
 	}
 }

@@ -40,7 +40,7 @@ func TestTheInstancesAPIListsEachInstanceWithTheJobsItHolds(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("/metrics: %d", status)
 	}
-	for _, want := range []string{`postbox_instances{state="running"} 1`, `postbox_held_jobs{instance="` + testInstance + `"} 1`,
+	for _, want := range []string{`postbox_instances{state="running"} 1`, `postbox_held_jobs{instance_id="` + testInstance + `"} 1`,
 		`postbox_fenced_total{write="record"} 2`} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
