@@ -20,6 +20,7 @@ import (
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/config"
 	phttp "github.com/postbox/postbox/http"
+	"github.com/postbox/postbox/internal/prune"
 	"github.com/postbox/postbox/queue"
 )
 
@@ -103,8 +104,7 @@ type serveParams struct {
 // serve serves cfg until ctx ends: store, queue, admin, the public
 // listener, and reloads when the configuration changes.
 func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
-	logger, load, stamp := p.logger, p.load, p.loaded
-	grace := &p.grace
+	logger := p.logger
 	db, closeStore, err := openStore(ctx, cfg, true)
 	if err != nil {
 		return err
@@ -115,71 +115,37 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	if l, ok := db.(interface{ SetLogger(*slog.Logger) }); ok {
 		l.SetLogger(logger.With("component", "store"))
 	}
-
-	listen := p.listen
-	if listen == nil {
-		listen = func(cfg *config.Config) (net.Listener, error) { return net.Listen("tcp", cfg.Listen) }
-	}
-	ln, err := listen(cfg)
+	ln, shown, err := listenPublic(cfg, p)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	// The console's hook URLs name the port bound, listen: ...:0 included.
-	shown := *cfg
-	if a, ok := ln.Addr().(*net.TCPAddr); ok {
-		if host, _, err := net.SplitHostPort(cfg.Listen); err == nil {
-			shown.Listen = net.JoinHostPort(host, strconv.Itoa(a.Port))
-		}
+		return err
 	}
 	instance, deregister := registerInstance(ctx, db, logger)
 	defer deregister() // after the queue stopped and handed its jobs back
-	var q *queue.Queue
+	rt := &serving{p: p, cfg: cfg, live: cfg, stamp: p.loaded, res: &postbox.Resources{}}
 	qref := &queueRef{}
-	observer, stopAdmin, err := startAdmin(ctx, &shown, db, qref, instance, func() { q.Notify() }, logger)
+	observer, stopAdmin, err := startAdmin(ctx, shown, db, qref, instance, func() { rt.q.Notify() }, logger)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer stopAdmin(context.Background())
-	retainer, stopRetention := startRetention(cfg, db, logger, observer)
+	rt.observer = observer
+	var stopRetention func()
+	rt.retainer, stopRetention = startRetention(cfg, db, logger, observer)
 	defer stopRetention()
 	// What the actions and verifiers of every configuration loaded from
 	// here on share (one connection per MQTT broker); a reload hands it
 	// over to the next configuration.
-	res := &postbox.Resources{}
-	defer res.Close()
-	if err := cfg.Provision(res); err != nil {
+	defer rt.res.Close()
+	if err := cfg.Provision(rt.res); err != nil {
 		ln.Close()
 		return err
 	}
-	// live is the configuration whose hooks serve; cfg stays the one the
-	// listeners were opened with.
-	live := cfg
-	q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, IOWorkers: cfg.IOWorkers,
-		Destinations: destinationPolicies(cfg.Destinations), Grace: *grace, Observer: observer,
+	rt.q = queue.New(queue.Options{Store: db, Hooks: cfg.Hooks, Logger: logger, Workers: cfg.Workers, IOWorkers: cfg.IOWorkers,
+		Destinations: destinationPolicies(cfg.Destinations), Grace: p.grace, Observer: observer,
 		Instance: instance, Lease: p.lease, RenewEvery: p.lease / 3})
-	qref.p.Store(q)
-	srv := phttp.NewServer(phttp.Options{
-		RootOK:         p.rootOK,
-		LenientBody:    p.lenientBody,
-		WebhookAnswers: p.webhookAnswers,
-		RequestIDLimit: p.requestIDLimit,
-		Store:          db,
-		Logger:         logger,
-		Hooks:          cfg.Hooks,
-		Notify:         q.Notify,
-		Runner:         q,
-		Observer:       observer,
-		TrustedProxies: cfg.TrustedProxies,
-		Limits: phttp.Limits{
-			MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
-			ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
-			ReadTimeout:       cfg.Limits.ReadTimeout,
-			WriteTimeout:      cfg.Limits.WriteTimeout,
-			IdleTimeout:       cfg.Limits.IdleTimeout,
-			MaxInflight:       cfg.Limits.MaxInflight,
-		},
-	})
+	qref.p.Store(rt.q)
+	rt.srv = newPublicServer(cfg, p, db, rt.q, observer)
 	pub, err := startTLS(cfg, logger)
 	if err != nil {
 		ln.Close()
@@ -195,6 +161,12 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 		}
 	}
 
+	return rt.run(ctx, ln, pub, instance)
+}
+
+// run serves until ctx ends or the listener fails, then shuts down within
+// the grace: the queue drains while the listener finishes its requests.
+func (rt *serving) run(ctx context.Context, ln net.Listener, pub *publicTLS, instance string) error {
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopQueue()
 	var wg sync.WaitGroup
@@ -202,11 +174,11 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	serveErr := make(chan error, 1)
 	go func() {
 		defer wg.Done()
-		serveErr <- pub.serve(srv, ln)
+		serveErr <- pub.serve(rt.srv, ln)
 	}()
 	go func() {
 		defer wg.Done()
-		q.Run(qctx)
+		rt.q.Run(qctx)
 	}()
 	// Give back what loading the configuration and the packages' init
 	// left behind (about 1 MiB on a Raspberry Pi's budget).
@@ -214,92 +186,161 @@ func serve(ctx context.Context, cfg *config.Config, p serveParams) error {
 	// Reload signals are caught from before "ready": one sent as soon as
 	// it is logged is not lost (nor, for SIGHUP, fatal).
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, append([]os.Signal{syscall.SIGHUP}, p.reload...)...)
+	signal.Notify(hup, append([]os.Signal{syscall.SIGHUP}, rt.p.reload...)...)
 	defer signal.Stop(hup)
-	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(cfg.Hooks), "config", cfg.File,
-		"store", storeName(cfg), "instance", instance, "startup", time.Since(p.started))
+	logger := rt.p.logger
+	logger.Info("ready", "addr", ln.Addr().String(), "hooks", len(rt.cfg.Hooks), "config", rt.cfg.File,
+		"store", storeName(rt.cfg), "instance", instance, "startup", time.Since(rt.p.started))
 
+	err := rt.wait(ctx, serveErr, hup)
+
+	logger.Info("shutting down", "grace", rt.p.grace)
+	// One grace for everything: the queue drains while the listener
+	// finishes its requests.
+	stopQueue()
+	sctx, cancel := context.WithTimeout(context.Background(), rt.p.grace)
+	defer cancel()
+	if serr := rt.srv.Shutdown(sctx); serr != nil {
+		logger.Warn("requests still running at shutdown", "err", serr)
+	}
+	pub.stop(sctx)
+	wg.Wait()
+	if cerr := rt.live.Cleanup(); cerr != nil {
+		logger.Warn("cleaning up the config", "err", cerr)
+	}
+	rt.res.Close()
+	logger.Info("stopped")
+	return err
+}
+
+// listenPublic opens the public listener, and returns the configuration
+// as the console shows it: its hook URLs name the port bound, listen:
+// ...:0 included.
+func listenPublic(cfg *config.Config, p serveParams) (net.Listener, *config.Config, error) {
+	listen := p.listen
+	if listen == nil {
+		listen = func(cfg *config.Config) (net.Listener, error) { return net.Listen("tcp", cfg.Listen) }
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	shown := *cfg
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		if host, _, err := net.SplitHostPort(cfg.Listen); err == nil {
+			shown.Listen = net.JoinHostPort(host, strconv.Itoa(a.Port))
+		}
+	}
+	return ln, &shown, nil
+}
+
+// newPublicServer builds the ingress for cfg's hooks.
+func newPublicServer(cfg *config.Config, p serveParams, db postbox.Store, q *queue.Queue, observer postbox.Observer) *phttp.Server {
+	return phttp.NewServer(phttp.Options{
+		RootOK:         p.rootOK,
+		LenientBody:    p.lenientBody,
+		WebhookAnswers: p.webhookAnswers,
+		RequestIDLimit: p.requestIDLimit,
+		Store:          db,
+		Logger:         p.logger,
+		Hooks:          cfg.Hooks,
+		Notify:         q.Notify,
+		Runner:         q,
+		Observer:       observer,
+		TrustedProxies: cfg.TrustedProxies,
+		Limits: phttp.Limits{
+			MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+			ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+			ReadTimeout:       cfg.Limits.ReadTimeout,
+			WriteTimeout:      cfg.Limits.WriteTimeout,
+			IdleTimeout:       cfg.Limits.IdleTimeout,
+			MaxInflight:       cfg.Limits.MaxInflight,
+		},
+	})
+}
+
+// serving is what a running serve changes on a reload.
+type serving struct {
+	p        serveParams
+	cfg      *config.Config // the configuration the listeners were opened with
+	live     *config.Config // the configuration whose hooks serve
+	stamp    string         // the version of the files live was loaded from
+	res      *postbox.Resources
+	q        *queue.Queue
+	srv      *phttp.Server
+	retainer *prune.Retainer
+	observer postbox.Observer
+}
+
+// wait serves until ctx ends or the listener fails, reloading on a reload
+// signal and, with p.watch, when the configuration's files change.
+func (rt *serving) wait(ctx context.Context, serveErr <-chan error, hup <-chan os.Signal) error {
 	var tick <-chan time.Time
-	if p.watch > 0 {
-		watch := time.NewTicker(p.watch)
+	if rt.p.watch > 0 {
+		watch := time.NewTicker(rt.p.watch)
 		defer watch.Stop()
 		tick = watch.C
 	}
-	seen := stamp
-	reload := func(why string) {
-		stamp = p.stamp()
-		next, err := load()
-		if err != nil {
-			logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
-			return
-		}
-		if next.Listen != cfg.Listen || next.Data != cfg.Data || next.Store != cfg.Store || next.Admin != cfg.Admin || !sameTLS(next.TLS, cfg.TLS) {
-			logger.Warn("listen, admin, data, store and tls changes take effect on restart only")
-		}
-		// Provisioned before it serves: a broker both configurations use
-		// keeps its connection, handed over rather than reopened.
-		if err := next.Provision(res); err != nil {
-			logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
-			return
-		}
-		srv.SetHooks(next.Hooks)
-		q.SetHooks(next.Hooks)
-		setRetention(retainer, next, logger)
-		if a, ok := observer.(interface{ SetHooks([]*postbox.Hook) }); ok {
-			a.SetHooks(next.Hooks)
-		}
-		// Cleaned up once nothing new reaches it: a connection only the
-		// previous configuration used closes as soon as its actions still
-		// running are done with it.
-		prev := live
-		live = next
-		if err := prev.Cleanup(); err != nil {
-			logger.Warn("cleaning up the previous config", "err", err)
-		}
-		logger.Info("config reloaded", "why", why, "hooks", len(next.Hooks))
-	}
-wait:
+	seen := rt.stamp
 	for {
 		select {
 		case <-ctx.Done():
-			err = nil
-			break wait
-		case err = <-serveErr:
-			err = fmt.Errorf("serve: %w", err)
-			break wait
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
 		case sig := <-hup:
 			why := "SIGHUP"
 			if sig != syscall.SIGHUP {
 				why = sig.String()
 			}
-			reload(why)
+			rt.reload(why)
 		case <-tick:
 			// Reload once the file stopped changing for a tick, so that a
 			// file caught half-written is not loaded.
-			st := p.stamp()
-			if st != stamp && st == seen {
-				reload("file changed")
+			st := rt.p.stamp()
+			if st != rt.stamp && st == seen {
+				rt.reload("file changed")
 			}
 			seen = st
 		}
 	}
-	logger.Info("shutting down", "grace", *grace)
-	// One grace for everything: the queue drains while the listener
-	// finishes its requests.
-	stopQueue()
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
-	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
-		logger.Warn("requests still running at shutdown", "err", serr)
+}
+
+// reload loads the configuration again and, when it is sound, serves its
+// hooks; a configuration with problems leaves the live one serving.
+func (rt *serving) reload(why string) {
+	logger := rt.p.logger
+	rt.stamp = rt.p.stamp()
+	next, err := rt.p.load()
+	if err != nil {
+		logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
+		return
 	}
-	pub.stop(sctx)
-	wg.Wait()
-	if cerr := live.Cleanup(); cerr != nil {
-		logger.Warn("cleaning up the config", "err", cerr)
+	cfg := rt.cfg
+	if next.Listen != cfg.Listen || next.Data != cfg.Data || next.Store != cfg.Store || next.Admin != cfg.Admin || !sameTLS(next.TLS, cfg.TLS) {
+		logger.Warn("listen, admin, data, store and tls changes take effect on restart only")
 	}
-	res.Close()
-	logger.Info("stopped")
-	return err
+	// Provisioned before it serves: a broker both configurations use
+	// keeps its connection, handed over rather than reopened.
+	if err := next.Provision(rt.res); err != nil {
+		logger.Error("config reload refused; the previous config keeps serving", "why", why, "problems", err.Error())
+		return
+	}
+	rt.srv.SetHooks(next.Hooks)
+	rt.q.SetHooks(next.Hooks)
+	setRetention(rt.retainer, next, logger)
+	if a, ok := rt.observer.(interface{ SetHooks([]*postbox.Hook) }); ok {
+		a.SetHooks(next.Hooks)
+	}
+	// Cleaned up once nothing new reaches it: a connection only the
+	// previous configuration used closes as soon as its actions still
+	// running are done with it.
+	prev := rt.live
+	rt.live = next
+	if err := prev.Cleanup(); err != nil {
+		logger.Warn("cleaning up the previous config", "err", err)
+	}
+	logger.Info("config reloaded", "why", why, "hooks", len(next.Hooks))
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
