@@ -21,18 +21,17 @@ import (
 
 // listenOptions are the flags of postbox listen.
 type listenOptions struct {
-	from     *url.URL // the public postbox's admin URL, prefix included
-	token    string
-	hooks    []string
-	forward  *url.URL
-	name     string
-	since    string
-	replay   []string
-	retry    int
-	state    string
-	timeout  time.Duration
-	idle     time.Duration // reconnect when the feed sends nothing this long
-	insecure bool          // --from is plain http beyond loopback
+	from    *url.URL // the public postbox's admin URL, prefix included
+	token   string
+	hooks   []string
+	forward *url.URL
+	name    string
+	since   string
+	replay  []string
+	retry   int
+	state   string
+	timeout time.Duration
+	idle    time.Duration // reconnect when the feed sends nothing this long
 }
 
 // listenStateFile is what --state keeps: the cursor of the last delivery
@@ -121,7 +120,6 @@ func parseListen(args []string, getenv func(string) string, stderr io.Writer) (*
 		return usageErr("--retry and --timeout must be positive")
 	}
 	if o.from.Scheme == "http" && !loopbackHost(o.from.Hostname()) {
-		o.insecure = true
 		fmt.Fprintf(stderr, "postbox listen: warning: %s is plain http: the token and every delivery cross the network unencrypted\n", line(o.from.Redacted(), false))
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
