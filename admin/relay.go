@@ -160,8 +160,8 @@ func (s *Server) handleRelay() http.Handler {
 		if !write("retry: 2000\nevent: ready\ndata: %s\n\n", ready) {
 			return
 		}
-		s.logger.Info("relay listener connected", "listener", rr.listener, "hooks", rr.hooks, "remote", r.RemoteAddr)
-		defer s.logger.Info("relay listener gone", "listener", rr.listener, "remote", r.RemoteAddr)
+		s.logger.Info("relay listener connected", "name", rr.listener, "hooks", rr.hooks, "remote", r.RemoteAddr)
+		defer s.logger.Info("relay listener gone", "name", rr.listener, "remote", r.RemoteAddr)
 		keepAlive := time.NewTicker(s.keepAlive)
 		defer keepAlive.Stop()
 		poll := time.NewTicker(relayPoll)
@@ -190,7 +190,7 @@ func (s *Server) handleRelay() http.Handler {
 			wake = s.relayWake.wait()
 			page, err = rl.RelayAfter(ctx, postbox.RelayFilter{After: rr.cursor, Hooks: rr.hooks, Since: rr.since, Limit: relayPage})
 			if err != nil {
-				s.logger.Warn("relay feed", "listener", rr.listener, "err", err)
+				s.logger.Warn("relay feed", "name", rr.listener, "err", err)
 				return // the client reconnects from its last id
 			}
 		}
@@ -226,7 +226,7 @@ func (s *Server) sendRelayed(ctx context.Context, rl postbox.Relayer, listener s
 		go func(id string) {
 			defer wg.Done()
 			if err := rl.RecordRelay(context.WithoutCancel(ctx), id, listener, s.now()); err != nil {
-				s.logger.Warn("record relay", "id", id, "listener", listener, "err", err)
+				s.logger.Warn("record relay", "id", id, "name", listener, "err", err)
 			}
 		}(d.ID)
 	}

@@ -226,6 +226,10 @@ func TestListenRelaysSignedDeliveries(t *testing.T) {
 		}
 		verifyAtTarget(t, p, r)
 	}
+	// A line is printed once the target answered: wait for the last.
+	waitFor(t, "postbox listen to print its lines", func() bool {
+		return strings.Count(l.stdout.String(), "\n") >= len(providers)
+	})
 	for _, line := range []string{"github", "stripe", "standard_webhooks", "204 No Content", "POST /webhooks"} {
 		if !strings.Contains(l.stdout.String(), line) {
 			t.Errorf("postbox listen printed\n%s\nwithout %q", l.stdout, line)
@@ -235,12 +239,27 @@ func TestListenRelaysSignedDeliveries(t *testing.T) {
 	var d struct {
 		Relays []struct{ Listener string } `json:"relays"`
 	}
-	adminGet(t, adminURL, relayAdminToken, "/api/deliveries/"+ids[0], &d)
+	waitFor(t, "the relay of "+ids[0]+" to be recorded", func() bool {
+		adminGet(t, adminURL, relayAdminToken, "/api/deliveries/"+ids[0], &d)
+		return len(d.Relays) > 0
+	})
 	if len(d.Relays) != 1 || d.Relays[0].Listener != "alices-laptop" {
 		t.Errorf("relays of %s: %+v, want alices-laptop", ids[0], d.Relays)
 	}
 	if strings.Contains(l.stdout.String(), "other") || len(tg.wait(t, 0)) != len(providers) {
 		t.Errorf("the other hook's delivery was relayed: %s", l.stdout)
+	}
+}
+
+// waitFor polls cond until it holds, for at most 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: timed out", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
