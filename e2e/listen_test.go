@@ -226,9 +226,11 @@ func TestListenRelaysSignedDeliveries(t *testing.T) {
 		}
 		verifyAtTarget(t, p, r)
 	}
-	// A line is printed once the target answered: wait for the last.
-	waitFor(t, "postbox listen to print its lines", func() bool {
-		return strings.Count(l.stdout.String(), "\n") >= len(providers)
+	eventually(t, 20*time.Second, func() string { // a line is printed once the target answered
+		if strings.Count(l.stdout.String(), "\n") < len(providers) {
+			return "postbox listen printed " + l.stdout.String()
+		}
+		return ""
 	})
 	for _, line := range []string{"github", "stripe", "standard_webhooks", "204 No Content", "POST /webhooks"} {
 		if !strings.Contains(l.stdout.String(), line) {
@@ -239,27 +241,17 @@ func TestListenRelaysSignedDeliveries(t *testing.T) {
 	var d struct {
 		Relays []struct{ Listener string } `json:"relays"`
 	}
-	waitFor(t, "the relay of "+ids[0]+" to be recorded", func() bool {
-		adminGet(t, adminURL, relayAdminToken, "/api/deliveries/"+ids[0], &d)
-		return len(d.Relays) > 0
+	eventually(t, 20*time.Second, func() string {
+		if adminGet(t, adminURL, relayAdminToken, "/api/deliveries/"+ids[0], &d); len(d.Relays) == 0 {
+			return "the relay of " + ids[0] + " is not recorded"
+		}
+		return ""
 	})
 	if len(d.Relays) != 1 || d.Relays[0].Listener != "alices-laptop" {
 		t.Errorf("relays of %s: %+v, want alices-laptop", ids[0], d.Relays)
 	}
 	if strings.Contains(l.stdout.String(), "other") || len(tg.wait(t, 0)) != len(providers) {
 		t.Errorf("the other hook's delivery was relayed: %s", l.stdout)
-	}
-}
-
-// waitFor polls cond until it holds, for at most 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: timed out", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -355,16 +347,14 @@ func TestListenMissesNothingAcrossRestarts(t *testing.T) {
 // the n-th delivery it printed, i.e. until it wrote down its progress.
 func waitState(t *testing.T, path string, l *listenProc, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(t, 20*time.Second, func() string {
 		b, err := os.ReadFile(path)
 		var st struct{ Cursor string }
-		if err == nil && json.Unmarshal(b, &st) == nil && st.Cursor == strconv.Itoa(n) && strings.Count(l.stdout.String(), "\n") == n {
-			return
+		if err != nil || json.Unmarshal(b, &st) != nil || st.Cursor != strconv.Itoa(n) || strings.Count(l.stdout.String(), "\n") != n {
+			return fmt.Sprintf("the state file (%s, %v) has not reached delivery %d", b, err, n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the state file did not reach delivery %d", n)
+		return ""
+	})
 }
 
 // TestRelayTokenChangesNothing: the relay token follows the feed and
