@@ -482,3 +482,54 @@ func TestListenThroughTLSProxyAndPrefix(t *testing.T) {
 		t.Errorf("%d tunnels through the proxy, %d requests under the prefix; want both", tunnels.Load(), prefixed.Load())
 	}
 }
+
+// TestListenBurstArrivesOnce: deliveries accepted by many concurrent
+// requests (whose commits interleave) each reach the target exactly once.
+func TestListenBurstArrivesOnce(t *testing.T) {
+	t.Parallel()
+	pub, adminURL := relayPublic(t)
+	tg := newLocalTarget(t)
+	startListen(t, "--from", adminURL, "--token", relayToken, "--hook", "github", "--forward", tg.URL)
+	const clients, each = 8, 10
+	sent := make(chan string, clients*each)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				p := signingProviders[0]
+				id := newID()
+				body := fmt.Sprintf(`{"client":%d,"n":%d,"after":"%s"}`, c, i, id)
+				status, _, _, answer := pub.post(t, "/hooks/github", p.sign(p.secret, id, time.Now(), []byte(body)), body)
+				if status != 200 {
+					t.Errorf("client %d: %d %s", c, status, answer)
+					return
+				}
+				sent <- body
+			}
+		}()
+	}
+	wg.Wait()
+	close(sent)
+	want := map[string]bool{}
+	for b := range sent {
+		want[b] = true
+	}
+	got := tg.wait(t, len(want))
+	// Once they all arrived, one more: a repeat would have come before it.
+	last := githubDelivery(t, pub, -1)
+	got = tg.wait(t, len(want)+1)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.body)]++
+	}
+	for b := range want {
+		if seen[b] != 1 {
+			t.Errorf("%s arrived %d times, want once", b, seen[b])
+		}
+	}
+	if len(got) != len(want)+1 || seen[last] != 1 {
+		t.Errorf("the target got %d requests, want %d", len(got), len(want)+1)
+	}
+}
