@@ -43,9 +43,9 @@ func (a adapter) adapt(inner types.Adapter, v any) ref.Val {
 	case []any:
 		return types.NewDynamicList(inner, v)
 	case http.Header:
-		return firstValues{Mapper: types.NewDynamicMap(inner, map[string][]string(v)), m: v, header: true}
+		return firstValues{inner: inner, m: v, header: true}
 	case url.Values:
-		return firstValues{Mapper: types.NewDynamicMap(inner, map[string][]string(v)), m: v}
+		return firstValues{inner: inner, m: v}
 	}
 	return a.reg.NativeToValue(v)
 }
@@ -68,12 +68,30 @@ func number(n json.Number) ref.Val {
 // firstValues is http.Header or url.Values seen as a map(string, string):
 // a name gives its first value ("" when it has none). Header names are
 // found whatever their case, as HTTP means; query names are not.
-// Iteration, size and equality are the underlying map's.
+// Iteration visits the names.
 type firstValues struct {
-	traits.Mapper
+	inner  types.Adapter // adapts the names an iteration visits
 	m      map[string][]string
 	header bool
 }
+
+var _ traits.Mapper = firstValues{}
+
+// Iterator implements traits.Iterable: the names.
+func (f firstValues) Iterator() traits.Iterator {
+	return types.NewDynamicMap(f.inner, f.m).Iterator()
+}
+
+// Size implements traits.Sizer: the number of names.
+func (f firstValues) Size() ref.Val { return types.Int(len(f.m)) }
+
+// ConvertToType implements ref.Val.
+func (f firstValues) ConvertToType(t ref.Type) ref.Val {
+	return types.NewStringStringMap(theAdapter, f.first()).ConvertToType(t)
+}
+
+// Value implements ref.Val: the http.Header or url.Values.
+func (f firstValues) Value() any { return f.m }
 
 // Find implements traits.Mapper.
 func (f firstValues) Find(key ref.Val) (ref.Val, bool) {
