@@ -194,7 +194,7 @@ func TestCostLimit(t *testing.T) {
 		l100k[i] = int64(i)
 	}
 	env := map[string]any{
-		"body":    strings.Repeat("ab", 100_000),
+		"body":    strings.Repeat("ab", 1<<19),
 		"payload": map[string]any{"l100k": l100k, "l1k": l100k[:1000], "small": l100k[:100]},
 	}
 	tests := []struct {
@@ -204,8 +204,10 @@ func TestCostLimit(t *testing.T) {
 	}{
 		{"a loop over 100,000 elements is within the limit", `payload.l100k.exists(x, x < 0)`, false},
 		{"two loops over 100,000 elements are within the limit", `payload.l100k.exists(x, x < 0) || payload.l100k.all(x, x >= 0)`, false},
-		{"a loop reading a string 100 times is within the limit", `payload.small.exists(x, body.contains("z"))`, false},
+		{"a loop reading a 1 MiB body 100 times is not", `payload.small.exists(x, body.contains("z"))`, true},
 		{"nested loops over 100 elements each are within the limit", `payload.small.exists(x, payload.small.exists(y, x == y + 1000000))`, false},
+		{"nested loops over 1,000 elements each are not", `payload.l1k.exists(x, payload.l1k.exists(y, x == y + 1000000))`, true},
+		{"a loop reading a 1 MiB body a dozen times is within the limit", `payload.small.filter(x, x < 12).all(x, size(body) > 0 && body.startsWith("ab"))`, false},
 		{"nested loops over 100,000 elements each are not", `payload.l100k.exists(x, payload.l100k.exists(y, x == y + 1000000))`, true},
 		{"reading a long string in a long loop is not", `payload.l100k.exists(x, body.contains("z"))`, true},
 		{"building long strings in a loop is not", `payload.l100k.exists(x, size(body + body) == 0)`, true},
