@@ -33,11 +33,11 @@ type Migration struct {
 	// start; see Options.Convert).
 	Vacuum string
 	// Converted is set when this open switched the file to incremental
-	// auto-vacuum or, in Migrate, to 16 KiB pages, which rewrote it once
-	// (VACUUM).
+	// auto-vacuum or, in Migrate, to postbox's page size, which rewrote
+	// it once (VACUUM).
 	Converted bool
-	// PageSize is the file's page size afterwards: 16384 in a file
-	// postbox made or Migrate converted, 4096 in an older one.
+	// PageSize is the file's page size afterwards: 4096 in a file postbox
+	// made or Migrate converted.
 	PageSize int
 }
 
@@ -112,8 +112,7 @@ func vacuumMode(ctx context.Context, w *sql.DB) (string, error) {
 // incremental auto-vacuum, which takes a VACUUM. It does so for a file
 // below convertBelow, or any when any is set, and says whether it did.
 // With any set (postbox migrate), a file with pages other than pageSize
-// (4 KiB, SQLite's default, before postbox chose 16 KiB) gets pageSize in
-// the same VACUUM; that needs the file out of WAL mode while it runs, so
+// gets pageSize in the same VACUUM; that needs the file out of WAL mode while it runs, so
 // no other connection may have it open.
 func convertVacuum(ctx context.Context, w *sql.DB, any bool) (bool, error) {
 	mode, err := vacuumMode(ctx, w)
@@ -157,7 +156,7 @@ func pageSizeOf(ctx context.Context, w *sql.DB) (int, error) {
 // Migrate brings the schema of the database file at path up to date as
 // Open does, creating the file when missing, and reports what it did, for
 // postbox migrate. Unlike Open, it converts a file of any size to
-// incremental auto-vacuum, and to 16 KiB pages. The directory must exist; no server may be
+// incremental auto-vacuum, and to postbox's page size. The directory must exist; no server may be
 // using the file (postbox migrate takes the data directory's lock).
 func Migrate(ctx context.Context, path string) (*Migration, error) {
 	restrictFiles(path)
@@ -178,11 +177,18 @@ func Migrate(ctx context.Context, path string) (*Migration, error) {
 	return m, nil
 }
 
-// pageSize is the page size of the files postbox creates: 16 KiB pages
-// cut a delivery's share of the file (2 KiB body, four indexes) from 4.4
-// to 3.0 KB, and the writes per commit with it. A file made with SQLite's
-// default of 4 KiB keeps its pages until postbox migrate converts it.
-const pageSize = 16384
+// pageSize is the page size of the files postbox creates, and the one
+// postbox migrate converts a file to. 16 KiB pages store a delivery in
+// fewer bytes (3.0 instead of 4.4 KB) and won in a micro-benchmark of
+// batches of 64, but every commit writes each page it changes to the WAL
+// whole, and the harness's requests commit in small groups (one at a
+// time at 1 connection): with 16 KiB pages its scenario b cost 10-20%
+// more CPU per request at 1 and 64 connections, in the same sitting as
+// 4 KiB (docs/performance.md, "Issue 23"). A quiet router, committing
+// one delivery at a time, would also write four times the bytes to its
+// flash. So 4 KiB, SQLite's default; a file made with 16 KiB pages (by
+// a build of the days it was the default) works as it is.
+const pageSize = 4096
 
 // create makes the database file at path when it is missing or empty,
 // with postbox's page size and incremental auto-vacuum, in WAL mode. Both

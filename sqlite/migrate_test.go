@@ -11,6 +11,7 @@ import (
 
 	"github.com/postbox/postbox"
 	"github.com/postbox/postbox/sqlite"
+	"github.com/postbox/postbox/storetest"
 )
 
 // copyFixture copies testdata/name into a new directory and returns the
@@ -109,7 +110,7 @@ func TestUpgradeFromUnversioned(t *testing.T) {
 		t.Errorf("auto_vacuum = %d, want 2 (incremental)", v)
 	}
 	if v := pragma(t, path, "page_size"); v != 4096 {
-		t.Errorf("page_size = %d: opening an old file changed its pages (postbox migrate does that)", v)
+		t.Errorf("page_size = %d, want 4096 kept", v)
 	}
 	again, err := sqlite.Open(ctx, path)
 	if err != nil {
@@ -133,8 +134,8 @@ func TestNewFileIsIncrementalAndVersioned(t *testing.T) {
 	if v := pragma(t, path, "auto_vacuum"); v != 2 {
 		t.Errorf("auto_vacuum = %d, want 2 (incremental)", v)
 	}
-	if v := pragma(t, path, "page_size"); v != 16384 || m.PageSize != 16384 {
-		t.Errorf("page_size = %d (migration says %d), want 16384", v, m.PageSize)
+	if v := pragma(t, path, "page_size"); v != 4096 || m.PageSize != 4096 {
+		t.Errorf("page_size = %d (migration says %d), want 4096", v, m.PageSize)
 	}
 	m, err = sqlite.Migrate(context.Background(), path)
 	if err != nil || len(m.Applied) != 0 || m.Version != m.Latest {
@@ -142,42 +143,59 @@ func TestNewFileIsIncrementalAndVersioned(t *testing.T) {
 	}
 }
 
-// TestMigrateConvertsToSixteenKiBPages: postbox migrate rewrites a file
-// with 4 KiB pages (made before postbox chose 16 KiB) to 16 KiB pages, in
-// WAL mode still, with its rows, and does nothing the second time.
-func TestMigrateConvertsToSixteenKiBPages(t *testing.T) {
+// TestMigrateConvertsThePageSize: postbox migrate rewrites a file with
+// 16 KiB pages (made by a build of the days they were the default) to
+// 4 KiB pages, in WAL mode still, with its rows; Open leaves it as it is;
+// a second migrate does nothing.
+func TestMigrateConvertsThePageSize(t *testing.T) {
 	ctx := context.Background()
-	path := copyFixture(t, "v0.db")
-	db, err := sqlite.Open(ctx, path) // upgraded, still 4 KiB pages
+	path := filepath.Join(t.TempDir(), "postbox.db")
+	c, err := sql.Open(sqlite.DriverName, "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := db.Migration(); m.PageSize != 4096 {
-		t.Fatalf("opened an old file: page size %d, want 4096 kept", m.PageSize)
+	c.SetMaxOpenConns(1)
+	for _, q := range []string{"PRAGMA page_size = 16384", "PRAGMA auto_vacuum = INCREMENTAL", "PRAGMA journal_mode = WAL"} {
+		if _, err := c.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := db.Migration(); m.PageSize != 16384 {
+		t.Fatalf("opened a 16 KiB-page file: page size %d, want it kept", m.PageSize)
+	}
+	for range 20 {
+		if err := db.Append(ctx, storetest.NewDelivery("h", 1)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db.Close()
 	m, err := sqlite.Migrate(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m.Converted || m.PageSize != 16384 {
-		t.Errorf("migrate = %+v, want converted to 16384-byte pages", m)
+	if !m.Converted || m.PageSize != 4096 {
+		t.Errorf("migrate = %+v, want converted to 4096-byte pages", m)
 	}
-	if v := pragma(t, path, "page_size"); v != 16384 {
-		t.Errorf("page_size = %d after migrate, want 16384", v)
+	if v := pragma(t, path, "page_size"); v != 4096 {
+		t.Errorf("page_size = %d after migrate, want 4096", v)
 	}
-	c, err := sql.Open(sqlite.DriverName, "file:"+path+"?mode=ro")
+	r, err := sql.Open(sqlite.DriverName, "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer r.Close()
 	var mode, check string
 	var n int
-	if err := c.QueryRow(`SELECT (SELECT journal_mode FROM pragma_journal_mode), (SELECT integrity_check FROM pragma_integrity_check), (SELECT count(*) FROM deliveries)`).Scan(&mode, &check, &n); err != nil {
+	if err := r.QueryRow(`SELECT (SELECT journal_mode FROM pragma_journal_mode), (SELECT integrity_check FROM pragma_integrity_check), (SELECT count(*) FROM deliveries)`).Scan(&mode, &check, &n); err != nil {
 		t.Fatal(err)
 	}
-	if mode != "wal" || check != "ok" || n != 12 {
-		t.Errorf("after the conversion: journal_mode %s, integrity %s, %d deliveries; want wal, ok, 12", mode, check, n)
+	if mode != "wal" || check != "ok" || n != 20 {
+		t.Errorf("after the conversion: journal_mode %s, integrity %s, %d deliveries; want wal, ok, 20", mode, check, n)
 	}
 	if m, err := sqlite.Migrate(ctx, path); err != nil || m.Converted {
 		t.Errorf("migrating a converted file again: %+v, %v; want nothing done", m, err)

@@ -229,7 +229,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// Checkpoints (copying the WAL into the database file, with two
 	// fsyncs) run on a connection of their own, beside the writer, which
 	// runs one itself only when the WAL has grown past 40 MiB (counted in
-	// pages, of the file's size: 4 KiB in files made before 16 KiB).
+	// pages, of the file's own size).
 	ck, err := sql.Open(driverName, dsn)
 	if err == nil {
 		ck.SetMaxOpenConns(1)

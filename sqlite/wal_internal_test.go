@@ -104,7 +104,7 @@ func TestCheckpointsRunBesideTheWriter(t *testing.T) {
 	}
 	defer db.Close()
 	var auto int
-	want := autoCheckpointBytes / pageSize // 40 MiB of 16 KiB pages
+	want := autoCheckpointBytes / pageSize // 40 MiB of pages
 	if err := db.w.QueryRow("PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != want {
 		t.Fatalf("writer's wal_autocheckpoint = %d (%v), want %d: the checkpointer does the work", auto, err, want)
 	}

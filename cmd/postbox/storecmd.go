@@ -27,8 +27,8 @@ embedded migrations the file lacks (PRAGMA user_version), with the server
 stopped; a file made before retention existed is also rewritten once
 (VACUUM) so that it gives the space of pruned deliveries back to the disk,
 which postbox serve does by itself only for files under 256 MiB, and a file
-with 4 KiB pages (made before postbox chose 16 KiB) is rewritten with
-16 KiB pages, which postbox serve never does by itself.
+with pages of another size than 4 KiB is rewritten with 4 KiB pages, which
+postbox serve never does by itself.
 `
 
 const storeUsage = `Usage: postbox store copy --from ADDR --to ADDR [--workers N]
