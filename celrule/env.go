@@ -129,12 +129,7 @@ func suggestion(msg string) string {
 		return ""
 	}
 	name := m[1]
-	best, bestD := "", min(len(name)/3+1, 3)
-	for _, c := range names {
-		if d := spell.Distance(name, c); d <= bestD && (best == "" || d < bestD) {
-			best, bestD = c, d
-		}
-	}
+	best := spell.Nearest(name, names, min(len(name)/3+1, 3)+1)
 	if best == "" || best == name {
 		return ""
 	}

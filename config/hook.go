@@ -534,13 +534,7 @@ func cleanTemplateErr(err error) string {
 }
 
 func suggestName(key string, names []string) string {
-	best, bestD := "", 3
-	for _, k := range names {
-		if d := spell.Distance(key, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
+	if best := spell.Nearest(key, names, 3); best != "" {
 		return fmt.Sprintf(" %q (did you mean %q?)", key, best)
 	}
 	return fmt.Sprintf(" %q", key)

@@ -96,16 +96,14 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 // known keys.
 func suggest(key string, fields map[string]reflect.Type) string {
 	var names []string
-	best, bestD := "", 3
 	for k := range fields {
 		names = append(names, k)
-		if d := spell.Distance(key, k); d < bestD {
-			best, bestD = k, d
-		}
 	}
-	if best != "" {
+	// In order, so that a tie (tokne: token or tokens) always gives the
+	// same hint, the first.
+	sort.Strings(names)
+	if best := spell.Nearest(key, names, 3); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
-	sort.Strings(names)
 	return " (known keys: " + strings.Join(names, ", ") + ")"
 }

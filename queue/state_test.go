@@ -48,17 +48,18 @@ func TestTheEndStateSaysWhetherARetryCouldHelp(t *testing.T) {
 	}
 }
 
-// failingAdvance is a store whose Advance fails whenever it is asked to
-// record attempts and claim in one write: a fault (the claim's query
-// refused) that cannot be caused on a real file without failing every
-// other write too. Recording attempts alone (postbox.Finish) works.
+// failingAdvance is a store whose Advance fails whenever the queue's own
+// step (which always carries its Lease, to claim with) records attempts: a
+// fault (the claim's query refused) that cannot be caused on a real file
+// without failing every other write too. Recording one attempt alone, as
+// postbox.Finish does, works.
 type failingAdvance struct {
 	*sqlite.DB
 	failed atomic.Int64
 }
 
 func (s *failingAdvance) Advance(ctx context.Context, step postbox.Step) ([]*postbox.Job, []error, error) {
-	if len(step.Done) > 0 && step.Claim > 0 {
+	if len(step.Done) > 0 && step.Lease > 0 {
 		s.failed.Add(1)
 		return nil, nil, errors.New("disk I/O error")
 	}

@@ -22,3 +22,16 @@ func Distance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Nearest returns the candidate nearest to name, at a distance under
+// below, or "" when none is that near. A tie goes to the first candidate,
+// so a sorted list gives the same answer every time.
+func Nearest(name string, candidates []string, below int) string {
+	best, bestD := "", below
+	for _, c := range candidates {
+		if d := Distance(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}

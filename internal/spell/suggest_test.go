@@ -12,3 +12,22 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestNearest(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		candidates []string
+		below      int
+		want       string
+	}{
+		{"tokne", []string{"token", "tokens"}, 3, "token"}, // a tie: the first
+		{"tokne", []string{"tokens", "token"}, 3, "tokens"},
+		{"listn", []string{"admin", "listen"}, 3, "listen"},
+		{"zzzzz", []string{"admin", "listen"}, 3, ""},
+		{"heder", []string{"header"}, 1, ""}, // 1 away, not under 1
+	} {
+		if got := Nearest(tc.name, tc.candidates, tc.below); got != tc.want {
+			t.Errorf("Nearest(%q, %q, %d) = %q, want %q", tc.name, tc.candidates, tc.below, got, tc.want)
+		}
+	}
+}
