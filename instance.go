@@ -64,6 +64,10 @@ func (in *Instance) StateAt(now time.Time) string {
 	}
 }
 
+// ForgetInstancesAfter is how long a stopped or silent instance stays
+// listed: Register forgets those older.
+const ForgetInstancesAfter = 24 * time.Hour
+
 // Registry is a Store in which running instances register themselves.
 type Registry interface {
 	// Register adds in (ID, Host, PID, Version; Started and Heartbeat

@@ -11,9 +11,6 @@ import (
 
 var _ postbox.Registry = (*DB)(nil)
 
-// forgetAfter is how long a stopped or silent instance stays listed.
-const forgetAfter = 24 * time.Hour
-
 func (db *DB) holderID() string {
 	if p := db.holder.Load(); p != nil {
 		return *p
@@ -25,7 +22,7 @@ func (db *DB) holderID() string {
 // this handle's claims record its id.
 func (db *DB) Register(ctx context.Context, in *postbox.Instance) error {
 	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM instances WHERE (stopped <> 0 AND stopped < `+nowNS+` - $1) OR heartbeat < `+nowNS+` - $1`, int64(forgetAfter))
+	b.Queue(`DELETE FROM instances WHERE (stopped <> 0 AND stopped < `+nowNS+` - $1) OR heartbeat < `+nowNS+` - $1`, int64(postbox.ForgetInstancesAfter))
 	var now int64
 	b.Queue(`INSERT INTO instances (id, host, pid, version, started, heartbeat, stopped)
 		VALUES ($1, $2, $3, $4, `+nowNS+`, `+nowNS+`, 0) RETURNING started`, in.ID, in.Host, in.PID, in.Version).

@@ -10,9 +10,6 @@ import (
 
 var _ postbox.Registry = (*DB)(nil)
 
-// forgetAfter is how long a stopped or silent instance stays listed.
-const forgetAfter = 24 * time.Hour
-
 func (db *DB) holderID() string {
 	if p := db.holder.Load(); p != nil {
 		return *p
@@ -25,7 +22,7 @@ func (db *DB) holderID() string {
 func (db *DB) Register(ctx context.Context, in *postbox.Instance) error {
 	now := db.Now()
 	err := db.write(ctx, func(ctx context.Context, tx *wtx) error {
-		old := now.Add(-forgetAfter).UnixNano()
+		old := now.Add(-postbox.ForgetInstancesAfter).UnixNano()
 		if _, err := tx.ExecContext(ctx, `DELETE FROM instances WHERE (stopped != 0 AND stopped < ?) OR heartbeat < ?`, old, old); err != nil {
 			return err
 		}

@@ -35,11 +35,7 @@ func runDeliveries(ctx context.Context, args []string, getenv func(string) strin
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitError(2)
 	}
-	cfg, err := loadStoreConfig(*path, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, closeStore, err := openStore(ctx, cfg, false)
+	_, db, closeStore, err := openStoreOf(ctx, loadStoreConfig, *path, getenv, stderr)
 	if err != nil {
 		return err
 	}

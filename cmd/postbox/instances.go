@@ -65,11 +65,7 @@ func runInstances(ctx context.Context, args []string, getenv func(string) string
 	if err := fs.Parse(args); err != nil {
 		return exitError(2)
 	}
-	cfg, err := loadStoreConfig(*path, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, closeStore, err := openStore(ctx, cfg, false)
+	cfg, db, closeStore, err := openStoreOf(ctx, loadStoreConfig, *path, getenv, stderr)
 	if err != nil {
 		return err
 	}

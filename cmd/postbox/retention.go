@@ -86,11 +86,7 @@ func runDeliveriesPrune(ctx context.Context, args []string, getenv func(string) 
 		fs.Usage()
 		return exitError(2)
 	}
-	cfg, err := loadRetentionConfig(*path, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, closeStore, err := openStore(ctx, cfg, false)
+	cfg, db, closeStore, err := openStoreOf(ctx, loadRetentionConfig, *path, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -163,11 +159,7 @@ func runStoreStats(ctx context.Context, args []string, getenv func(string) strin
 		fs.Usage()
 		return exitError(2)
 	}
-	cfg, err := loadRetentionConfig(*path, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	db, closeStore, err := openStore(ctx, cfg, false)
+	cfg, db, closeStore, err := openStoreOf(ctx, loadRetentionConfig, *path, getenv, stderr)
 	if err != nil {
 		return err
 	}

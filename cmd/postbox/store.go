@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,4 +76,21 @@ func openStore(ctx context.Context, cfg *config.Config, forServe bool) (postbox.
 		return nil, nil, fmt.Errorf("recover jobs: %w", err)
 	}
 	return db, func() { db.Close(); unlock() }, nil
+}
+
+// openStoreOf opens the store of the configuration load reads from path,
+// for a command that reads or manages it (not serve): load is
+// loadStoreConfig or loadRetentionConfig, which need none of the hooks'
+// secrets.
+func openStoreOf(ctx context.Context, load func(string, func(string) string, io.Writer) (*config.Config, error),
+	path string, getenv func(string) string, stderr io.Writer) (*config.Config, postbox.Store, func(), error) {
+	cfg, err := load(path, getenv, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, closeStore, err := openStore(ctx, cfg, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, db, closeStore, nil
 }
