@@ -264,7 +264,7 @@ func describe(v ref.Val) string {
 	if len(s) > 40 {
 		s = s[:37] + "..."
 	}
-	return fmt.Sprintf("%s %s", v.Type().(ref.Type).TypeName(), s)
+	return fmt.Sprintf("%s %s", v.Type().TypeName(), s)
 }
 
 func plural(n int, one, many string) string {

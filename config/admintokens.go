@@ -65,7 +65,7 @@ func (l *loader) buildAdminTokens(root *yaml.Node, fc *fileConfig, cfg *Config) 
 	}
 	for i, tc := range fc.Admin.Tokens {
 		field := fmt.Sprintf("admin.tokens[%d]", i)
-		t := AdminToken{Name: tc.Name, Token: tc.Token, Scopes: tc.Scopes, Hooks: tc.Hooks}
+		t := AdminToken(tc)
 		switch {
 		case t.Name == "":
 			l.addf(node(i, "name"), field+".name", "is missing: name each token (it is shown as the listener of the deliveries it relays)")

@@ -37,18 +37,6 @@ type answer struct {
 	close  bool // it said Connection: close
 }
 
-// exchange writes send on a new connection and reads every answer until
-// the server closes it. closed says whether it ended by closing (rather
-// than by the read deadline, which means the server hung).
-func exchange(t *testing.T, addr, send string, closeWrite bool) (statuses []int, closed bool) {
-	t.Helper()
-	answers, closed := exchangeRaw(t, addr, []byte(send), closeWrite, 15*time.Second, 0)
-	for _, a := range answers {
-		statuses = append(statuses, a.status)
-	}
-	return statuses, closed
-}
-
 // exchangeRaw is exchange with the answers' headers and bodies, the
 // deadline for the whole exchange, and the number of answers after which
 // to stop reading (0: read until the server closes; closed is then false).

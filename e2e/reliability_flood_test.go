@@ -27,9 +27,6 @@ hooks:
   - id: ingest
 `
 
-// floodCap is max_inflight in floodConfig.
-const floodCap = 8
-
 // TestFlood sends far more concurrent requests than limits.max_inflight
 // admits: the excess must be answered 503 with Retry-After, at once rather
 // than after the admitted ones (the time to 503 is measured and logged),

@@ -39,10 +39,6 @@ hooks:
   - id: ingest
 `
 
-// scaleWorkers is workers: in scaleConfig, the most jobs one instance runs
-// at once.
-const scaleWorkers = 4
-
 // pgStore makes an empty PostgreSQL schema for one test, dropped when the
 // test ends (after the servers it starts later have stopped), and returns
 // a store URL whose search_path is that schema. The test skips when

@@ -158,7 +158,7 @@ func brokerURL(s string) (string, error) {
 		return "", fmt.Errorf("%q has a path or query; a broker URL is scheme://host:port", s)
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("%q holds credentials; use username: and password:", s)
+		return "", fmt.Errorf("%q holds credentials; set them with the username and password keys", s)
 	}
 	if u.Port() == "" {
 		u.Host = net.JoinHostPort(u.Hostname(), port)
