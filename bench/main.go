@@ -10,7 +10,7 @@
 //	d  an exec hook running /bin/true from the queue (async)
 //	e  a sync exec hook (mode: sync) running /bin/true before answering
 //	f  an exec hook whose command runs 1 s (sleep 1), async: the command's
-//	   run time must not slow the answer (DESIGN.md)
+//	   run time must not slow the answer (docs/performance.md)
 //
 // and, forwarding every delivery with an http action to a sink that the
 // harness runs on 127.0.0.1 and that records when each one arrived:

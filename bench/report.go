@@ -66,7 +66,7 @@ type row struct {
 	PerRun []sample `json:"per_run"`
 }
 
-// target is one of DESIGN.md's performance targets, checked.
+// target is one of the performance targets (docs/performance.md), checked.
 type target struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
@@ -151,7 +151,7 @@ func aggregate(sc scenario, conns int, runs, ceiling, b, e []sample) row {
 	return r
 }
 
-// checkTargets evaluates DESIGN.md's targets at the largest connection
+// checkTargets evaluates the performance targets at the largest connection
 // count measured (64 in a full run).
 func checkTargets(rep *report) []target {
 	find := func(key string) *row {
@@ -283,7 +283,7 @@ func printTable(w io.Writer, rep *report) {
 		printDelivery(w, rep.Delivery)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "targets (DESIGN.md):")
+	fmt.Fprintln(w, "targets (docs/performance.md):")
 	for _, t := range rep.Targets {
 		mark := "MISS"
 		if t.Met {

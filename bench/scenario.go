@@ -60,7 +60,7 @@ type scenario struct {
 	Timed bool
 }
 
-// scenarios are the five, in order, f and j (a condition). f: DESIGN.md asks that exec
+// scenarios are a–e, f and j (a condition), in order. f: the design asks that exec
 // hooks be accepted at 0.8× (b) "whatever the command's run time", which d
 // (a command that takes no time) cannot show on its own.
 func scenarios() []scenario {
