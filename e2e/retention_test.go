@@ -149,18 +149,21 @@ hooks:
 }
 
 // TestDeliveriesPruneDryRun checks that postbox deliveries prune --dry-run
-// counts and removes nothing, and that without it the deliveries go.
+// counts and removes nothing, and that without it the deliveries go. The
+// server takes the deliveries with the default retention, so that its own
+// pass at start cannot prune them while they arrive; the commands then run
+// on the configuration with the rules.
 func TestDeliveriesPruneDryRun(t *testing.T) {
-	s := startServer(t, `
+	const hooks = `
 listen: 127.0.0.1:0
 admin: off
 data: @DIR@/data
-retention: {max_deliveries: 2, interval: 1h}
 hooks:
   - id: a
   - id: b
     retention: {max_deliveries: 0}
-`)
+`
+	s := startServer(t, hooks)
 	for _, hook := range []string{"a", "a", "a", "a", "a", "b", "b", "b"} {
 		res, err := s.client.Post(s.url+"/hooks/"+hook, "application/json", strings.NewReader(`{}`))
 		if err != nil || res.StatusCode != http.StatusOK {
@@ -169,6 +172,10 @@ hooks:
 		res.Body.Close()
 	}
 	s.stop()
+	withRules := strings.ReplaceAll(hooks, "@DIR@", s.dir) + "retention: {max_deliveries: 2, interval: 1h}\n"
+	if err := os.WriteFile(filepath.Join(s.dir, "postbox.yaml"), []byte(withRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := s.cli("deliveries", "prune", "--config", "postbox.yaml", "--dry-run")
 	if out.code != 0 || !strings.Contains(out.stdout, "would remove 3 deliveries") || !regexpMatch(`a\s+max_deliveries\s+3`, out.stdout) {
 		t.Fatalf("prune --dry-run: exit %d\n%s%s", out.code, out.stdout, out.stderr)
